@@ -1,0 +1,3 @@
+from bankscore.cli import main
+
+main()

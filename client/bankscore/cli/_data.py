@@ -1,0 +1,82 @@
+"""``bankscore data``: look at and check Bank Marketing data against the feature contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from bankscore.data import Dataset, data_license, load_csv, load_training_data, profile
+from bankscore.features import FEATURES, LABEL
+
+__all__ = ["data"]
+
+
+def _load(csv_path: Path | None) -> Dataset:
+    return load_training_data() if csv_path is None else load_csv(csv_path)
+
+
+@click.group()
+def data() -> None:
+    """Bank Marketing data: the shipped training set and CSV files you bring."""
+
+
+@data.command("profile")
+@click.argument("csv_path", metavar="[CSV]", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
+def profile_command(csv_path: Path | None, as_json: bool) -> None:
+    """Rows, class balance, column statistics and category counts of CSV (default: the shipped training set)."""
+    prof = profile(_load(csv_path))
+    click.echo(json.dumps(prof.to_dict(), indent=2) if as_json else prof.render())
+
+
+@data.command("check")
+@click.argument("csv_path", metavar="CSV", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def check_command(csv_path: Path, as_json: bool) -> None:
+    """Check that CSV fits the feature contract (`,` or `;` separated, label optional); exit 1 if not."""
+    loaded = load_csv(csv_path)
+    if as_json:
+        click.echo(
+            json.dumps({"source": loaded.source, "rows": len(loaded), "has_label": loaded.has_label, "ok": True})
+        )
+    else:
+        label = "with" if loaded.has_label else "without"
+        click.echo(f"{loaded.source}: {len(loaded):,} rows {label} the label, all fit the contract")
+
+
+@data.command("contract")
+@click.option("--json", "as_json", is_flag=True, help="Print the contract as JSON.")
+def contract_command(as_json: bool) -> None:
+    """The 20 input features: wire name, Python name, type, allowed values and meaning."""
+    if as_json:
+        rows = [
+            {
+                "wire_name": f.wire_name,
+                "python_name": f.python_name,
+                "type": f.kind.value,
+                "categories": list(f.categories),
+                "minimum": f.minimum,
+                "maximum": f.maximum,
+                "description": f.description,
+                "leaks_label": f.leaks_label,
+                "note": f.note,
+            }
+            for f in FEATURES
+        ]
+        label = {"name": LABEL.name, "classes": list(LABEL.classes), "positive": LABEL.positive}
+        click.echo(json.dumps({"features": rows, "label": label}, indent=2))
+        return
+    for f in FEATURES:
+        allowed = ", ".join(f.categories) if f.categories else f"{f.minimum:g}..{f.maximum:g}"
+        click.echo(f"{f.wire_name:<15}{f.kind.value:<9}{f.description}\n{'':<24}{allowed}")
+        if f.note:
+            click.echo(f"{'':<24}NOTE: {f.note}")
+    click.echo(f"{LABEL.name:<15}label    {LABEL.description} ({' / '.join(LABEL.classes)})")
+
+
+@data.command("license")
+def license_command() -> None:
+    """Licence and citation of the shipped data."""
+    click.echo(data_license())

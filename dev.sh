@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One entry point for people and CI:  ./dev.sh demo   |   ./dev.sh test
+# Each sets up what it needs (a .venv with bankscore[all] and the dev tools, system tools from apt-get)
+# and then runs. Setup is skipped when pyproject.toml has not changed since the last one.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${BANKSCORE_VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+# System tools the tests use for real: Apache Bench (ab) for side-by-side load tests.
+SYSTEM_PACKAGES=(apache2-utils)
+SYSTEM_COMMANDS=(ab)
+
+apt_install() {
+    local missing=()
+    for i in "${!SYSTEM_COMMANDS[@]}"; do
+        command -v "${SYSTEM_COMMANDS[$i]}" >/dev/null 2>&1 || missing+=("${SYSTEM_PACKAGES[$i]}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "==> apt-get install ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+setup() {
+    local stamp="$VENV/.bankscore-setup"
+    local want
+    want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    echo "==> creating $VENV and installing bankscore[all] with the dev tools"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade "pip>=25.1"  # 25.1 brought --group
+    "$VENV/bin/python" -m pip install -q -e ".[all]" --group dev
+    echo "$want" > "$stamp"
+}
+
+case "${1:-}" in
+    demo)
+        setup
+        exec "$VENV/bin/bankscore" demo "${@:2}"
+        ;;
+    test)
+        apt_install
+        setup
+        echo "==> ruff";   "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
+        echo "==> mypy";   "$VENV/bin/mypy"
+        echo "==> pytest"; "$VENV/bin/pytest" "${@:2}"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo | ./dev.sh test [PYTEST-ARGS]" >&2
+        exit 2
+        ;;
+esac
