@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bankscore.data import Dataset, data_license, load_csv, load_training_data, profile
+from bankscore.data import Dataset, data_license, list_datasets, load_csv, load_training_data, profile, register_dataset
 from bankscore.features import FEATURES, LABEL
 
 __all__ = ["data"]
@@ -80,3 +80,34 @@ def contract_command(as_json: bool) -> None:
 def license_command() -> None:
     """Licence and citation of the shipped data."""
     click.echo(data_license())
+
+
+@data.command("register")
+@click.argument("csv_path", metavar="[CSV]", required=False, type=click.Path(path_type=Path))
+@click.option("--name", help="Dataset name (default: bankmarketing_train, or the file's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the registered version as JSON.")
+def register_command(csv_path: Path | None, name: str | None, as_json: bool) -> None:
+    """Register CSV (default: the shipped training set) as a versioned dataset in the workspace.
+
+    The same content registered again returns the existing version and writes nothing.
+    """
+    version, created = register_dataset(csv_path, name=name)
+    if as_json:
+        click.echo(json.dumps({**version.to_dict(), "created": created}, indent=2))
+        return
+    verb = "registered" if created else "already registered as"
+    click.echo(f"{verb} {version.ref}: {version.rows:,} rows, sha256 {version.sha256[:12]}, from {version.source}")
+
+
+@data.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_command(as_json: bool) -> None:
+    """Registered datasets and their versions."""
+    versions = list_datasets()
+    if as_json:
+        click.echo(json.dumps([v.to_dict() for v in versions], indent=2))
+        return
+    if not versions:
+        click.echo("no datasets registered yet: `bankscore data register`")
+    for v in versions:
+        click.echo(f"{v.ref:<28}{v.rows:>8,} rows  sha256 {v.sha256[:12]}  {v.registered_at}  {v.source}")

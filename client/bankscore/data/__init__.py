@@ -12,20 +12,26 @@ from importlib import resources
 from bankscore.data._csv import MAX_ROWS_SHOWN, load_csv, parse_csv_bytes
 from bankscore.data._dataset import Dataset, Value
 from bankscore.data._profile import CategoryProfile, NumericProfile, Profile, profile
+from bankscore.data._registry import DEFAULT_DATASET_NAME, DatasetVersion, get_dataset, list_datasets, register_dataset
 
 __all__ = [
+    "DEFAULT_DATASET_NAME",
     "MAX_ROWS_SHOWN",
     "TRAINING_DATA_NAME",
     "CategoryProfile",
     "Dataset",
+    "DatasetVersion",
     "NumericProfile",
     "Profile",
     "Value",
     "data_license",
+    "get_dataset",
+    "list_datasets",
     "load_csv",
     "load_training_data",
     "parse_csv_bytes",
     "profile",
+    "register_dataset",
 ]
 
 TRAINING_DATA_NAME = "bankmarketing_train.csv"

@@ -1,0 +1,230 @@
+"""Tracking and model registry on MLflow: every training run is logged, the chosen model registered.
+
+The embedded default store is a sqlite file in the workspace (``bankscore.workspace.tracking_uri``);
+``MLFLOW_TRACKING_URI`` points it at a tracking server or an Azure ML workspace instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import io
+import json
+import logging
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bankscore import workspace
+from bankscore._exceptions import BankscoreError
+from bankscore.automl._model import BankMarketingModel
+from bankscore.automl._search import TrainingResult
+
+__all__ = [
+    "EXPERIMENT_NAME",
+    "MODEL_NAME",
+    "ModelVersionInfo",
+    "get_model_version",
+    "list_model_versions",
+    "load_model",
+    "log_training",
+]
+
+MODEL_NAME = "bank-marketing"
+EXPERIMENT_NAME = "bank-marketing-automl"
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    version: int
+    algorithm: str
+    features: list[str]
+    excluded: list[str]
+    metrics: dict[str, float]
+    dataset: str
+    training_seconds: float
+    run_id: str
+    created_at: int  # ms since the epoch, as MLflow records it
+    source: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ref": self.ref}
+
+
+def _mlflow() -> Any:
+    """Import MLflow pointed at the workspace store (MLflow's import is slow, so only when needed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow warns about optional parts (e.g. pydantic settings) at import
+        import mlflow
+    # MLflow narrates database migrations and registrations at INFO; bankscore prints its own summary.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
+    user_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(workspace.tracking_uri())
+    if user_uri is None:
+        # set_tracking_uri also exports MLFLOW_TRACKING_URI; left there, it would pin this process and its
+        # children to this workspace even after BANKSCORE_HOME changes, and look like the user's own choice.
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return mlflow
+
+
+def _experiment_id(mlflow: Any) -> str:
+    existing = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
+    if existing is not None:
+        return str(existing.experiment_id)
+    # With the embedded store, artifacts go inside the workspace rather than MLflow's ./mlruns default.
+    location = workspace.artifact_root() if workspace.tracking_uri().startswith("sqlite:") else None
+    return str(mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=location))
+
+
+def _requirements() -> list[str]:
+    """Pin what the model needs to load: the versions this process trained with."""
+    pins = []
+    for dist in ("flaml", "lightgbm", "xgboost", "scikit-learn", "pandas", "numpy"):
+        try:
+            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return [f"bankscore=={importlib.metadata.version('bankscore')}", *pins]
+
+
+def _pyfunc_class() -> type:
+    mlflow = _mlflow()
+
+    class BankMarketingPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+        """MLflow's generic interface: a DataFrame in, P(yes) per row out."""
+
+        def __init__(self, model: BankMarketingModel) -> None:
+            self.model = model
+
+        # No annotations: MLflow reads predict's type hints as a schema and warns about anything but list[...].
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return self.model.predict_proba(model_input)[:, 1]
+
+    return BankMarketingPyfunc
+
+
+def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, report_dir: Path) -> ModelVersionInfo:
+    """Log the run (parameters, metrics, leaderboard, plots) and register the model as a new version."""
+    mlflow = _mlflow()
+    opts = result.options
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's advisory warnings (type hints, pip inference) are noise here
+        with mlflow.start_run(experiment_id=_experiment_id(mlflow), run_name=f"automl-seed{opts.seed}") as run:
+            mlflow.log_params(
+                {
+                    "dataset": dataset_ref,
+                    "dataset_sha256": dataset_sha256,
+                    "time_budget": opts.time_budget,
+                    "max_trials": opts.max_trials,
+                    "seed": opts.seed,
+                    "cv": opts.cv,
+                    "holdout": opts.holdout,
+                    "exclude": ",".join(opts.exclude),
+                    "learners": ",".join(opts.learners),
+                    "ensemble": opts.ensemble,
+                    "primary_metric": "AUC_weighted",
+                }
+            )
+            mlflow.log_metrics({f"cv_{k}": v for k, v in result.cv_metrics.items()})
+            mlflow.log_metrics({f"holdout_{k}": v for k, v in result.holdout_metrics.items()})
+            mlflow.log_metrics(
+                {
+                    "trials": len(result.trials),
+                    "search_seconds": result.search_seconds,
+                    "wall_seconds": result.wall_seconds,
+                }
+            )
+            mlflow.set_tags(
+                {
+                    "algorithm": result.model.algorithm,
+                    "interrupted": str(result.interrupted),
+                    "ensemble": result.ensemble_note,
+                }
+            )
+            mlflow.log_artifacts(str(report_dir), artifact_path="report")
+            quiet = io.StringIO()  # MLflow prints registration chatter straight to stderr
+            with contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=_pyfunc_class()(result.model),
+                    registered_model_name=MODEL_NAME,
+                    pip_requirements=_requirements(),
+                )
+    client = mlflow.MlflowClient()
+    version = str(info.registered_model_version)
+    tags = {
+        "algorithm": result.model.algorithm,
+        "features": json.dumps(list(result.model.features)),
+        "excluded": json.dumps(list(result.model.excluded)),
+        "metrics": json.dumps({"cv": result.cv_metrics, "holdout": result.holdout_metrics}),
+        "dataset": dataset_ref,
+        "training_seconds": f"{result.wall_seconds:.2f}",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    description = f"{result.model.algorithm} on {dataset_ref}; run {run.info.run_id}"
+    client.update_model_version(MODEL_NAME, version, description=description)
+    return get_model_version(f"{MODEL_NAME}:{version}")
+
+
+def _info(version: Any) -> ModelVersionInfo:
+    tags = dict(version.tags or {})
+    metrics = json.loads(tags.get("metrics", "{}"))
+    flat = {f"cv_{k}": v for k, v in metrics.get("cv", {}).items()}
+    flat.update({f"holdout_{k}": v for k, v in metrics.get("holdout", {}).items()})
+    return ModelVersionInfo(
+        name=version.name,
+        version=int(version.version),
+        algorithm=tags.get("algorithm", ""),
+        features=json.loads(tags.get("features", "[]")),
+        excluded=json.loads(tags.get("excluded", "[]")),
+        metrics=flat,
+        dataset=tags.get("dataset", ""),
+        training_seconds=float(tags.get("training_seconds", "0")),
+        run_id=version.run_id or "",
+        created_at=int(version.creation_timestamp or 0),
+        source=version.source or "",
+    )
+
+
+def list_model_versions(name: str = MODEL_NAME) -> list[ModelVersionInfo]:
+    """Every registered version of ``name``, oldest first."""
+    client = _mlflow().MlflowClient()
+    versions = client.search_model_versions(f"name = '{name}'")
+    return sorted((_info(v) for v in versions), key=lambda v: v.version)
+
+
+def get_model_version(ref: str = MODEL_NAME) -> ModelVersionInfo:
+    """``name`` (the latest version) or ``name:version``."""
+    name, _, version = ref.partition(":")
+    versions = list_model_versions(name)
+    if not versions:
+        raise BankscoreError(f"no model {name!r} is registered; run `bankscore train` first")
+    if not version:
+        return versions[-1]
+    for v in versions:
+        if str(v.version) == version:
+            return v
+    known = ", ".join(str(v.version) for v in versions)
+    raise BankscoreError(f"model {name!r} has no version {version!r} (versions: {known})")
+
+
+def load_model(ref: str = MODEL_NAME) -> BankMarketingModel:
+    """Load a registered model, ready to score."""
+    info = get_model_version(ref)
+    mlflow = _mlflow()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = mlflow.pyfunc.load_model(f"models:/{info.name}/{info.version}")
+    model = loaded.unwrap_python_model().model
+    if not isinstance(model, BankMarketingModel):
+        raise BankscoreError(f"{info.ref} is not a bankscore model (found {type(model).__name__})")
+    return model

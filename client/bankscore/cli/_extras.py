@@ -1,0 +1,19 @@
+"""Friendly failures when a command needs an extra that is not installed."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import click
+
+__all__ = ["require_extra"]
+
+_MODULES = {"train": ("flaml", "mlflow", "sklearn"), "serve": ("azureml_inference_server_http",), "bench": ("locust",)}
+
+
+def require_extra(extra: str) -> None:
+    missing = [m for m in _MODULES[extra] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.ClickException(
+            f"this command needs the {extra!r} extra ({', '.join(missing)} missing): pip install 'bankscore[{extra}]'"
+        )

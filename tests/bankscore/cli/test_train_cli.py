@@ -1,0 +1,123 @@
+"""`bankscore train` and `bankscore models` as a user runs them: real processes, a real registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bankscore.data import load_training_data
+
+
+def _bankscore(*args: str, home: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BANKSCORE_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bankscore.cli", *args], capture_output=True, text=True, env=env, check=check
+    )
+
+
+@pytest.fixture
+def sample_csv(tmp_path: Path) -> Path:
+    data = load_training_data()
+    rows = [",".join(str(v) for v in r.values()) for r in list(data.records(with_label=True))[::6]]
+    path = tmp_path / "sample.csv"
+    path.write_text(",".join(data.columns) + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_unknown_exclude_is_named_before_anything_runs(tmp_path: Path) -> None:
+    proc = _bankscore("train", "--exclude", "salary", home=tmp_path / "ws")
+    assert proc.returncode == 2
+    assert "salary is not a Bank Marketing feature" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "ws" / "datasets").exists()
+
+
+def test_a_budget_too_small_is_refused(tmp_path: Path, sample_csv: Path) -> None:
+    _bankscore("data", "register", str(sample_csv), "--name", "sample", home=tmp_path / "ws", check=True)
+    proc = _bankscore("train", "--dataset", "sample", "--time-budget", "1", home=tmp_path / "ws")
+    assert proc.returncode == 1
+    assert "--time-budget 1: too small to fit one model" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_dataset_is_refused_before_training(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("age;job;y\n41;astronaut;no\n")
+    proc = _bankscore("data", "register", str(bad), home=tmp_path / "ws")
+    assert proc.returncode == 1
+    assert "'marital' is missing" in proc.stderr and "nothing was loaded" in proc.stderr
+
+
+@pytest.mark.slow
+def test_train_registers_and_models_reads_back(tmp_path: Path, sample_csv: Path) -> None:
+    home = tmp_path / "ws"
+    registered = _bankscore("data", "register", str(sample_csv), "--name", "sample", "--json", home=home, check=True)
+    assert json.loads(registered.stdout)["created"] is True
+    again = _bankscore("data", "register", str(sample_csv), "--name", "sample", home=home, check=True)
+    assert "already registered as sample:1" in again.stdout
+
+    proc = _bankscore(
+        "train", "--dataset", "sample", "--max-trials", "6", "--cv", "3", "--exclude", "duration", "--json", home=home
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["model"] == "bank-marketing:1"
+    assert summary["excluded"] == ["duration"] and summary["dataset"] == "sample:1"
+    assert summary["trials"] == 6
+    assert "trial   1" in proc.stderr and "best" in proc.stderr  # progress while searching
+    report = Path(summary["report"])
+    assert {p.name for p in report.iterdir()} >= {
+        "leaderboard.csv",
+        "leaderboard.json",
+        "summary.json",
+        "roc_curve.png",
+        "confusion_matrix.png",
+    }
+
+    listed = json.loads(_bankscore("models", "list", "--json", home=home, check=True).stdout)
+    assert [v["ref"] for v in listed] == ["bank-marketing:1"]
+    shown = _bankscore("models", "show", "bank-marketing:1", home=home, check=True).stdout
+    assert "excluded  duration" in shown and "holdout_AUC_weighted" in shown
+    missing = _bankscore("models", "show", "bank-marketing:9", home=home)
+    assert missing.returncode == 1 and "has no version '9' (versions: 1)" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_search_and_registers_the_best_so_far(tmp_path: Path, sample_csv: Path) -> None:
+    home = tmp_path / "ws"
+    _bankscore("data", "register", str(sample_csv), "--name", "sample", home=home, check=True)
+    env = {**os.environ, "BANKSCORE_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bankscore.cli", "train", "--dataset", "sample", "--time-budget", "300", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if line.startswith("trial   3"):
+            break
+    else:
+        proc.kill()
+        pytest.fail("no third trial within 120 s: " + "".join(seen))
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "stopped by Ctrl-C: keeping the best model found so far" in stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True
+    assert summary["model"] == "bank-marketing:1"
+    assert summary["trials"] < 60  # stopped long before the 300 s budget
