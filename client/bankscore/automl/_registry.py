@@ -115,7 +115,10 @@ def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, 
     """Log the run (parameters, metrics, leaderboard, plots) and register the model as a new version."""
     mlflow = _mlflow()
     opts = result.options
-    with warnings.catch_warnings():
+    # MLflow prints registration chatter and run links straight to stdout/stderr; bankscore's own output
+    # (a --json summary on stdout, say) must stay clean, so everything it prints here is dropped.
+    quiet = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         warnings.simplefilter("ignore")  # MLflow's advisory warnings (type hints, pip inference) are noise here
         with mlflow.start_run(experiment_id=_experiment_id(mlflow), run_name=f"automl-seed{opts.seed}") as run:
             mlflow.log_params(
@@ -150,14 +153,12 @@ def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, 
                 }
             )
             mlflow.log_artifacts(str(report_dir), artifact_path="report")
-            quiet = io.StringIO()  # MLflow prints registration chatter straight to stderr
-            with contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=_pyfunc_class()(result.model),
-                    registered_model_name=MODEL_NAME,
-                    pip_requirements=_requirements(),
-                )
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=_pyfunc_class()(result.model),
+                registered_model_name=MODEL_NAME,
+                pip_requirements=_requirements(),
+            )
     client = mlflow.MlflowClient()
     version = str(info.registered_model_version)
     tags = {
