@@ -36,7 +36,7 @@ __all__ = [
     "swagger_files",
 ]
 
-Json = dict[str, Any]
+_Json = dict[str, Any]
 
 # File names the server looks for in the app root (its server/swagger.py); ?version=2 and ?version=3 serve them.
 SWAGGER2_FILE: Final = "swagger2.json"
@@ -48,7 +48,7 @@ SCORING_METHODS: Final[tuple[str, ...]] = ("predict", "predict_proba")
 # what bankscore adds.
 _INFO_DESCRIPTION: Final = "API specification for the Azure Machine Learning service {title}"
 _SERVICE_VERSION: Final = "1.0"  # the server's SERVICE_VERSION default; the model version goes elsewhere
-_SECURITY_SCHEME: Final[Json] = {
+_SECURITY_SCHEME: Final[_Json] = {
     "type": "apiKey",
     "name": "Authorization",
     "in": "header",
@@ -79,7 +79,7 @@ _SCORE_ERRORS: Final[tuple[tuple[str, str], ...]] = (
     ("413", "The body is larger than the gateway in front of the server accepts; send fewer records a call."),
 )
 
-_WIRE_TYPES: Final[dict[FeatureKind, Json]] = {
+_WIRE_TYPES: Final[dict[FeatureKind, _Json]] = {
     # The same type/format pairs as every Azure bank-marketing spec (CONTRACT section 1).
     FeatureKind.INTEGER: {"type": "integer", "format": "int64"},
     FeatureKind.NUMBER: {"type": "number", "format": "double"},
@@ -94,7 +94,7 @@ class _Dialect:
     ref_root: str
     one_of: bool  # Swagger 2.0 schemas have no oneOf
 
-    def ref(self, name: str) -> Json:
+    def ref(self, name: str) -> _Json:
         return {"$ref": self.ref_root + name}
 
 
@@ -108,7 +108,7 @@ def build_swagger2(
     *,
     title: str = "bank-marketing",
     model_version: str = "1",
-) -> Json:
+) -> _Json:
     """The Swagger 2.0 document (what ``GET /swagger.json`` returns) for one deployment."""
     gen, feats = _checked(generation, features)
     return {
@@ -134,7 +134,7 @@ def build_openapi3(
     *,
     title: str = "bank-marketing",
     model_version: str = "1",
-) -> Json:
+) -> _Json:
     """The OpenAPI 3.0.3 document (what ``GET /swagger.json?version=3`` returns) for one deployment."""
     gen, feats = _checked(generation, features)
     return {
@@ -172,7 +172,7 @@ def swagger_files(
     }
 
 
-def _dump(document: Json) -> bytes:
+def _dump(document: _Json) -> bytes:
     # allow_nan=False: NaN/Infinity are not JSON, and a bad bound should fail here rather than in a client.
     return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
@@ -191,23 +191,23 @@ def _checked(
     return gen, feats
 
 
-def _info(title: str, gen: WireGeneration, model_version: str) -> Json:
+def _info(title: str, gen: WireGeneration, model_version: str) -> _Json:
     description = (
-        f"{_INFO_DESCRIPTION.format(title=title)}. Bank Marketing model version {model_version}: "
-        f"{LABEL.description} ({LABEL.name}: {' or '.join(LABEL.classes)}). "
-        f"Request and response bodies follow Azure AutoML wire generation {gen}."
+        f"{_INFO_DESCRIPTION.format(title=title)}. It answers the Bank Marketing question "
+        f'"{LABEL.description}" ({LABEL.name}: {" or ".join(LABEL.classes)}) with model version {model_version}; '
+        f"request and response bodies follow Azure AutoML wire generation {gen}."
     )
     return {"title": title, "description": description, "version": _SERVICE_VERSION}
 
 
-def _extension(gen: WireGeneration, feats: tuple[Feature, ...], model_version: str) -> Json:
+def _extension(gen: WireGeneration, feats: tuple[Feature, ...], model_version: str) -> _Json:
     return {"generation": str(gen), "model_version": model_version, "features": [f.wire_name for f in feats]}
 
 
 # --- schemas shared by both versions ---------------------------------------------------------------------
 
 
-def _definitions(gen: WireGeneration, feats: tuple[Feature, ...], dialect: _Dialect) -> Json:
+def _definitions(gen: WireGeneration, feats: tuple[Feature, ...], dialect: _Dialect) -> _Json:
     return {
         "ServiceInput": _service_input(gen, feats),
         "ServiceOutput": _service_output(gen, dialect),
@@ -215,7 +215,7 @@ def _definitions(gen: WireGeneration, feats: tuple[Feature, ...], dialect: _Dial
     }
 
 
-def _feature_schema(feat: Feature) -> Json:
+def _feature_schema(feat: Feature) -> _Json:
     schema = dict(_WIRE_TYPES[feat.kind])
     # The leakage note belongs in the spec: whoever reads it decides what to send.
     schema["description"] = f"{feat.description} {feat.note}" if feat.note else feat.description
@@ -235,7 +235,7 @@ def _bound(feat: Feature, value: float) -> int | float:
     return float(value)
 
 
-def _record_schema(feats: tuple[Feature, ...]) -> Json:
+def _record_schema(feats: tuple[Feature, ...]) -> _Json:
     return {
         "type": "object",
         "description": "One client, keyed by wire name. Every feature is required and no other key is allowed.",
@@ -245,7 +245,7 @@ def _record_schema(feats: tuple[Feature, ...]) -> Json:
     }
 
 
-def _data_schema(feats: tuple[Feature, ...]) -> Json:
+def _data_schema(feats: tuple[Feature, ...]) -> _Json:
     return {
         "type": "array",
         "description": "The records to score; the results come back in the same order.",
@@ -254,8 +254,8 @@ def _data_schema(feats: tuple[Feature, ...]) -> Json:
     }
 
 
-def _method_schema(*, default: bool) -> Json:
-    schema: Json = {
+def _method_schema(*, default: bool) -> _Json:
+    schema: _Json = {
         "type": "string",
         "description": f"{SCORING_METHODS[0]} returns labels, {SCORING_METHODS[1]} returns {_pair()} per record.",
         "enum": list(SCORING_METHODS),
@@ -265,11 +265,11 @@ def _method_schema(*, default: bool) -> Json:
     return schema
 
 
-def _example_row(feats: tuple[Feature, ...]) -> Json:
+def _example_row(feats: tuple[Feature, ...]) -> _Json:
     return {f.wire_name: f.example for f in feats}
 
 
-def _service_input(gen: WireGeneration, feats: tuple[Feature, ...]) -> Json:
+def _service_input(gen: WireGeneration, feats: tuple[Feature, ...]) -> _Json:
     if gen is WireGeneration.A:
         return {
             "type": "object",
@@ -306,7 +306,7 @@ def _pair() -> str:
     return "[" + ", ".join(f"P({c})" for c in LABEL.classes) + "]"
 
 
-def _service_output(gen: WireGeneration, dialect: _Dialect) -> Json:
+def _service_output(gen: WireGeneration, dialect: _Dialect) -> _Json:
     labels = " or ".join(f'"{c}"' for c in LABEL.classes)
     if gen is not WireGeneration.C:
         # Azure's files claim an array here, but run() returns json.dumps(...) and the server encodes that
@@ -330,24 +330,24 @@ def _service_output(gen: WireGeneration, dialect: _Dialect) -> Json:
     }
 
 
-def _results_schema(labels: str, dialect: _Dialect) -> Json:
+def _results_schema(labels: str, dialect: _Dialect) -> _Json:
     description = (
         f"One item per record, in order: a label ({labels}) with method={SCORING_METHODS[0]}, "
         f"or the class probabilities {_pair()} with method={SCORING_METHODS[1]}."
     )
-    label: Json = {"type": "string", "enum": list(LABEL.classes)}
-    probabilities: Json = {
+    label: _Json = {"type": "string", "enum": list(LABEL.classes)}
+    probabilities: _Json = {
         "type": "array",
         "items": {"type": "number", "format": "double", "minimum": 0, "maximum": 1},
         "minItems": len(LABEL.classes),
         "maxItems": len(LABEL.classes),
     }
     # Swagger 2.0 cannot say "either"; an untyped item with the description is the honest fallback there.
-    items: Json = {"oneOf": [label, probabilities]} if dialect.one_of else {"description": description}
+    items: _Json = {"oneOf": [label, probabilities]} if dialect.one_of else {"description": description}
     return {"type": "array", "description": description, "items": items, "format": "numpy.ndarray"}
 
 
-def _error_response() -> Json:
+def _error_response() -> _Json:
     return {
         "type": "object",
         "properties": {"message": {"type": "string", "description": "What went wrong, in words."}},
@@ -357,11 +357,11 @@ def _error_response() -> Json:
 # --- Swagger 2.0 operations --------------------------------------------------------------------------------
 
 
-def _swagger2_failed() -> Json:
+def _swagger2_failed() -> _Json:
     return {"description": _FAILED, "schema": _SWAGGER2.ref("ErrorResponse")}
 
 
-def _swagger2_health() -> Json:
+def _swagger2_health() -> _Json:
     return {
         "operationId": "ServiceHealthCheck",
         "description": _HEALTH_DESC,
@@ -376,7 +376,7 @@ def _swagger2_health() -> Json:
     }
 
 
-def _swagger2_score() -> Json:
+def _swagger2_score() -> _Json:
     errors = {code: {"description": text, "schema": _SWAGGER2.ref("ErrorResponse")} for code, text in _SCORE_ERRORS}
     return {
         "operationId": "RunMLService",
@@ -399,7 +399,7 @@ def _swagger2_score() -> Json:
     }
 
 
-def _swagger2_spec() -> Json:
+def _swagger2_spec() -> _Json:
     return {
         "operationId": "GetSwaggerSpec",
         "description": _SPEC_DESC,
@@ -416,15 +416,15 @@ def _swagger2_spec() -> Json:
 # --- OpenAPI 3.0.3 operations ------------------------------------------------------------------------------
 
 
-def _openapi3_json(schema: Json) -> Json:
+def _openapi3_json(schema: _Json) -> _Json:
     return {"application/json": {"schema": schema}}
 
 
-def _openapi3_failed() -> Json:
+def _openapi3_failed() -> _Json:
     return {"description": _FAILED, "content": _openapi3_json(_OPENAPI3.ref("ErrorResponse"))}
 
 
-def _openapi3_health() -> Json:
+def _openapi3_health() -> _Json:
     return {
         "operationId": "ServiceHealthCheck",
         "description": _HEALTH_DESC,
@@ -441,7 +441,7 @@ def _openapi3_health() -> Json:
     }
 
 
-def _openapi3_score() -> Json:
+def _openapi3_score() -> _Json:
     errors = {
         code: {"description": text, "content": _openapi3_json(_OPENAPI3.ref("ErrorResponse"))}
         for code, text in _SCORE_ERRORS
@@ -463,7 +463,7 @@ def _openapi3_score() -> Json:
     }
 
 
-def _openapi3_spec() -> Json:
+def _openapi3_spec() -> _Json:
     return {
         "operationId": "GetSwaggerSpec",
         "description": _SPEC_DESC,

@@ -54,18 +54,21 @@ SAMPLE_NAMES = {"A": "genA-data", "B": "genB-data-method", "C": "genC-Inputs-Glo
 
 
 def definitions(doc: Json) -> Json:
-    return doc["definitions"] if "swagger" in doc else doc["components"]["schemas"]
+    found: Json = doc["definitions"] if "swagger" in doc else doc["components"]["schemas"]
+    return found
 
 
 def data_schema(doc: Json) -> Json:
-    service_input = definitions(doc)["ServiceInput"]
-    if "Inputs" in service_input["properties"]:
-        return service_input["properties"]["Inputs"]["properties"]["data"]
-    return service_input["properties"]["data"]
+    body: Json = definitions(doc)["ServiceInput"]["properties"]
+    if "Inputs" in body:
+        body = body["Inputs"]["properties"]
+    data: Json = body["data"]
+    return data
 
 
 def record_schema(doc: Json) -> Json:
-    return data_schema(doc)["items"]
+    record: Json = data_schema(doc)["items"]
+    return record
 
 
 def example_rows(doc: Json) -> list[Json]:

@@ -1,0 +1,71 @@
+"""The lean serving scorer gives FLAML's own probabilities for every kind of learner."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from bankscore.automl import BankMarketingModel, TrainOptions, run_automl
+from bankscore.automl._fast import FastScorer, compile_scorer
+from bankscore.data import Dataset
+
+
+@pytest.mark.parametrize("learner", ["lgbm", "xgboost", "rf", "extra_tree", "lrl1"])
+def test_each_learner_scores_the_same_through_the_lean_path(small_dataset: Dataset, learner: str) -> None:
+    result = run_automl(
+        small_dataset, TrainOptions(time_budget=None, max_trials=3, cv=3, learners=(learner,), ensemble=False)
+    )
+    records = list(small_dataset.records())
+    scorer = compile_scorer(result.model, records[:500])
+    expected = result.model.predict_proba(records)[:, 1]
+    np.testing.assert_allclose(scorer.p_yes(records), expected, rtol=0, atol=1e-7)
+    kinds = {"lgbm": "lightgbm", "xgboost": "xgboost", "rf": "forest", "extra_tree": "forest", "lrl1": "linear"}
+    assert [m.kind for m in scorer.members] == [kinds[learner]]
+
+
+def test_an_ensemble_blends_with_its_weights(small_dataset: Dataset) -> None:
+    result = run_automl(small_dataset, TrainOptions(time_budget=None, max_trials=10, cv=3, seed=11))
+    records = list(small_dataset.records())[:300]
+    scorer = compile_scorer(result.model, records)
+    assert [m.weight for m in scorer.members] == [m.weight for m in result.model.members]
+    np.testing.assert_allclose(scorer.p_yes(records[:1]), result.model.predict_proba(records[:1])[:, 1], atol=1e-7)
+
+
+def test_a_lean_path_that_disagrees_is_refused(small_dataset: Dataset) -> None:
+    result = run_automl(
+        small_dataset, TrainOptions(time_budget=None, max_trials=2, cv=3, learners=("lgbm",), ensemble=False)
+    )
+    records = list(small_dataset.records())[:300]
+    good = compile_scorer(result.model, records)
+    # Fault injection: the numeric columns in reverse order, as a drifted encoding would feed them.
+    reversed_columns = list(reversed(result.model.transformer._num_columns))
+    tampered_transformer = _Shadow(result.model.transformer, _num_columns=reversed_columns)
+    tampered = dataclasses.replace(result.model, transformer=tampered_transformer)
+    with pytest.raises(ValueError, match="differs from FLAML's"):
+        compile_scorer(_FlamlScoresLikeOriginal(tampered, result.model), records)
+    assert isinstance(good, FastScorer)
+
+
+class _Shadow:
+    """Attribute overlay over an object: reads fall through except the overridden ones."""
+
+    def __init__(self, inner: object, **overrides: object) -> None:
+        self._inner = inner
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+class _FlamlScoresLikeOriginal:
+    """A model whose reference scores come from the untouched model, while the lean path is built from ``lean``."""
+
+    def __init__(self, lean: BankMarketingModel, original: BankMarketingModel) -> None:
+        self.transformer = lean.transformer
+        self.members = lean.members
+        self._original = original
+
+    def predict_proba(self, records: object) -> object:
+        return self._original.predict_proba(records)  # type: ignore[arg-type]
