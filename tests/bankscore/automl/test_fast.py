@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from bankscore.automl import BankMarketingModel, TrainOptions, run_automl
-from bankscore.automl._fast import FastScorer, compile_scorer
+from bankscore.automl._fast import lean_model
 from bankscore.data import Dataset
+from bankscore.deploy.score_script import Model
 
 
 @pytest.mark.parametrize("learner", ["lgbm", "xgboost", "rf", "extra_tree", "lrl1"])
@@ -18,19 +19,19 @@ def test_each_learner_scores_the_same_through_the_lean_path(small_dataset: Datas
         small_dataset, TrainOptions(time_budget=None, max_trials=3, cv=3, learners=(learner,), ensemble=False)
     )
     records = list(small_dataset.records())
-    scorer = compile_scorer(result.model, records[:500])
+    scorer = lean_model(result.model, records[:500])
     expected = result.model.predict_proba(records)[:, 1]
-    np.testing.assert_allclose(scorer.p_yes(records), expected, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(_p_yes(scorer, records), expected, rtol=0, atol=1e-7)
     kinds = {"lgbm": "lightgbm", "xgboost": "xgboost", "rf": "forest", "extra_tree": "forest", "lrl1": "linear"}
-    assert [m.kind for m in scorer.members] == [kinds[learner]]
+    assert [m["kind"] for m in scorer.members] == [kinds[learner]]
 
 
 def test_an_ensemble_blends_with_its_weights(small_dataset: Dataset) -> None:
     result = run_automl(small_dataset, TrainOptions(time_budget=None, max_trials=10, cv=3, seed=11))
     records = list(small_dataset.records())[:300]
-    scorer = compile_scorer(result.model, records)
-    assert [m.weight for m in scorer.members] == [m.weight for m in result.model.members]
-    np.testing.assert_allclose(scorer.p_yes(records[:1]), result.model.predict_proba(records[:1])[:, 1], atol=1e-7)
+    scorer = lean_model(result.model, records)
+    assert [m["weight"] for m in scorer.members] == [m.weight for m in result.model.members]
+    np.testing.assert_allclose(_p_yes(scorer, records[:1]), result.model.predict_proba(records[:1])[:, 1], atol=1e-7)
 
 
 def test_a_lean_path_that_disagrees_is_refused(small_dataset: Dataset) -> None:
@@ -38,14 +39,19 @@ def test_a_lean_path_that_disagrees_is_refused(small_dataset: Dataset) -> None:
         small_dataset, TrainOptions(time_budget=None, max_trials=2, cv=3, learners=("lgbm",), ensemble=False)
     )
     records = list(small_dataset.records())[:300]
-    good = compile_scorer(result.model, records)
+    good = lean_model(result.model, records)
     # Fault injection: the numeric columns in reverse order, as a drifted encoding would feed them.
     reversed_columns = list(reversed(result.model.transformer._num_columns))
     tampered_transformer = _Shadow(result.model.transformer, _num_columns=reversed_columns)
     tampered = dataclasses.replace(result.model, transformer=tampered_transformer)
     with pytest.raises(ValueError, match="differs from FLAML's"):
-        compile_scorer(_FlamlScoresLikeOriginal(tampered, result.model), records)
-    assert isinstance(good, FastScorer)
+        lean_model(_FlamlScoresLikeOriginal(tampered, result.model), records)  # type: ignore[arg-type]
+    assert isinstance(good, Model)
+
+
+def _p_yes(scorer: Model, records: list[dict[str, object]]) -> np.ndarray:  # type: ignore[type-arg]
+    columns = {f["wire_name"]: [r[f["wire_name"]] for r in records] for f in scorer.features}
+    return scorer.p_yes(columns, len(records))
 
 
 class _Shadow:
@@ -65,6 +71,8 @@ class _FlamlScoresLikeOriginal:
     def __init__(self, lean: BankMarketingModel, original: BankMarketingModel) -> None:
         self.transformer = lean.transformer
         self.members = lean.members
+        self.features = lean.features
+        self.classes = lean.classes
         self._original = original
 
     def predict_proba(self, records: object) -> object:

@@ -1,0 +1,166 @@
+"""``bankscore deploy``: serve a registered model locally on the Azure ML inference server, or package it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from bankscore.cli._extras import require_extra
+
+__all__ = ["deploy"]
+
+_NAME = click.option("--name", default="bank-marketing", show_default=True, help="Deployment (service) name.")
+
+
+@click.group()
+def deploy() -> None:
+    """Deploy a registered model: locally on azmlinfsrv (127.0.0.1), or as a folder for Azure ML."""
+
+
+@deploy.command("local")
+@click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
+@_NAME
+@click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server worker processes.")
+@click.option(
+    "--generation",
+    type=click.Choice(["A", "B", "C"]),
+    default="C",
+    show_default=True,
+    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}.",
+)
+@click.option("--key", help="Require this scoring key (a secondary key is generated); implies the nginx gateway.")
+@click.option("--auth", is_flag=True, help="Generate a primary and a secondary key and require one.")
+@click.option("--app-insights", metavar="CONNECTION_STRING", help="Send telemetry to Application Insights.")
+@click.option("--timeout", type=float, default=90, show_default=True, help="Seconds to wait for the server.")
+@click.option("--json", "as_json", is_flag=True, help="Print the deployment as JSON.")
+def local_command(
+    model_ref: str,
+    name: str,
+    port: int,
+    workers: int,
+    generation: str,
+    key: str | None,
+    auth: bool,
+    app_insights: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Serve a registered model with the Azure ML inference server on 127.0.0.1:PORT.
+
+    Replaces a running deployment of the same name. With --key or --auth, nginx checks keys in front of
+    the server as Azure's front end does (401 for a missing or wrong key, 400 without "Bearer ").
+    """
+    require_extra("train")
+    require_extra("serve")
+    from bankscore.deploy._generations import WireGeneration
+    from bankscore.deploy._local import app_insights_environment, load_state, new_key, start_local, stop_local
+    from bankscore.deploy._release import build_release
+
+    extra_env = app_insights_environment(app_insights) if app_insights else {}
+    keys = [key, new_key()] if key else ([new_key(), new_key()] if auth else None)
+    click.echo(f"building the deployment of {model_ref} (generation {generation})", err=True)
+    folder = build_release(model_ref, generation=WireGeneration(generation), name=name)
+    if load_state(name) is not None:
+        click.echo(f"stopping the running deployment {name!r}", err=True)
+        stop_local(name)
+    click.echo(f"starting azmlinfsrv with {workers} worker(s) on 127.0.0.1:{port}", err=True)
+    state = start_local(folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout)
+    if as_json:
+        click.echo(json.dumps(state.to_dict(), indent=2))
+        return
+    click.echo(f"serving {state.model_name}:{state.model_version} as {name!r}, generation {state.generation}")
+    click.echo(f"  scoring URI  {state.scoring_uri}")
+    click.echo(f"  swagger URI  {state.swagger_uri}  (?version=3 for OpenAPI 3)")
+    if state.auth:
+        click.echo("  keys         required (bankscore deploy status --show-keys)")
+    click.echo(f"  folder       {state.folder}")
+    click.echo("  stop with    bankscore deploy stop" + ("" if name == "bank-marketing" else f" --name {name}"))
+
+
+@deploy.command("status")
+@_NAME
+@click.option("--show-keys", is_flag=True, help="Print the scoring keys too.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def status_command(name: str, show_keys: bool, as_json: bool) -> None:
+    """Scoring URI, swagger URI, model version, generation, pid and health of a local deployment."""
+    from bankscore.deploy._local import health, is_running, load_state, read_keys
+
+    state = load_state(name)
+    if state is None:
+        raise click.ClickException(f"no local deployment named {name!r}: start one with `bankscore deploy local`")
+    running = is_running(state)
+    answer = health(state.port) if running else None
+    info = {**state.to_dict(), "running": running, "health": answer or "unreachable"}
+    if show_keys:
+        info["keys"] = read_keys(name)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{name}: {'running' if running else 'NOT running'}, health {info['health']}")
+    click.echo(f"  model        {state.model_name}:{state.model_version} ({len(state.features)} features)")
+    click.echo(f"  generation   {state.generation}")
+    click.echo(f"  scoring URI  {state.scoring_uri}")
+    click.echo(f"  swagger URI  {state.swagger_uri}")
+    click.echo(f"  server pid   {state.server_pid} ({state.workers} worker(s))")
+    if state.gateway_pid:
+        click.echo(f"  gateway pid  {state.gateway_pid} (nginx, keys required)")
+    if show_keys:
+        for which, value in read_keys(name).items():
+            click.echo(f"  {which + ' key':<13}{value}")
+
+
+@deploy.command("stop")
+@_NAME
+def stop_command(name: str) -> None:
+    """Stop a local deployment (server and gateway)."""
+    from bankscore.deploy._local import stop_local
+
+    state = stop_local(name)
+    if state is None:
+        raise click.ClickException(f"no local deployment named {name!r}")
+    click.echo(f"stopped {name} ({state.model_name}:{state.model_version})")
+
+
+@deploy.command("logs")
+@_NAME
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
+@click.option("--gateway", is_flag=True, help="The gateway's log (auth decisions) instead of the server's.")
+@click.option("--lines", "-n", type=int, default=50, show_default=True)
+def logs_command(name: str, follow: bool, gateway: bool, lines: int) -> None:
+    """The server's log: one JSON line per request, plus the server's own messages."""
+    from bankscore.deploy._local import deployment_dir
+    from bankscore.deploy._local import follow as follow_lines
+
+    path = deployment_dir(name) / ("gateway.log" if gateway else "server.log")
+    if not path.is_file():
+        raise click.ClickException(f"no log at {path}")
+    for line in path.read_text(errors="replace").splitlines()[-lines:]:
+        click.echo(line)
+    if follow:
+        try:
+            for line in follow_lines(path):
+                click.echo(line)
+        except KeyboardInterrupt:
+            return
+
+
+@deploy.command("azure")
+@click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
+@_NAME
+@click.option("--generation", type=click.Choice(["A", "B", "C"]), default="C", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+def azure_command(model_ref: str, name: str, generation: str, output: Path) -> None:
+    """Write the deployment folder plus Azure ML online-endpoint YAML files (see README for `az ml`)."""
+    require_extra("train")
+    from bankscore.deploy._azure import write_azure_assets
+    from bankscore.deploy._generations import WireGeneration
+    from bankscore.deploy._release import build_release
+
+    folder = build_release(model_ref, generation=WireGeneration(generation), name=name, folder=output)
+    written = write_azure_assets(folder, name=name)
+    click.echo(f"wrote {folder.path}: " + ", ".join(sorted(p.name for p in written)))
+    click.echo(f"next: az ml online-endpoint create -f {output / 'endpoint.yml'}")
+    click.echo(f"      az ml online-deployment create -f {output / 'deployment.yml'} --all-traffic")

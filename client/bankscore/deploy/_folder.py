@@ -1,0 +1,129 @@
+"""The deployment folder: everything the inference server needs, the same for local serving and Azure ML.
+
+::
+
+    score.py          bankscore.deploy.score_script, copied unchanged
+    azureml-models/<model>/<version>/scorer.pkl     the lean learners and category codes
+    azureml-models/<model>/<version>/contract.json  features, wire generation, model version, limits
+    swagger2.json     served at GET /swagger.json (the server reads these from the app root)
+    swagger3.json     served at GET /swagger.json?version=3
+    logging.json      one JSON line per request instead of the server's two text lines
+    environment.yml   conda environment with the exact versions the model was trained with
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import pickle
+import platform
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bankscore.deploy._generations import WireGeneration
+from bankscore.deploy._swagger import swagger_files
+from bankscore.deploy.score_script import ARTIFACT_FILE, CONTRACT_FILE
+from bankscore.features import FEATURES
+
+__all__ = ["DeploymentFolder", "write_deployment_folder"]
+
+ENTRY_SCRIPT = "score.py"
+# Azure mounts models at azureml-models/<name>/<version>; the server derives the model id it reports to
+# Application Insights from that layout (and logs an error for any other), so the local folder copies it.
+MODELS_ROOT = "azureml-models"
+
+# The server's per-request lines (azmlinfsrv and gunicorn.access) are raised to WARNING; the scoring
+# script's print() lines (logger azmlinfsrv.print, also exported to Application Insights) go out bare.
+_LOGGING = {
+    "version": 1,
+    "formatters": {
+        "plain": {"format": "%(message)s"},
+        "aml": {
+            "class": "azureml_inference_server_http.log_config.AMLLogFormatter",
+            "format": "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s",
+        },
+    },
+    "handlers": {
+        "requests": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"},
+        "server": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "aml"},
+    },
+    "loggers": {
+        "azmlinfsrv": {"level": "WARNING", "handlers": ["server"], "propagate": False},
+        "azmlinfsrv.print": {"level": "INFO", "handlers": ["requests"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["server"], "propagate": False},
+        "gunicorn.error": {"level": "INFO", "handlers": ["server"], "propagate": False},
+    },
+}
+
+
+@dataclass(frozen=True)
+class DeploymentFolder:
+    path: Path
+    model_name: str
+    model_version: str
+    generation: WireGeneration
+    features: tuple[str, ...]
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / MODELS_ROOT / self.model_name / self.model_version
+
+    @property
+    def entry_script(self) -> Path:
+        return self.path / ENTRY_SCRIPT
+
+
+def _pins() -> list[str]:
+    pins = []
+    for dist in ("azureml-inference-server-http", "numpy", "lightgbm", "xgboost", "scikit-learn"):
+        try:
+            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _environment_yml(name: str) -> str:
+    python = ".".join(platform.python_version_tuple()[:2])
+    lines = [
+        f"name: {name}-scoring",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        f"  - python={python}",
+        "  - pip",
+    ]
+    lines += ["  - pip:", *[f"      - {pin}" for pin in _pins()]]
+    return "\n".join(lines) + "\n"
+
+
+def write_deployment_folder(
+    folder: Path,
+    *,
+    artifact: dict[str, Any],
+    contract: dict[str, Any],
+    name: str,
+) -> DeploymentFolder:
+    """Write the folder for a model already reduced to ``artifact`` and described by ``contract``."""
+    generation = WireGeneration(contract["generation"])
+    wire_names = tuple(f["wire_name"] for f in contract["features"])
+    features = tuple(f for f in FEATURES if f.wire_name in wire_names)
+    result = DeploymentFolder(
+        folder, contract.get("model_name", name), str(contract["model_version"]), generation, wire_names
+    )
+    model_dir = result.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (folder / ENTRY_SCRIPT).write_bytes(resources.files("bankscore.deploy").joinpath("score_script.py").read_bytes())
+    with (model_dir / ARTIFACT_FILE).open("wb") as fh:
+        pickle.dump(artifact, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    (model_dir / CONTRACT_FILE).write_text(json.dumps(contract, indent=2) + "\n", encoding="utf-8")
+    files = swagger_files(generation, features, title=name, model_version=str(contract["model_version"]))
+    for filename, content in files.items():
+        (folder / filename).write_bytes(content)
+    (folder / "logging.json").write_text(json.dumps(_LOGGING, indent=2) + "\n", encoding="utf-8")
+    (folder / "environment.yml").write_text(_environment_yml(name), encoding="utf-8")
+    return DeploymentFolder(
+        folder, contract.get("model_name", name), str(contract["model_version"]), generation, wire_names
+    )

@@ -1,0 +1,39 @@
+"""From a registered model to a deployment folder (needs the train extra to load the model from MLflow)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bankscore import workspace
+from bankscore.deploy._folder import DeploymentFolder, write_deployment_folder
+from bankscore.deploy._generations import WireGeneration
+
+__all__ = ["build_release"]
+
+CHECK_ROWS = 1_000  # shipped rows scored both ways before a release is written
+
+
+def build_release(
+    model_ref: str,
+    *,
+    generation: WireGeneration,
+    name: str,
+    folder: Path | None = None,
+) -> DeploymentFolder:
+    """Load ``model_ref`` from the registry, prove the lean scorer on real rows, and write the folder."""
+    from bankscore.automl._fast import contract_document, export_scorer, lean_model
+    from bankscore.automl._registry import get_model_version, load_model
+    from bankscore.data import load_training_data
+
+    info = get_model_version(model_ref)
+    model = load_model(info.ref)
+    rows = [r for _, r in zip(range(CHECK_ROWS), load_training_data().records(), strict=False)]
+    lean_model(model, rows)  # raises if the scoring script would not reproduce the model's own scores
+    contract = contract_document(
+        model, generation=generation.value, model_version=str(info.version), model_name=info.name
+    )
+    if folder is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        folder = workspace.home() / "deployments" / name / "releases" / f"v{info.version}-{generation.value}-{stamp}"
+    return write_deployment_folder(folder, artifact=export_scorer(model), contract=contract, name=name)
