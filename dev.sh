@@ -7,14 +7,16 @@ cd "$(dirname "$0")"
 
 VENV=${BANKSCORE_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-# System tools the tests use for real: Apache Bench (ab) for side-by-side load tests.
-SYSTEM_PACKAGES=(apache2-utils)
-SYSTEM_COMMANDS=(ab)
+# System tools used for real: nginx (the key-checking gateway in front of the inference server) and
+# Apache Bench (ab) for side-by-side load tests.
+SYSTEM_PACKAGES=(nginx-light apache2-utils)
+SYSTEM_COMMANDS=(nginx ab)
 
 apt_install() {
     local missing=()
     for i in "${!SYSTEM_COMMANDS[@]}"; do
-        command -v "${SYSTEM_COMMANDS[$i]}" >/dev/null 2>&1 || missing+=("${SYSTEM_PACKAGES[$i]}")
+        command -v "${SYSTEM_COMMANDS[$i]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${SYSTEM_COMMANDS[$i]}" ] \
+            || missing+=("${SYSTEM_PACKAGES[$i]}")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
@@ -40,6 +42,7 @@ setup() {
 
 case "${1:-}" in
     demo)
+        apt_install || echo "==> could not install nginx: the demo serves without keys" >&2
         setup
         exec "$VENV/bin/bankscore" demo "${@:2}"
         ;;

@@ -10,14 +10,13 @@ from typing import Any
 
 import click
 
-from bankscore import workspace
 from bankscore.cli._extras import require_extra
 from bankscore.features import FEATURE_NAMES
 
-__all__ = ["models", "train"]
+__all__ = ["models", "print_progress", "print_training", "train"]
 
 
-def _print_progress(progress: Any) -> None:
+def print_progress(progress: Any) -> None:
     trial, best = progress.trial, progress.best
     left = []
     if progress.time_left is not None:
@@ -69,9 +68,8 @@ def train(
     Ctrl-C stops the search after the current trial and registers the best model found so far.
     """
     require_extra("train")
-    from bankscore.automl import DEFAULT_TIME_BUDGET, LEARNERS, TrainOptions, run_automl
-    from bankscore.automl._registry import log_training
-    from bankscore.automl._report import render_leaderboard, summary, write_report
+    from bankscore.automl import DEFAULT_TIME_BUDGET, LEARNERS, TrainOptions
+    from bankscore.automl._workflow import train_and_register
     from bankscore.data import get_dataset, list_datasets, register_dataset
 
     unknown = [c for c in exclude if c not in FEATURE_NAMES]
@@ -84,7 +82,6 @@ def train(
         version, _ = register_dataset()
         click.echo(f"registered the shipped training set as {version.ref}", err=True)
     version = get_dataset(dataset_ref)
-    dataset = version.load()
     if time_budget is None and max_trials is None:
         time_budget = DEFAULT_TIME_BUDGET
     options = TrainOptions(
@@ -98,19 +95,21 @@ def train(
         learners=tuple(learners) or tuple(LEARNERS),
     )
     budget = f"{time_budget:g}s" if time_budget is not None else f"{max_trials} trials"
-    click.echo(f"AutoML on {version.ref} ({len(dataset):,} rows), {cv}-fold CV, budget {budget}, seed {seed}", err=True)
-    result = run_automl(dataset, options, progress=_print_progress)
-    if result.interrupted:
+    click.echo(f"AutoML on {version.ref} ({version.rows:,} rows), {cv}-fold CV, budget {budget}, seed {seed}", err=True)
+    trained = train_and_register(version, options, progress=print_progress, report_dir=output)
+    if trained.result.interrupted:
         click.echo("stopped by Ctrl-C: keeping the best model found so far", err=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report_dir = output or workspace.home() / "runs" / f"train-{stamp}"
-    paths = write_report(result, report_dir, version.ref)
-    registered = log_training(result, version.ref, version.sha256, report_dir)
-    info = {**summary(result, version.ref), "model": registered.ref, "report": str(report_dir)}
-    paths["summary_json"].write_text(json.dumps(info, indent=2))
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json.dumps(trained.summary, indent=2))
         return
+    print_training(trained)
+
+
+def print_training(trained: Any) -> None:
+    """The leaderboard and the chosen model, for people."""
+    from bankscore.automl._report import render_leaderboard
+
+    result, registered, report_dir = trained.result, trained.registered, trained.report_dir
     click.echo(render_leaderboard(result.leaderboard))
     click.echo("")
     click.echo(f"model      {registered.ref}  {result.model.algorithm}  ({result.ensemble_note})")

@@ -35,8 +35,10 @@ __all__ = [
     "LocalDeployment",
     "app_insights_environment",
     "deployment_dir",
+    "free_port",
     "health",
     "load_state",
+    "port_free",
     "read_keys",
     "start_local",
     "stop_local",
@@ -102,7 +104,7 @@ def _write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -112,7 +114,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -215,12 +217,12 @@ def start_local(
     timeout: float = 90.0,
 ) -> LocalDeployment:
     """Serve ``folder`` with azmlinfsrv on 127.0.0.1:``port`` (behind nginx when ``keys`` are given)."""
-    if not _port_free(port):
+    if not port_free(port):
         raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
     run_dir = deployment_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     server_log = run_dir / "server.log"
-    backend_port = _free_port() if keys else port
+    backend_port = free_port() if keys else port
     env = {
         **os.environ,
         "AML_APP_ROOT": str(folder.path),

@@ -58,9 +58,3 @@ def test_contract_lists_every_feature() -> None:
 def test_license_names_cc_by_and_the_citation() -> None:
     text = CliRunner().invoke(main, ["data", "license"]).output
     assert "CC BY 4.0" in text and "doi:10.1016/j.dss.2014.03.001" in text
-
-
-def test_demo_says_plainly_it_is_not_available_yet() -> None:
-    result = CliRunner().invoke(main, ["demo"])
-    assert result.exit_code == 2
-    assert "not available yet" in result.output
