@@ -7,6 +7,7 @@
     azureml-models/<model>/<version>/contract.json  features, wire generation, model version, limits
     swagger2.json     served at GET /swagger.json (the server reads these from the app root)
     swagger3.json     served at GET /swagger.json?version=3
+    swagger3.1.json   served at GET /swagger.json?version=3.1
     logging.json      one JSON line per request instead of the server's two text lines
     environment.yml   conda environment with the exact versions the model was trained with
 """
@@ -122,6 +123,13 @@ def write_deployment_folder(
     files = swagger_files(generation, features, title=name, model_version=str(contract["model_version"]))
     for filename, content in files.items():
         (folder / filename).write_bytes(content)
+    # ?version=3.1 reads swagger3.1.json and never falls back to swagger3.json; our 3.0 document uses nothing
+    # that 3.1 changed (no nullable, no boolean exclusive bounds), so the same document serves as 3.1.0.
+    openapi31 = json.loads(files["swagger3.json"])
+    openapi31["openapi"] = "3.1.0"
+    (folder / "swagger3.1.json").write_text(
+        json.dumps(openapi31, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (folder / "logging.json").write_text(json.dumps(_LOGGING, indent=2) + "\n", encoding="utf-8")
     (folder / "environment.yml").write_text(_environment_yml(name), encoding="utf-8")
     return DeploymentFolder(

@@ -1,0 +1,96 @@
+"""`bankscore deploy azure --output DIR`: a folder Azure ML accepts, which also runs locally as it is."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bankscore.automl import TrainOptions, run_automl
+from bankscore.automl._registry import log_training
+from bankscore.automl._report import write_report
+from bankscore.data import Dataset, load_training_data
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_azure_folder_is_complete_and_serves_locally_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "ws"
+    monkeypatch.setenv("BANKSCORE_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    full = load_training_data()
+    sample = Dataset({k: v[::10] for k, v in full.columns.items()}, "sample", "x")
+    result = run_automl(sample, TrainOptions(time_budget=None, max_trials=3, cv=3, exclude=("duration",)))
+    write_report(result, tmp_path / "report", "sample:1")
+    log_training(result, "sample:1", "x", tmp_path / "report")
+
+    out = tmp_path / "azure"
+    cli = [sys.executable, "-m", "bankscore.cli"]
+    env = dict(os.environ)
+    made = subprocess.run(
+        [*cli, "deploy", "azure", "--output", str(out), "--name", "bank-mkt"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names >= {"score.py", "swagger2.json", "swagger3.json", "swagger3.1.json", "environment.yml"}
+    assert names >= {"endpoint.yml", "deployment.yml", "logging.json", "azureml-models"}
+    deployment = (out / "deployment.yml").read_text()
+    assert "endpoint_name: bank-mkt" in deployment and "scoring_script: score.py" in deployment
+    assert "  path: azureml-models/bank-marketing/1\n" in deployment
+    assert (out / "azureml-models" / "bank-marketing" / "1" / "scorer.pkl").is_file()
+    assert "auth_mode: key" in (out / "endpoint.yml").read_text()
+    assert "azureml-inference-server-http==" in (out / "environment.yml").read_text()
+    assert "import bankscore" not in (out / "score.py").read_text()  # self-contained for Azure
+
+    # The same folder, unchanged, on the real server: as Azure would run it.
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            "azmlinfsrv",
+            "--entry_script",
+            str(out / "score.py"),
+            "--model_dir",
+            str(out / "azureml-models" / "bank-marketing" / "1"),
+            "--port",
+            str(port),
+        ],
+        cwd=out,
+        env={**env, "AML_APP_ROOT": str(out), "GUNICORN_CMD_ARGS": "--no-control-socket"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert server.poll() is None, "azmlinfsrv exited while starting"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).text == "Healthy":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        record = {k: v for k, v in next(full.records()).items() if k != "duration"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/score", json={"Inputs": {"data": [record]}}, timeout=30)
+        assert answer.status_code == 200
+        assert answer.json()["Results"][0] in ("no", "yes")
+        spec = httpx.get(f"http://127.0.0.1:{port}/swagger.json?version=3.1", timeout=10).json()
+        assert spec["openapi"] == "3.1.0" and spec["info"]["title"] == "bank-mkt"
+        assert "duration" not in spec["x-bankscore"]["features"]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
