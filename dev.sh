@@ -51,6 +51,12 @@ case "${1:-}" in
         setup
         echo "==> ruff";   "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
         echo "==> mypy";   "$VENV/bin/mypy"
+        # The shared research folder beside the clone (CI has it) lets a few tests compare against the real
+        # Azure swagger files and the inference server's probe answers; without it those tests skip.
+        if [ -d ../shared/azure ]; then
+            export BANKSCORE_SWAGGER_SAMPLES="$(cd ../shared/azure && pwd)/swagger-samples"
+            export BANKSCORE_PROBE_RESULTS="$(cd ../shared/azure && pwd)/probe-results.json"
+        fi
         echo "==> pytest"; "$VENV/bin/pytest" "${@:2}"
         ;;
     *)

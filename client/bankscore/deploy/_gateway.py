@@ -35,9 +35,15 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _pcre_literal(text: str) -> str:
+    """``text`` matched literally inside a PCRE pattern."""
+    return "".join("\\" + ch if not ch.isalnum() and ch != "_" else ch for ch in text)
+
+
 def nginx_config(*, run_dir: Path, port: int, backend_port: int, keys: list[str], max_body_bytes: int) -> str:
     """A complete nginx.conf that runs in the foreground with every file inside ``run_dir``."""
-    exact = "\n".join(f"        {_quote('Bearer ' + key)} ok;" for key in keys)
+    # Regexes, not plain strings: nginx compares a map's plain strings case-insensitively, and a key is not.
+    exact = "\n".join(f"        {_quote('~^Bearer ' + _pcre_literal(key) + '$')} ok;" for key in keys)
     user = "user root;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
     temp = run_dir / "nginx-temp"
     return f"""# Written by bankscore deploy: the key-checking gateway. Holds the keys: keep it private (mode 0600).
@@ -52,7 +58,8 @@ http {{
     fastcgi_temp_path {temp / "fastcgi"};
     uwsgi_temp_path {temp / "uwsgi"};
     scgi_temp_path {temp / "scgi"};
-    client_max_body_size {max_body_bytes + 1024};
+    # Exactly the script's limit: nginx itself answers 413 for anything larger, before proxying a byte.
+    client_max_body_size {max_body_bytes};
     client_body_buffer_size 1m;
     server_tokens off;
     log_format bankscore escape=json '{{"event":"gateway","time":"$time_iso8601","request_id":"$bankscore_request_id",'

@@ -196,8 +196,8 @@ def _column_ok(feature: Mapping[str, Any], values: list[Any]) -> bool:
     if kind == "integer":
         if not all(type(v) is int or (type(v) is float and v.is_integer()) for v in values):
             return False
-    elif not all((type(v) is int or type(v) is float) and math.isfinite(v) for v in values):
-        return False
+    elif not all(type(v) is int or (type(v) is float and math.isfinite(v)) for v in values):
+        return False  # (math.isfinite would overflow on a huge JSON integer; ints are finite anyway)
     low, high = feature.get("minimum"), feature.get("maximum")
     return (low is None or min(values) >= low) and (high is None or max(values) <= high)
 
@@ -206,19 +206,26 @@ def _value_problem(feature: Mapping[str, Any], value: Any) -> str | None:
     kind, name = feature["kind"], feature["wire_name"]
     if kind == "category":
         if type(value) is not str:
-            return f"{name}={json.dumps(value)} must be a string"
+            return f"{name}={_shown(value)} must be a string"
         if value not in feature["_allowed"]:
-            return f"{name}={json.dumps(value)} is not one of {', '.join(feature['categories'])}"
+            return f"{name}={_shown(value)} is not one of {', '.join(feature['categories'])}"
         return None
     expected = "an integer" if kind == "integer" else "a number"
-    if type(value) not in (int, float) or not math.isfinite(value):
-        return f"{name}={json.dumps(value)} must be {expected}"
-    if kind == "integer" and not float(value).is_integer():
-        return f"{name}={json.dumps(value)} must be an integer"
+    shown = _shown(value)
+    if type(value) is not int and (type(value) is not float or not math.isfinite(value)):
+        return f"{name}={shown} must be {expected}"
+    if kind == "integer" and type(value) is float and not value.is_integer():
+        return f"{name}={shown} must be an integer"
     low, high = feature.get("minimum"), feature.get("maximum")
     if (low is not None and value < low) or (high is not None and value > high):
-        return f"{name}={json.dumps(value)} is outside the range {_fmt(low)}..{_fmt(high)}"
+        return f"{name}={shown} is outside the range {_fmt(low)}..{_fmt(high)}"
     return None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """The value as JSON, cut short: a 400-digit number or a long string stays readable in the message."""
+    text = json.dumps(value)  # as the caller wrote it: NaN and Infinity included
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _fmt(bound: float | None) -> str:
@@ -330,8 +337,8 @@ def _handle(request: Any) -> Any:
         raise RuntimeError("init() has not loaded the model")
     records, method, status = 0, "", 200
     try:
-        if request.method == "OPTIONS":
-            return _respond(200, "")
+        if request.method == "OPTIONS":  # an empty 200, as the server answers OPTIONS itself
+            return AMLResponse("", 200) if AMLResponse is not None else ("", 200)
         if request.method != "POST":
             raise InputError(405, "send the records with POST and Content-Type: application/json")
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -350,6 +357,9 @@ def _handle(request: Any) -> Any:
     except InputError as exc:
         status = exc.status
         return _respond(exc.status, {"message": exc.message})
+    except Exception:
+        status = 500  # the server answers it; the log line must say so too
+        raise
     finally:
         _log(model, status, started, records, method)
 

@@ -60,6 +60,7 @@ def catcher() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.slow

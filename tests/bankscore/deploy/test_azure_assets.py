@@ -57,11 +57,14 @@ def test_azure_folder_is_complete_and_serves_locally_unchanged(tmp_path: Path, m
     assert "azureml-inference-server-http==" in (out / "environment.yml").read_text()
     assert "import bankscore" not in (out / "score.py").read_text()  # self-contained for Azure
 
-    # The same folder, unchanged, on the real server: as Azure would run it.
+    # The same folder, unchanged, on the real server as Azure runs it (through the server's own entry point,
+    # bound to loopback by bankscore's launcher).
     port = _free_port()
     server = subprocess.Popen(
         [
-            "azmlinfsrv",
+            sys.executable,
+            "-m",
+            "bankscore.deploy._launch",
             "--entry_script",
             str(out / "score.py"),
             "--model_dir",

@@ -1,0 +1,241 @@
+"""Fixtures for the local-deployment tests: one small model trained once, real servers started from the CLI.
+
+The session trains one small model into a temporary workspace (BANKSCORE_HOME is set only while training and
+loading; every `bankscore` command runs in a subprocess that gets the workspace in its own environment), then
+starts the deployments the tests share, all at once to save wall time, and stops them at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+# The key of the "keyed" deployment: long and odd enough that finding it in a log cannot be a coincidence.
+TEST_KEY = "bk-TestKey-7f3a9c21e5d84b06Qx"
+
+
+@contextlib.contextmanager
+def workspace_env(home: Path) -> Iterator[None]:
+    """Point this process at ``home`` for the duration, then put the environment back as it was."""
+    saved = {name: os.environ.get(name) for name in ("BANKSCORE_HOME", "MLFLOW_TRACKING_URI")}
+    os.environ["BANKSCORE_HOME"] = str(home)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for a parent that is not ours to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(") ", 1)[1][0] in "ZX"
+
+
+def group_gone(pgid: int) -> bool:
+    """No live process left in process group ``pgid`` (the server's gunicorn workers, nginx's worker)."""
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat_file.read_text().rsplit(") ", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] not in "ZX":
+                return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def system() -> SimpleNamespace:
+    """The port and process helpers above, for test modules (which cannot import this conftest)."""
+    return SimpleNamespace(free_port=free_port, port_free=port_free, process_gone=process_gone, group_gone=group_gone)
+
+
+@dataclass
+class TrainedWorkspace:
+    """A workspace holding ``bank-marketing:1`` and what that model says about two shipped records."""
+
+    home: Path
+    model_ref: str
+    yes_record: dict[str, Any]  # the shipped record with the highest P(yes)
+    no_record: dict[str, Any]  # one with a low P(yes)
+    labels: list[str]  # the registered model's predict() of [yes_record, no_record]
+    proba: list[list[float]]  # its predict_proba() of the same records
+    model_version: str = "1"
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [self.yes_record, self.no_record]
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "BANKSCORE_HOME": str(self.home)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        return env
+
+    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bankscore.cli", *args],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bankscore.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+        )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorkspace:
+    """Train on every sixth shipped row (6 trials, 3-fold CV, reproducible) and register the model once."""
+    from bankscore.automl import TrainOptions, run_automl
+    from bankscore.automl._registry import load_model, log_training
+    from bankscore.data import Dataset, load_training_data
+
+    home = tmp_path_factory.mktemp("deploy-workspace")
+    full = load_training_data()
+    sample = Dataset(columns={n: v[::6] for n, v in full.columns.items()}, source="sample-of-6", sha256="sample")
+    with workspace_env(home):
+        result = run_automl(sample, TrainOptions(time_budget=None, max_trials=6, cv=3))
+        report = home / "report"
+        report.mkdir()
+        info = log_training(result, "sample:1", "sample", report)
+        model = load_model(info.ref)
+
+    # The shipped record the model scores highest and one it scores lowest: a small 6-trial model may never
+    # reach P(yes) >= 0.5, so the expected labels are whatever the registered model's own predict() says.
+    labelled = list(full.records(with_label=True))
+    candidates = [{k: v for k, v in r.items() if k != "y"} for r in labelled if r["y"] == "yes"]
+    candidates += [{k: v for k, v in r.items() if k != "y"} for r in labelled[:400] if r["y"] == "no"]
+    p_yes = model.predict_proba(candidates)[:, 1]
+    yes_record = candidates[int(p_yes.argmax())]
+    no_record = candidates[int(p_yes.argmin())]
+    records = [yes_record, no_record]
+    return TrainedWorkspace(
+        home=home,
+        model_ref=info.ref,
+        yes_record=yes_record,
+        no_record=no_record,
+        labels=list(model.predict(records)),
+        proba=model.predict_proba(records).tolist(),
+        model_version=str(info.version),
+    )
+
+
+@dataclass
+class Deployment:
+    """One running local deployment, as `bankscore deploy local --json` described it."""
+
+    name: str
+    generation: str
+    port: int
+    state: dict[str, Any]
+    key: str | None = None
+    extra_args: tuple[str, ...] = field(default=())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.state['backend_port']}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.state["folder"])
+
+    @property
+    def contract(self) -> dict[str, Any]:
+        found = sorted(self.folder.rglob("contract.json"))
+        return dict(json.loads(found[0].read_text()))
+
+    def run_dir(self, home: Path) -> Path:
+        return home / "deployments" / self.name
+
+
+# name -> (generation, extra `deploy local` flags)
+DEPLOYMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gen-a": ("A", ()),
+    "gen-b": ("B", ()),
+    "gen-c": ("C", ()),
+    "keyed": ("C", ("--key", TEST_KEY)),  # behind the nginx gateway, primary key known, secondary generated
+    "life": ("A", ("--auth",)),  # started here, stopped by the lifecycle test
+}
+
+
+@pytest.fixture(scope="session")
+def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
+    """Start every shared deployment at once with `bankscore deploy local`; stop them all at the end."""
+    started: dict[str, Deployment] = {}
+    procs: dict[str, tuple[int, subprocess.Popen[str]]] = {}
+    try:
+        for name, (generation, extra) in DEPLOYMENTS.items():
+            port = free_port()
+            args = ("deploy", "local", "--name", name, "--port", str(port), "--generation", generation, *extra)
+            procs[name] = (port, trained.popen(*args, "--timeout", "120", "--json"))
+        failures = []
+        for name, (port, proc) in procs.items():
+            stdout, stderr = proc.communicate(timeout=240)
+            if proc.returncode != 0:
+                failures.append(f"{name}: exit {proc.returncode}\n{stderr}")
+                continue
+            generation, extra = DEPLOYMENTS[name]
+            key = TEST_KEY if "--key" in extra else None
+            started[name] = Deployment(name, generation, port, json.loads(stdout), key, extra)
+        if failures:
+            pytest.fail("deployments did not start:\n" + "\n".join(failures))
+        yield started
+    finally:
+        for _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for name in procs:
+            # "life" is stopped by its own test; stopping it again just says there is nothing to stop.
+            trained.cli("deploy", "stop", "--name", name, timeout=60)
+        deadline = time.monotonic() + 20
+        pids = [d.state["server_pid"] for d in started.values()] + [
+            d.state["gateway_pid"] for d in started.values() if d.state["gateway_pid"]
+        ]
+        while time.monotonic() < deadline and not all(process_gone(p) for p in pids):
+            time.sleep(0.1)
