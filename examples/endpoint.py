@@ -1,0 +1,59 @@
+"""Score two Bank Marketing customers against a deployment, the way the Azure workflow's endpoint.py does.
+
+Plain HTTP (httpx), wire generation C. With no arguments it asks `bankscore deploy status` for the local
+deployment's scoring URI and key; give --uri (and --key) for any other endpoint, Azure's included.
+
+    python examples/endpoint.py [--uri http://127.0.0.1:5001/score] [--key KEY] [--proba]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import httpx
+
+CUSTOMERS = [
+    {"age": 57, "job": "technician", "marital": "married", "education": "high.school", "default": "no",
+     "housing": "no", "loan": "yes", "contact": "cellular", "month": "may", "day_of_week": "mon",
+     "duration": 371, "campaign": 1, "pdays": 999, "previous": 1, "poutcome": "failure", "emp.var.rate": -1.8,
+     "cons.price.idx": 92.893, "cons.conf.idx": -46.2, "euribor3m": 1.299, "nr.employed": 5099.1},
+    {"age": 43, "job": "blue-collar", "marital": "married", "education": "basic.9y", "default": "no",
+     "housing": "yes", "loan": "no", "contact": "cellular", "month": "jul", "day_of_week": "thu",
+     "duration": 982, "campaign": 2, "pdays": 999, "previous": 0, "poutcome": "nonexistent", "emp.var.rate": 1.4,
+     "cons.price.idx": 93.918, "cons.conf.idx": -42.7, "euribor3m": 4.962, "nr.employed": 5228.1},
+]  # fmt: skip
+
+
+def local_endpoint() -> tuple[str, str | None]:
+    status = subprocess.run(
+        [sys.executable, "-m", "bankscore.cli", "deploy", "status", "--json", "--show-keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = json.loads(status.stdout)
+    return info["scoring_uri"], (info.get("keys") or {}).get("primary")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uri")
+    parser.add_argument("--key")
+    parser.add_argument("--proba", action="store_true", help="ask for [P(no), P(yes)] per customer")
+    args = parser.parse_args()
+    uri, key = (args.uri, args.key) if args.uri else local_endpoint()
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    body = {"Inputs": {"data": CUSTOMERS}, "GlobalParameters": {"method": "predict_proba" if args.proba else "predict"}}
+    response = httpx.post(uri, json=body, headers=headers, timeout=30)
+    if response.status_code != 200:
+        sys.exit(f"{response.status_code}: {response.text}")
+    print(json.dumps(response.json()))
+
+
+if __name__ == "__main__":
+    main()
