@@ -1,0 +1,130 @@
+"""``bankscore swagger``: pull a deployment's spec, see what a redeploy changed, regenerate the client."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bankscore.deploy._generations import WireGeneration
+from bankscore.swagger import (
+    CODEGEN_CONFIG,
+    GENERATED_DIR,
+    PINNED_GENERATION,
+    PINNED_SPEC,
+    SwaggerError,
+    build_pinned_spec,
+    diff_specs,
+    dump_document,
+    generate_client,
+    load_document,
+    pull_spec,
+    render_changes,
+)
+
+__all__ = ["swagger"]
+
+# `diff` exits 1 on a breaking change (for CI), so a spec it cannot read needs another code.
+_DIFF_CANNOT_COMPARE = 2
+
+
+class _CannotCompare(click.ClickException):
+    exit_code = _DIFF_CANNOT_COMPARE
+
+
+def _write(data: bytes, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(data)
+
+
+@click.group()
+def swagger() -> None:
+    """Deployment specs: pull (with the key), diff (breaking or not), generate the typed client."""
+
+
+@swagger.command("pull")
+@click.argument("uri")
+@click.option("--key", envvar="BANKSCORE_KEY", help="The endpoint's key, sent as `Authorization: Bearer KEY`.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the server.")
+def pull_command(uri: str, key: str | None, output: Path | None, timeout: float) -> None:
+    """Fetch the spec of the endpoint at URI as OpenAPI 3.
+
+    URI is the scoring URI (…/score), the service root or the spec URL (…/swagger.json). Asks for
+    `?version=3` first and converts the Swagger 2.0 document of servers that have no OpenAPI 3.
+    """
+    pulled = pull_spec(uri, key=key, timeout=timeout)
+    _write(dump_document(pulled.document), output)
+    how = f"converted from Swagger {pulled.source_version}" if pulled.converted else f"OpenAPI {pulled.source_version}"
+    where = f" to {output}" if output else ""
+    click.echo(f"pulled {pulled.url} ({how}){where}", err=True)
+
+
+@swagger.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, kind, old, new, breaking}.")
+def diff_command(old: Path, new: Path, as_json: bool) -> None:
+    """What changed in the request from spec OLD to spec NEW, each change marked breaking or not.
+
+    Exit code 0 when nothing breaks callers of a client generated from OLD, 1 when something does, 2 when a
+    spec cannot be read. Either spec may be Swagger 2.0 or OpenAPI 3.
+    """
+    try:
+        changes = diff_specs(load_document(old), load_document(new))
+    except SwaggerError as exc:
+        raise _CannotCompare(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in changes], indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_changes(changes))
+    if any(c.breaking for c in changes):
+        sys.exit(1)
+
+
+@swagger.command("generate")
+@click.option(
+    "--spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=PINNED_SPEC,
+    show_default="swagger/openapi3.json",
+    help="The spec to generate from (Swagger 2.0 is converted first).",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=GENERATED_DIR,
+    show_default="client/bankscore/_generated",
+    help="The package directory to (re)write; another directory makes a separate package.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=CODEGEN_CONFIG,
+    show_default="swagger/codegen.yaml",
+    help="openapi-python-client config.",
+)
+def generate_command(spec: Path, output: Path, config: Path) -> None:
+    """Generate the typed client from a spec with the pinned openapi-python-client (same spec, same bytes)."""
+    generate_client(spec, output, config=config)
+    click.echo(f"generated {output} from {spec}", err=True)
+
+
+@swagger.command("export")
+@click.option(
+    "--generation",
+    type=click.Choice([g.value for g in WireGeneration]),
+    default=PINNED_GENERATION.value,
+    show_default=True,
+    help="Wire generation of the deployment.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+def export_command(generation: str, output: Path | None) -> None:
+    """The local deployment's OpenAPI 3 spec built from the feature contract (swagger/openapi3.json is this)."""
+    _write(build_pinned_spec(generation), output)

@@ -1,0 +1,301 @@
+"""What changed in a scoring endpoint's request between two specs, and whether it breaks callers.
+
+Both specs are reduced to what a caller sends: the wire generation (A, B or C, the body's shape), each record
+field (type, format, required, enum, range) and the ``method`` parameter. Changes are judged from the side of
+a client generated from the old spec and still sending what the old spec allowed:
+
+- breaking: a field removed (callers send it; the new model has no such attribute), a required field added or
+  a field becoming required, a type changed (other than integer to number), a format narrowed, an enum value
+  removed or an enum introduced, a range narrowed, a generation change other than A to B;
+- not breaking: an optional field added, a field becoming optional, integer widened to number, an enum value
+  added or an enum dropped, a range widened, A to B (B still accepts A's ``{"data": [...]}``).
+
+A Swagger 2.0 spec is converted first, so old Azure files compare with new OpenAPI 3 ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from bankscore.swagger._convert import to_openapi3
+from bankscore.swagger._document import Document
+from bankscore.swagger._errors import SwaggerError
+
+__all__ = [
+    "CHANGE_GROUPS",
+    "RequestShape",
+    "SpecChange",
+    "diff_specs",
+    "render_changes",
+    "request_shape",
+]
+
+_Json = dict[str, Any]
+_EXTENSION: Final = "x-bankscore"
+_SCORE_OPERATION: Final = "RunMLService"
+_RECORD: Final = "record"
+_METHOD: Final = "method"
+
+# Kinds in the order (and groups) the human report lists them.
+CHANGE_GROUPS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("wire generation", ("generation-changed",)),
+    ("fields", ("field-added", "field-removed")),
+    ("types and formats", ("type-changed", "format-changed")),
+    ("required", ("required-added", "required-removed")),
+    ("enums", ("enum-added", "enum-removed", "enum-value-added", "enum-value-removed")),
+    ("ranges", ("minimum-changed", "maximum-changed")),
+)
+_KIND_ORDER: Final = {kind: i for i, (_, kinds) in enumerate(CHANGE_GROUPS) for kind in kinds}
+# Narrowing formats: a value valid for the old one may not fit the new one.
+_NARROWER_FORMATS: Final = {("int64", "int32"), ("double", "float")}
+
+
+@dataclass(frozen=True, slots=True)
+class SpecChange:
+    """One change to the request. ``path`` is ``generation``, ``method`` or ``record.<wire name>``."""
+
+    path: str
+    kind: str
+    old: Any
+    new: Any
+    breaking: bool
+
+    def to_dict(self) -> _Json:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        mark = "BREAKING" if self.breaking else "ok"
+        if self.kind == "field-added":
+            detail = "added (required)" if self.new.get("required") else "added (optional)"
+        elif self.kind == "field-removed":
+            detail = "removed"
+        elif self.kind in {"required-added", "required-removed"}:
+            detail = "became required" if self.new else "became optional"
+        elif self.kind == "generation-changed":
+            detail = f"changed: {_show(self.old)} -> {_show(self.new)}"
+        elif self.kind in {"enum-value-added", "enum-value-removed"}:
+            verb = "allows" if self.kind == "enum-value-added" else "no longer allows"
+            detail = f"{verb} {json.dumps(self.new if self.new is not None else self.old)}"
+        else:
+            detail = f"{self.kind.replace('-', ' ')}: {_show(self.old)} -> {_show(self.new)}"
+        return f"{mark:<9}{self.path} {detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    type: str | None
+    format: str | None
+    required: bool
+    enum: tuple[Any, ...] | None
+    minimum: float | None
+    maximum: float | None
+
+    def summary(self) -> _Json:
+        return {k: v for k, v in asdict(self).items() if v is not None and v is not False} | {"required": self.required}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """What a caller sends: the wire generation and every field by path (``method``, ``record.<name>``)."""
+
+    generation: str | None
+    fields: Mapping[str, _Field]
+
+
+def request_shape(document: Document) -> RequestShape:
+    """Reduce a spec (Swagger 2.0 or OpenAPI 3) to the request a caller sends to its scoring operation."""
+    doc = to_openapi3(document)
+    body = _resolve(doc, _request_schema(doc))
+    props = body.get("properties") or {}
+    generation = _generation(doc, props)
+    fields: dict[str, _Field] = {}
+    if "Inputs" in props:
+        inputs = _resolve(doc, props["Inputs"])
+        data = (inputs.get("properties") or {}).get("data")
+        params = _resolve(doc, props.get("GlobalParameters") or {})
+        method = (params.get("properties") or {}).get(_METHOD)
+        # GlobalParameters is optional as a whole, so method is effectively optional for callers too.
+        method_required = "GlobalParameters" in (body.get("required") or []) and _METHOD in (
+            params.get("required") or []
+        )
+    else:
+        data = props.get("data")
+        method = props.get(_METHOD)
+        method_required = _METHOD in (body.get("required") or [])
+    if method is not None:
+        fields[_METHOD] = _field(doc, method, required=method_required)
+    record = _resolve(doc, _resolve(doc, data or {}).get("items") or {})
+    record_required = set(record.get("required") or [])
+    for name, schema in (record.get("properties") or {}).items():
+        fields[f"{_RECORD}.{name}"] = _field(doc, schema, required=name in record_required)
+    return RequestShape(generation, fields)
+
+
+def diff_specs(old: Document, new: Document) -> list[SpecChange]:
+    """Every change to the request from ``old`` to ``new``, generation first, then by field."""
+    before, after = request_shape(old), request_shape(new)
+    changes: list[SpecChange] = []
+    if before.generation != after.generation:
+        changes.append(_generation_change(before.generation, after.generation))
+    for path in _ordered_paths(before, after):
+        was, now = before.fields.get(path), after.fields.get(path)
+        if was is None and now is not None:
+            changes.append(SpecChange(path, "field-added", None, now.summary(), breaking=now.required))
+        elif now is None and was is not None:
+            changes.append(SpecChange(path, "field-removed", was.summary(), None, breaking=True))
+        elif was is not None and now is not None:
+            changes.extend(_field_changes(path, was, now))
+    return sorted(changes, key=lambda c: _KIND_ORDER[c.kind])  # stable: keeps field order within a kind
+
+
+def render_changes(changes: list[SpecChange]) -> str:
+    """The human report: changes grouped by kind, breaking ones marked, and a one-line verdict."""
+    if not changes:
+        return "No changes to the request."
+    lines: list[str] = []
+    for title, kinds in CHANGE_GROUPS:
+        group = [c for c in changes if c.kind in kinds]
+        if group:
+            lines.append(f"{title}:")
+            lines.extend(f"  {c}" for c in group)
+    breaking = sum(c.breaking for c in changes)
+    verdict = (
+        f"{breaking} breaking: a client generated from the old spec needs regenerating and its callers changing."
+        if breaking
+        else "none breaking: callers of the old client keep working."
+    )
+    lines.append(f"{len(changes)} change{'s' if len(changes) != 1 else ''}, {verdict}")
+    return "\n".join(lines)
+
+
+# --- reading a spec ------------------------------------------------------------------------------------------
+
+
+def _request_schema(doc: Document) -> Any:
+    operations = [
+        op
+        for item in (doc.get("paths") or {}).values()
+        if isinstance(item, dict)
+        for method, op in item.items()
+        if method == "post" and isinstance(op, dict) and "requestBody" in op
+    ]
+    scoring = [op for op in operations if op.get("operationId") == _SCORE_OPERATION] or operations
+    if not scoring:
+        raise SwaggerError("the spec has no scoring operation (a POST with a request body, e.g. POST /score)")
+    body = _resolve(doc, scoring[0]["requestBody"])
+    content: _Json = body.get("content") or {}
+    media: _Json = content.get("application/json") or next(iter(content.values()), {})
+    return media.get("schema") or {}
+
+
+def _resolve(doc: Document, schema: Any) -> _Json:
+    seen: set[str] = set()
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+        ref: str = schema["$ref"]
+        if ref in seen or not ref.startswith("#/"):
+            raise SwaggerError(f"cannot follow the reference {ref}")
+        seen.add(ref)
+        target: Any = doc
+        for escaped in ref[2:].split("/"):
+            part = escaped.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+        if target is None:
+            raise SwaggerError(f"the reference {ref} points at nothing")
+        schema = target
+    return schema if isinstance(schema, dict) else {}
+
+
+def _generation(doc: Document, props: Mapping[str, Any]) -> str | None:
+    extension = doc.get(_EXTENSION)
+    if isinstance(extension, dict) and isinstance(extension.get("generation"), str):
+        return str(extension["generation"])
+    if "Inputs" in props:
+        return "C"
+    if "data" in props:
+        return "B" if _METHOD in props else "A"
+    return None
+
+
+def _field(doc: Document, schema: Any, *, required: bool) -> _Field:
+    resolved = _resolve(doc, schema)
+    enum = resolved.get("enum")
+    return _Field(
+        type=resolved.get("type"),
+        format=resolved.get("format"),
+        required=required,
+        enum=tuple(enum) if isinstance(enum, list) else None,
+        minimum=resolved.get("minimum"),
+        maximum=resolved.get("maximum"),
+    )
+
+
+# --- judging changes -----------------------------------------------------------------------------------------
+
+
+def _generation_change(old: str | None, new: str | None) -> SpecChange:
+    # B accepts A's body unchanged (method is optional and defaults to predict); every other move reshapes it.
+    return SpecChange("generation", "generation-changed", old, new, breaking=(old, new) != ("A", "B"))
+
+
+def _ordered_paths(before: RequestShape, after: RequestShape) -> Iterator[str]:
+    seen: set[str] = set()
+    for path in [*before.fields, *after.fields]:
+        if path not in seen:
+            seen.add(path)
+            yield path
+
+
+def _field_changes(path: str, was: _Field, now: _Field) -> Iterator[SpecChange]:
+    if was.type != now.type:
+        yield SpecChange(
+            path, "type-changed", was.type, now.type, breaking=(was.type, now.type) != ("integer", "number")
+        )
+    if was.format != now.format:
+        # Formats are hints (Azure even uses "pandas.DataFrame:records"); only a narrower number can reject a value.
+        narrowed = (was.format, now.format) in _NARROWER_FORMATS
+        yield SpecChange(path, "format-changed", was.format, now.format, breaking=narrowed)
+    if was.required != now.required:
+        kind = "required-added" if now.required else "required-removed"
+        yield SpecChange(path, kind, was.required, now.required, breaking=now.required)
+    yield from _enum_changes(path, was.enum, now.enum)
+    yield from _bound_change(path, "minimum-changed", was.minimum, now.minimum, narrows=lambda a, b: b > a)
+    yield from _bound_change(path, "maximum-changed", was.maximum, now.maximum, narrows=lambda a, b: b < a)
+
+
+def _enum_changes(path: str, was: tuple[Any, ...] | None, now: tuple[Any, ...] | None) -> Iterator[SpecChange]:
+    if was == now:
+        return
+    if was is None and now is not None:
+        yield SpecChange(path, "enum-added", None, list(now), breaking=True)  # a free value is now restricted
+    elif now is None and was is not None:
+        yield SpecChange(path, "enum-removed", list(was), None, breaking=False)
+    elif was is not None and now is not None:
+        for value in was:
+            if value not in now:
+                yield SpecChange(path, "enum-value-removed", value, None, breaking=True)
+        for value in now:
+            if value not in was:
+                yield SpecChange(path, "enum-value-added", None, value, breaking=False)
+
+
+def _bound_change(
+    path: str, kind: str, was: float | None, now: float | None, *, narrows: Callable[[float, float], bool]
+) -> Iterator[SpecChange]:
+    if was == now:
+        return
+    if was is None:
+        breaking = True  # a bound where there was none rejects values that used to pass
+    elif now is None:
+        breaking = False
+    else:
+        breaking = narrows(was, now)
+    yield SpecChange(path, kind, was, now, breaking=breaking)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    return json.dumps(value) if not isinstance(value, str) else value
