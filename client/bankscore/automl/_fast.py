@@ -9,6 +9,8 @@ category codes FLAML pinned at fit time, numeric columns as they are, in the tra
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +23,7 @@ from bankscore.features import FEATURES, Feature
 __all__ = ["TOLERANCE", "contract_document", "export_scorer", "lean_model"]
 
 TOLERANCE = 1e-7  # blends sum in another order than FLAML's; a wrong encoding is off by far more
+SINGLE_ROWS_CHECKED = 200
 
 
 def _lean_member(estimator: Any, weight: float) -> dict[str, Any]:
@@ -31,13 +34,41 @@ def _lean_member(estimator: Any, weight: float) -> dict[str, Any]:
         best = getattr(inner, "best_iteration_", None)
         return {"kind": "lightgbm", "weight": weight, "model": inner.booster_, "num_iteration": best or None}
     if module.startswith("xgboost"):
-        return {"kind": "xgboost", "weight": weight, "model": inner.get_booster()}
+        booster = inner.get_booster()
+        return {"kind": "xgboost", "weight": weight, "model": booster, **_xgboost_trees(booster)}
     if hasattr(inner, "estimators_") and all(hasattr(t, "tree_") for t in inner.estimators_):
         return {"kind": "forest", "weight": weight, "model": tuple(t.tree_ for t in inner.estimators_)}
     if hasattr(inner, "coef_") and np.shape(inner.coef_)[0] == 1:
         coef = np.asarray(inner.coef_[0], dtype=np.float64)
         return {"kind": "linear", "weight": weight, "model": (coef, float(inner.intercept_[0]))}
     raise TypeError(f"no lean scoring path for {type(inner).__name__}")
+
+
+def _xgboost_trees(booster: Any) -> dict[str, Any]:
+    """XGBoost's trees as plain lists for the scoring script's small-batch path (see _xgboost_small).
+
+    Only plain numeric splits of a single-target binary:logistic gbtree qualify (FLAML feeds XGBoost category
+    codes as numbers); anything else keeps XGBoost's own predict. Thresholds and leaf values go through float32
+    as XGBoost holds them; the compile check in ``lean_model`` proves the result.
+    """
+    document = json.loads(booster.save_raw("json"))
+    learner = document["learner"]
+    booster_json = learner["gradient_booster"]
+    if learner["objective"]["name"] != "binary:logistic" or booster_json.get("name") != "gbtree":
+        return {}
+    model = booster_json["model"]
+    if model["gbtree_model_param"].get("num_parallel_tree", "1") != "1":
+        return {}
+    trees = []
+    for tree in model["trees"]:
+        if any(tree["split_type"]):  # categorical splits: leave them to XGBoost
+            return {}
+        left, right = tree["left_children"], tree["right_children"]
+        thresholds = [float(np.float32(v)) for v in tree["split_conditions"]]
+        leaf = [child == -1 for child in left]
+        trees.append((left, right, tree["split_indices"], thresholds, leaf))
+    base_score = float(learner["learner_model_param"]["base_score"])
+    return {"trees": trees, "base_margin": math.log(base_score / (1.0 - base_score))}
 
 
 def export_scorer(model: BankMarketingModel) -> dict[str, Any]:
@@ -96,10 +127,19 @@ def lean_model(
     lean = score_script.Model(export_scorer(model), document)
     if check_records:
         rows = list(check_records)
-        columns = {name: [r[name] for r in rows] for name in model.features}
-        got = lean.p_yes(columns, len(rows))
         expected = model.predict_proba(rows)[:, 1]
-        worst = float(np.max(np.abs(expected - got)))
+        # The whole batch, then the first rows one by one: small requests take other code paths.
+        got = [lean.p_yes(_columns(model, rows), len(rows))]
+        singles = rows[:SINGLE_ROWS_CHECKED]
+        got.append(np.concatenate([lean.p_yes(_columns(model, [r]), 1) for r in singles]))
+        worst = max(
+            float(np.max(np.abs(expected - got[0]))),
+            float(np.max(np.abs(expected[: len(singles)] - got[1]))),
+        )
         if worst > TOLERANCE:
             raise ValueError(f"the lean scorer differs from FLAML's by up to {worst:.3g}; refusing to use it")
     return lean
+
+
+def _columns(model: BankMarketingModel, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [r[name] for r in rows] for name in model.features}

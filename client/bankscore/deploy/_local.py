@@ -230,6 +230,7 @@ def start_local(
         "SERVICE_NAME": name,
         "SERVICE_VERSION": folder.model_version,
         "GUNICORN_CMD_ARGS": "--no-control-socket",  # gunicorn 27 otherwise shares ~/.gunicorn between servers
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see score_script)
         **(extra_env or {}),
     }
     server_args = [
