@@ -78,7 +78,7 @@ class DeploymentFolder:
 
 def _pins() -> list[str]:
     pins = []
-    for dist in ("azureml-inference-server-http", "numpy", "lightgbm", "xgboost", "scikit-learn"):
+    for dist in ("azureml-inference-server-http", "orjson", "numpy", "lightgbm", "xgboost", "scikit-learn"):
         try:
             pins.append(f"{dist}=={importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:

@@ -34,6 +34,23 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # (after the thread setting above)
 
+try:  # orjson parses a 1,000-record body in 1.5 ms where json takes 4 ms
+    import orjson
+
+    def _loads(raw: bytes) -> Any:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # Python's json also reads NaN, Infinity and huge integers, which the checks then name precisely;
+            # a body neither can read gets json's message, which says where it broke.
+            return json.loads(raw)
+
+except ImportError:
+
+    def _loads(raw: bytes) -> Any:
+        return json.loads(raw)
+
+
 try:  # the inference server aliases these modules to its own; outside it they are absent
     from azureml.contrib.services.aml_request import rawhttp
     from azureml.contrib.services.aml_response import AMLResponse
@@ -165,7 +182,7 @@ def _xgboost_small(trees: Sequence[Sequence[Any]], base_margin: float, z: np.nda
 def parse_body(raw: bytes, generation: str) -> tuple[list[Any], str]:
     """The records and the method a body asks for, in the deployment's wire generation."""
     try:
-        body = json.loads(raw)
+        body = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(400, f"POST body could not be decoded as JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -224,6 +241,8 @@ def check_columns(model: Model, rows: list[Any]) -> dict[str, list[Any]]:
 
 
 def _column_ok(feature: Mapping[str, Any], values: list[Any]) -> bool:
+    if len(values) > SMALL_BATCH:
+        return _column_ok_bulk(feature, values)
     kind = feature["kind"]
     if kind == "category":
         allowed = feature["_allowed"]
@@ -235,6 +254,25 @@ def _column_ok(feature: Mapping[str, Any], values: list[Any]) -> bool:
         return False  # (math.isfinite would overflow on a huge JSON integer; ints are finite anyway)
     low, high = feature.get("minimum"), feature.get("maximum")
     return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+
+
+def _column_ok_bulk(feature: Mapping[str, Any], values: list[Any]) -> bool:
+    """The same test as _column_ok for many values, with set and numpy operations instead of a Python loop."""
+    types = set(map(type, values))
+    if feature["kind"] == "category":
+        return types == {str} and feature["_allowed"].issuperset(values)
+    if not types <= {int, float}:  # bool is its own type, so true/false are refused here too
+        return False
+    try:
+        array = np.fromiter(values, dtype=np.float64, count=len(values))
+    except OverflowError:  # an integer beyond float range
+        return False
+    if not np.isfinite(array).all():
+        return False
+    if feature["kind"] == "integer" and float in types and not np.array_equal(array, np.floor(array)):
+        return False
+    low, high = feature.get("minimum"), feature.get("maximum")
+    return (low is None or array.min() >= low) and (high is None or array.max() <= high)
 
 
 def _value_problem(feature: Mapping[str, Any], value: Any) -> str | None:
