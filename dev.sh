@@ -35,8 +35,8 @@ setup() {
     fi
     echo "==> creating $VENV and installing bankscore[all] with the dev tools"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade "pip>=25.1"  # 25.1 brought --group
-    "$VENV/bin/python" -m pip install -q -e ".[all]" --group dev
+    "$VENV/bin/python" -m pip install -qq --upgrade "pip>=25.1"  # 25.1 brought --group; -qq: errors only
+    "$VENV/bin/python" -m pip install -qq -e ".[all]" --group dev
     echo "$want" > "$stamp"
 }
 
