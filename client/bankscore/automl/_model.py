@@ -74,15 +74,10 @@ class BankMarketingModel:
 
 def records_to_frame(records: Sequence[Mapping[str, Any]], contract: tuple[Feature, ...] = FEATURES) -> pd.DataFrame:
     """Records keyed by wire or Python name to a frame with the contract's dtypes (records are not checked here)."""
-    from bankscore.features import FeatureKind
+    from bankscore.data._dataset import contract_frame_columns
 
-    columns: dict[str, Any] = {}
-    for feat in contract:
-        values = [r[feat.wire_name] if feat.wire_name in r else r[feat.python_name] for r in records]
-        if feat.kind is FeatureKind.CATEGORY:
-            columns[feat.wire_name] = pd.Categorical(values, categories=list(feat.categories))
-        elif feat.kind is FeatureKind.INTEGER:
-            columns[feat.wire_name] = pd.array(values, dtype="int64")
-        else:
-            columns[feat.wire_name] = pd.array(values, dtype="float64")
-    return pd.DataFrame(columns)
+    columns = {
+        feat.wire_name: [r[feat.wire_name] if feat.wire_name in r else r[feat.python_name] for r in records]
+        for feat in contract
+    }
+    return pd.DataFrame(contract_frame_columns(contract, columns))

@@ -7,7 +7,6 @@ The embedded default store is a sqlite file in the workspace (``bankscore.worksp
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ from typing import Any
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
+from bankscore._versions import installed_pins, pick_version
 from bankscore.automl._model import BankMarketingModel
 from bankscore.automl._search import TrainingResult
 
@@ -86,13 +86,7 @@ def _experiment_id(mlflow: Any) -> str:
 
 def _requirements() -> list[str]:
     """Pin what the model needs to load: the versions this process trained with."""
-    pins = []
-    for dist in ("flaml", "lightgbm", "xgboost", "scikit-learn", "pandas", "numpy"):
-        try:
-            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return [f"bankscore=={importlib.metadata.version('bankscore')}", *pins]
+    return installed_pins(("bankscore", "flaml", "lightgbm", "xgboost", "scikit-learn", "pandas", "numpy"))
 
 
 def _pyfunc_class() -> type:
@@ -205,17 +199,7 @@ def list_model_versions(name: str = MODEL_NAME) -> list[ModelVersionInfo]:
 
 def get_model_version(ref: str = MODEL_NAME) -> ModelVersionInfo:
     """``name`` (the latest version) or ``name:version``."""
-    name, _, version = ref.partition(":")
-    versions = list_model_versions(name)
-    if not versions:
-        raise BankscoreError(f"no model {name!r} is registered; run `bankscore train` first")
-    if not version:
-        return versions[-1]
-    for v in versions:
-        if str(v.version) == version:
-            return v
-    known = ", ".join(str(v.version) for v in versions)
-    raise BankscoreError(f"model {name!r} has no version {version!r} (versions: {known})")
+    return pick_version(ref, list_model_versions, what="model", hint="run `bankscore train` first")
 
 
 def load_model(ref: str = MODEL_NAME) -> BankMarketingModel:

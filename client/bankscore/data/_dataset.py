@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +11,7 @@ from bankscore.features import FEATURES, LABEL, Feature, FeatureKind
 if TYPE_CHECKING:  # pandas is optional: only ``to_pandas`` needs it
     import pandas as pd
 
-__all__ = ["Dataset", "Value"]
+__all__ = ["Dataset", "Value", "contract_frame_columns"]
 
 Value = int | float | str
 
@@ -63,15 +63,23 @@ class Dataset:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("to_pandas() needs pandas: pip install 'bankscore[train]' or pip install pandas") from exc
-        data: dict[str, Any] = {}
-        for feat in self.features:
-            values = self.columns[feat.wire_name]
-            if feat.kind is FeatureKind.CATEGORY:
-                data[feat.wire_name] = pd.Categorical(values, categories=list(feat.categories))
-            elif feat.kind is FeatureKind.INTEGER:
-                data[feat.wire_name] = pd.array(values, dtype="int64")
-            else:
-                data[feat.wire_name] = pd.array(values, dtype="float64")
+        data = contract_frame_columns(self.features, self.columns)
         if with_label and self.has_label:
             data[LABEL.name] = pd.Categorical(self.columns[LABEL.name], categories=list(LABEL.classes))
         return pd.DataFrame(data)
+
+
+def contract_frame_columns(features: tuple[Feature, ...], columns: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """pandas columns with the contract's dtypes: int64, float64, categoricals over every allowed category."""
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for feat in features:
+        values = columns[feat.wire_name]
+        if feat.kind is FeatureKind.CATEGORY:
+            data[feat.wire_name] = pd.Categorical(values, categories=list(feat.categories))
+        elif feat.kind is FeatureKind.INTEGER:
+            data[feat.wire_name] = pd.array(values, dtype="int64")
+        else:
+            data[feat.wire_name] = pd.array(values, dtype="float64")
+    return data

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bankscore import workspace
-from bankscore._exceptions import BankscoreError
+from bankscore._versions import pick_version
 from bankscore.data._csv import load_csv, parse_csv_bytes
 from bankscore.data._dataset import Dataset
 from bankscore.data._profile import profile
@@ -73,17 +73,9 @@ def list_datasets(name: str | None = None) -> list[DatasetVersion]:
 
 def get_dataset(ref: str | None = None) -> DatasetVersion:
     """``name``, ``name:version`` or None (the latest of the default name)."""
-    name, _, version = (ref or DEFAULT_DATASET_NAME).partition(":")
-    versions = list_datasets(name)
-    if not versions:
-        raise BankscoreError(f"no dataset {name!r} is registered; run `bankscore data register` first")
-    if not version:
-        return versions[-1]
-    for v in versions:
-        if str(v.version) == version:
-            return v
-    known = ", ".join(str(v.version) for v in versions)
-    raise BankscoreError(f"dataset {name!r} has no version {version!r} (versions: {known})")
+    return pick_version(
+        ref or DEFAULT_DATASET_NAME, list_datasets, what="dataset", hint="run `bankscore data register` first"
+    )
 
 
 def register_dataset(

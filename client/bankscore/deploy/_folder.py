@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import pickle
 import platform
@@ -23,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bankscore._versions import installed_pins
 from bankscore.deploy._generations import WireGeneration
 from bankscore.deploy._swagger import swagger_files
 from bankscore.deploy.score_script import ARTIFACT_FILE, CONTRACT_FILE
@@ -77,13 +77,7 @@ class DeploymentFolder:
 
 
 def _pins() -> list[str]:
-    pins = []
-    for dist in ("azureml-inference-server-http", "orjson", "numpy", "lightgbm", "xgboost", "scikit-learn"):
-        try:
-            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return pins
+    return installed_pins(("azureml-inference-server-http", "orjson", "numpy", "lightgbm", "xgboost", "scikit-learn"))
 
 
 def _environment_yml(name: str) -> str:

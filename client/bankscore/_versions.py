@@ -1,0 +1,45 @@
+"""Small helpers shared by the registries and deployments: picking a version by ref, pinning installed versions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
+
+from bankscore._exceptions import BankscoreError
+
+__all__ = ["installed_pins", "pick_version"]
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def pick_version(ref: str, list_versions: Callable[[str], Sequence[V]], *, what: str, hint: str) -> V:
+    """Resolve ``name`` (the latest version) or ``name:version`` against ``list_versions(name)`` (oldest first)."""
+    name, _, version = ref.partition(":")
+    versions = list_versions(name)
+    if not versions:
+        raise BankscoreError(f"no {what} {name!r} is registered; {hint}")
+    if not version:
+        return versions[-1]
+    for candidate in versions:
+        if str(candidate.version) == version:
+            return candidate
+    known = ", ".join(str(v.version) for v in versions)
+    raise BankscoreError(f"{what} {name!r} has no version {version!r} (versions: {known})")
+
+
+def installed_pins(distributions: Iterable[str]) -> list[str]:
+    """``name==version`` for each distribution installed here (the others are skipped)."""
+    pins = []
+    for dist in distributions:
+        try:
+            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
