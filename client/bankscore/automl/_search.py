@@ -9,10 +9,11 @@ VotingEnsemble); it is kept only when its out-of-fold AUC beats the best single 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -139,6 +140,25 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
+@contextlib.contextmanager
+def _no_memory_probe() -> Iterator[None]:
+    """Keep FLAML from sizing tree ensembles by the machine's free memory.
+
+    For learners without callbacks (random forest, extra trees) FLAML reads the system-wide available memory
+    before and after a short fit and may cut ``n_estimators`` accordingly; another process allocating memory
+    meanwhile then changes the trained model, which broke same-seed reproducibility on a busy machine. FLAML
+    skips the probe when its module-level ``psutil`` is None.
+    """
+    import flaml.automl.model as flaml_model
+
+    saved = flaml_model.psutil
+    flaml_model.psutil = None
+    try:
+        yield
+    finally:
+        flaml_model.psutil = saved
+
+
 class _ReportingAutoML(AutoML):  # type: ignore[misc]  # FLAML ships no type information
     """FLAML's AutoML with a hook after every trial: record it, report progress, honour a stop request.
 
@@ -244,7 +264,7 @@ def run_automl(
     search_start = time.monotonic()
     # FLAML and its learners warn about their own dependencies (pandas deprecations, feature names); the
     # user sees bankscore's progress instead, and our tests turn any warning from our own code into an error.
-    with _StopFlag() as stop, warnings.catch_warnings():
+    with _StopFlag() as stop, warnings.catch_warnings(), _no_memory_probe():
         warnings.simplefilter("ignore")
         automl = _ReportingAutoML(on_trial, stop)
         automl.fit(
@@ -259,7 +279,7 @@ def run_automl(
             max_iter=options.max_trials,
             estimator_list=list(options.learners),
             seed=options.seed,
-            n_jobs=options.n_jobs,
+            n_jobs=_jobs(options),
             verbose=0,
             log_type="all",
             log_file_name="",
@@ -275,7 +295,7 @@ def run_automl(
             "the search ended before any model was fitted; give a larger --time-budget (or more --max-trials)"
         )
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _no_memory_probe():
         warnings.simplefilter("ignore")
         members, cv_metrics, note = _choose_members(
             automl, trials, options, interrupted=interrupted, x_train=x_train, y_train=y_train, started=started
@@ -356,6 +376,12 @@ def _choose_members(
     return members, cv_metrics, note
 
 
+def _jobs(options: TrainOptions) -> int:
+    """One thread per learner when the run must be reproducible: with several threads, the order in which
+    partial sums meet can change the last bits of a split score, and with them, rarely, a split."""
+    return 1 if options.reproducible else options.n_jobs
+
+
 def _best_trial(trials: list[Trial]) -> Trial:
     return max(trials, key=lambda t: t.metrics.get(PRIMARY_METRIC, 0.0))
 
@@ -396,7 +422,7 @@ def _ensemble(
         config = automl.best_config_per_estimator[learner]
         predictions = np.zeros(len(y))
         for train_idx, val_idx in folds:
-            est = _fit(automl, learner, config=config, x=x.iloc[train_idx], y=y[train_idx], n_jobs=options.n_jobs)
+            est = _fit(automl, learner, config=config, x=x.iloc[train_idx], y=y[train_idx], n_jobs=_jobs(options))
             predictions[val_idx] = est.predict_proba(x.iloc[val_idx])[:, 1]
         oof[learner] = predictions
     single_auc = max(float(roc_auc_score(y, p)) for p in oof.values())
@@ -419,7 +445,7 @@ def _ensemble(
         Member(
             LEARNERS[name],
             n / ENSEMBLE_ROUNDS,
-            _fit(automl, name, config=automl.best_config_per_estimator[name], x=x, y=y, n_jobs=options.n_jobs),
+            _fit(automl, name, config=automl.best_config_per_estimator[name], x=x, y=y, n_jobs=_jobs(options)),
             {k: _plain(v) for k, v in automl.best_config_per_estimator[name].items()},
         )
         for name, n in used.items()
