@@ -2,22 +2,104 @@
 
 Importing ``bankscore`` loads the client layer only: no pandas, numpy, Locust, FLAML or MLflow. Training,
 serving and load testing live in subpackages and extras that are imported when used.
+
+>>> import bankscore
+>>> with bankscore.Client() as client:  # the local deployment, or BANKSCORE_URI / BANKSCORE_KEY
+...     result = client.predict_many("customers.csv")
 """
 
-from bankscore._exceptions import BankscoreError, DataError, RowProblems
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from bankscore._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BankscoreError,
+    DataError,
+    InternalServerError,
+    NotFoundError,
+    PartialResultError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    RecordProblem,
+    RowProblems,
+    SchemaDriftError,
+    ScoringError,
+    ScoringInterrupted,
+    ValidationError,
+)
+from bankscore._results import Prediction, RecordFailure, ScoreResult
 from bankscore._version import __version__
+from bankscore.deploy._generations import WireGeneration
 from bankscore.features import FEATURE_NAMES, FEATURES, LABEL, Feature, FeatureKind, Label, ValueProblem
+
+if TYPE_CHECKING:
+    from bankscore._async_client import AsyncClient
+    from bankscore._client import Client
+    from bankscore._models_generated import BankMarketingRecord
+    from bankscore._retry import RetryPolicy
+
+# httpx, pydantic and tenacity load on first use of these names: `import bankscore` stays quick for scripts
+# that only need the feature contract or the data.
+_LAZY = {
+    "AsyncClient": "bankscore._async_client",
+    "BankMarketingRecord": "bankscore._models_generated",
+    "Client": "bankscore._client",
+    "RetryPolicy": "bankscore._retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bankscore' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "FEATURES",
     "FEATURE_NAMES",
     "LABEL",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BankMarketingRecord",
     "BankscoreError",
+    "Client",
     "DataError",
     "Feature",
     "FeatureKind",
+    "InternalServerError",
     "Label",
+    "NotFoundError",
+    "PartialResultError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "Prediction",
+    "RateLimitError",
+    "RecordFailure",
+    "RecordProblem",
+    "RetryPolicy",
     "RowProblems",
+    "SchemaDriftError",
+    "ScoreResult",
+    "ScoringError",
+    "ScoringInterrupted",
+    "ValidationError",
     "ValueProblem",
+    "WireGeneration",
     "__version__",
 ]

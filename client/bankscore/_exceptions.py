@@ -3,18 +3,59 @@
 The tree::
 
     BankscoreError
-     └── DataError        a data file (CSV) that does not fit the feature contract; nothing was loaded
+     ├── DataError                  a data file (CSV) that does not fit the feature contract; nothing was loaded
+     ├── ValidationError            records that do not fit the request model; nothing was sent
+     ├── APIConnectionError         the endpoint could not be reached (refused, reset, DNS, TLS)
+     │    └── APITimeoutError       ... or did not answer in time
+     ├── APIStatusError             the endpoint answered 4xx/5xx: status, message, request_id
+     │    ├── BadRequestError            400
+     │    ├── AuthenticationError        401
+     │    ├── PermissionDeniedError      403
+     │    ├── NotFoundError              404
+     │    ├── PayloadTooLargeError       413
+     │    ├── RateLimitError             429
+     │    └── InternalServerError        5xx
+     ├── ScoringError               a 200 whose body holds {"error": ...} (wire generations A and B)
+     ├── SchemaDriftError           the live spec breaks the request model the client was generated from
+     └── PartialResultError         predict_many could not score every record: .result holds the rest
 
-Messages name the file, the column, the line and the value at fault, and never contain a key.
+    ScoringInterrupted (a KeyboardInterrupt)  Ctrl-C during predict_many: .result holds what was scored
+
+Messages name the file, the record, the field and the value at fault, and never contain a key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bankscore.features import ValueProblem
 
-__all__ = ["BankscoreError", "DataError", "RowProblems"]
+if TYPE_CHECKING:
+    from bankscore._results import ScoreResult
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BankscoreError",
+    "DataError",
+    "InternalServerError",
+    "NotFoundError",
+    "PartialResultError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RecordProblem",
+    "RowProblems",
+    "SchemaDriftError",
+    "ScoringError",
+    "ScoringInterrupted",
+    "ValidationError",
+    "status_error",
+]
 
 
 class BankscoreError(Exception):
@@ -56,3 +97,159 @@ class DataError(BankscoreError):
             parts.append(head + (f" (the first {shown} below):" if shown < self.bad_row_count else ":"))
             parts.extend(f"  - {rp}" for rp in self.row_problems)
         return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------- the client
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """Why one input record does not fit the request model. ``index`` is its 0-based position in the input."""
+
+    index: int
+    field: str
+    value: object
+    message: str
+
+    def __str__(self) -> str:
+        shown = "(missing)" if self.message == "Field required" else repr(self.value)
+        return f"record {self.index}: {self.field}={shown}: {self.message}"
+
+
+class ValidationError(BankscoreError):
+    """Records that do not fit the request model. Raised before any record is sent.
+
+    ``problems`` lists every problem found (record index, field, value, reason); the message shows the first.
+    """
+
+    MAX_SHOWN = 10
+
+    def __init__(self, problems: list[RecordProblem], record_count: int) -> None:
+        self.problems = problems
+        self.record_count = record_count
+        self.bad_records = sorted({p.index for p in problems})
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        bad = len(self.bad_records)
+        verb = "does" if bad == 1 else "do"
+        head = f"{bad} of {self.record_count} record{'s' if self.record_count != 1 else ''} {verb} not fit the model"
+        lines = [head + "; nothing was sent:"]
+        lines.extend(f"  - {p}" for p in self.problems[: self.MAX_SHOWN])
+        if len(self.problems) > self.MAX_SHOWN:
+            lines.append(f"  ... and {len(self.problems) - self.MAX_SHOWN} more problems")
+        return "\n".join(lines)
+
+
+class APIConnectionError(BankscoreError):
+    """The endpoint could not be reached: connection refused or reset, name not resolved, TLS failure."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.message = message
+        self.url = url
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """The endpoint did not answer within the timeout."""
+
+
+class APIStatusError(BankscoreError):
+    """The endpoint answered with an error status. Carries ``status``, the server's ``message`` and ``request_id``."""
+
+    def __init__(
+        self, message: str, *, status: int, request_id: str | None = None, retry_after: float | None = None
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), when it said
+        text = f"{status}: {message}" if message else str(status)
+        super().__init__(text + (f" (request id {request_id})" if request_id else ""))
+
+
+class BadRequestError(APIStatusError):
+    """400: the server refused the body (it names the record, field and value)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but may not call this endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no scoring route at this URI."""
+
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the body is larger than the endpoint accepts; use a smaller ``batch_size``."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; retried, honouring ``Retry-After``."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the endpoint failed; retried."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+
+
+def status_error(
+    status: int, message: str, *, request_id: str | None = None, retry_after: float | None = None
+) -> APIStatusError:
+    """The ``APIStatusError`` subclass for ``status``."""
+    cls = InternalServerError if status >= 500 else _BY_STATUS.get(status, APIStatusError)
+    return cls(message, status=status, request_id=request_id, retry_after=retry_after)
+
+
+class ScoringError(BankscoreError):
+    """The endpoint answered 200 with ``{"error": ...}`` (wire generations A and B): its ``run()`` failed."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        self.message = message
+        self.request_id = request_id
+        super().__init__(
+            f"the scoring script failed: {message}" + (f" (request id {request_id})" if request_id else "")
+        )
+
+
+class SchemaDriftError(BankscoreError):
+    """The endpoint's live spec changed the request in a way that breaks the client's record model.
+
+    ``changes`` are ``bankscore.swagger.SpecChange`` objects; the message lists the breaking ones.
+    """
+
+    def __init__(self, url: str, changes: list[Any]) -> None:
+        self.url = url
+        self.changes = changes
+        lines = [f"the spec at {url} breaks the client's record model; regenerate the client:"]
+        lines.extend(f"  {c}" for c in changes)
+        super().__init__("\n".join(lines))
+
+
+class PartialResultError(BankscoreError):
+    """``predict_many`` scored some records but not all: ``result`` holds every prediction and every failure."""
+
+    def __init__(self, result: ScoreResult) -> None:
+        self.result = result
+        super().__init__(result.describe_failures())
+
+
+class ScoringInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``predict_many``; still a ``KeyboardInterrupt``. ``result`` holds what was scored."""
+
+    def __init__(self, result: ScoreResult) -> None:
+        self.result = result
+        super().__init__(result.describe_failures())

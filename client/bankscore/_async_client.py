@@ -1,0 +1,180 @@
+"""``bankscore.AsyncClient``: the same client for asyncio, on one pooled ``httpx.AsyncClient``.
+
+>>> async with bankscore.AsyncClient() as client:
+...     result = await client.predict_many("customers.csv", batch_size=200, concurrency=8)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from typing import Any, Self
+
+import httpx
+
+from bankscore._base import DEFAULT_TIMEOUT, BaseClient, Run, batches, drift_changes, outcome, raise_on_drift
+from bankscore._endpoint import DEFAULT_DEPLOYMENT
+from bankscore._exceptions import BankscoreError
+from bankscore._progress import ProgressCallback, make_progress
+from bankscore._records import RecordInput, RecordsInput, to_records, validate_records
+from bankscore._results import Prediction, ScoreResult
+from bankscore._retry import RetryPolicy
+from bankscore._wire import detect_generation
+from bankscore.deploy._generations import WireGeneration
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient(BaseClient):
+    """``bankscore.Client`` for asyncio: the same arguments, the same results and errors, awaited.
+
+    ``check_schema`` is a coroutine here (call ``await client.check_schema()``), so it is not a constructor
+    argument. A cancelled ``predict_many`` cancels its requests and re-raises ``CancelledError``: cancellation
+    belongs to the caller's task, so it is not turned into another exception.
+    """
+
+    def __init__(
+        self,
+        scoring_uri: str | None = None,
+        *,
+        key: str | None = None,
+        generation: WireGeneration | str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        retry: RetryPolicy | None = None,
+        probabilities: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 16,
+        deployment: str | None = None,
+    ) -> None:
+        super().__init__(
+            scoring_uri,
+            key=key,
+            generation=generation,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            probabilities=probabilities,
+            deployment=deployment,
+        )
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.AsyncClient(headers=self._headers, timeout=self._timeout, transport=transport, limits=limits)
+
+    @classmethod
+    def from_local(cls, name: str = DEFAULT_DEPLOYMENT, **kwargs: Any) -> Self:
+        """A client for the local deployment ``name`` (``bankscore deploy local --name NAME``)."""
+        return cls(deployment=name, **kwargs)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # --- the spec ----------------------------------------------------------------------------------------
+
+    async def get_generation(self) -> WireGeneration:
+        """The endpoint's wire generation: as given, as the local deployment saved it, or from its spec."""
+        if self._generation is None:
+            self._generation = detect_generation(await self.fetch_spec())
+        return self._generation
+
+    async def fetch_spec(self) -> dict[str, Any]:
+        """The endpoint's spec as OpenAPI 3 (``?version=3``, else its Swagger 2.0 converted)."""
+        v3, plain = self._spec_urls()
+        response = await self._get(v3)
+        url = v3
+        if response.status_code in {400, 404, 422}:
+            response, url = await self._get(plain), plain
+        return self._spec_document(response, str(url))
+
+    async def check_schema(self) -> list[Any]:
+        """Compare the live spec's record with the client's model; raise ``SchemaDriftError`` if it breaks it."""
+        spec = await self.fetch_spec()
+        if self._generation is None:
+            self._generation = detect_generation(spec)
+        changes = drift_changes(spec)
+        raise_on_drift(self.swagger_uri, changes)
+        return changes
+
+    async def _get(self, url: httpx.URL) -> httpx.Response:
+        async for attempt in self._retry.async_retrying():
+            with attempt:
+                try:
+                    response = await self._http.get(url)
+                except httpx.TransportError as exc:
+                    raise self._connection_error(exc) from None
+                if response.status_code in {408, 429} or response.status_code >= 500:
+                    raise self._status_error(response, None)
+                return response
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    # --- scoring -----------------------------------------------------------------------------------------
+
+    async def _post(self, body: bytes, method: str, expected: int) -> list[Prediction]:
+        async for attempt in self._retry.async_retrying():
+            with attempt:
+                try:
+                    response = await self._http.post(self.scoring_uri, content=body)
+                except httpx.TransportError as exc:
+                    raise self._connection_error(exc) from None
+                return self._predictions(response, method, expected)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def predict(self, record: RecordInput) -> Prediction:
+        """Score one record (a ``BankMarketingRecord`` or a dict keyed by wire or Python names)."""
+        (checked,) = validate_records([record])
+        generation = await self.get_generation()
+        method = self._method(generation)
+        return (await self._post(self._body(generation, [checked], method), method, 1))[0]
+
+    async def predict_many(
+        self,
+        records: RecordsInput,
+        *,
+        batch_size: int = 100,
+        concurrency: int = 4,
+        progress: bool | ProgressCallback = False,
+        raise_on_error: bool = True,
+    ) -> ScoreResult:
+        """Score many records in batches, at most ``concurrency`` requests in flight; results in input order.
+
+        Same inputs, validation and failure reporting as ``Client.predict_many``.
+        """
+        checked = validate_records(to_records(records))
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        plan = batches(len(checked), batch_size)
+        run = Run(len(checked), make_progress(progress))
+        if not plan:
+            return run.finish()
+        generation = await self.get_generation()
+        method = self._method(generation)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def score(start: int, stop: int) -> None:
+            async with gate:
+                if not run.should_send(start, stop):
+                    return
+                body = self._body(generation, checked[start:stop], method)
+                try:
+                    predictions = await self._post(body, method, stop - start)
+                except BankscoreError as exc:
+                    run.failed(start, stop, exc)
+                else:
+                    run.succeeded(start, predictions)
+
+        tasks = [asyncio.ensure_future(score(start, stop)) for start, stop in plan]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            run.finish(interrupted=True)
+            raise
+        return outcome(run.finish(), raise_on_error=raise_on_error)

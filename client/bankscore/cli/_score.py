@@ -1,0 +1,130 @@
+"""``bankscore score``: score a CSV (or JSON) file against a deployment and write the results in input order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bankscore._exceptions import PartialResultError, ScoringInterrupted
+from bankscore._results import ScoreResult
+
+__all__ = ["score"]
+
+_INTERRUPTED = 130  # the shell's code for a Ctrl-C
+
+
+def _read_records(source: str) -> list[Any]:
+    """Records from a CSV or JSON file, or from stdin (``-``); CSVs are checked whole by ``load_csv``."""
+    from bankscore.data import load_csv, parse_csv_bytes
+
+    if source == "-":
+        raw = sys.stdin.buffer.read()
+        if raw.lstrip()[:1] in (b"[", b"{"):
+            return _json_records(raw, "<stdin>")
+        return list(parse_csv_bytes(raw, source="<stdin>").records())
+    path = Path(source)
+    if path.suffix.lower() == ".json":
+        return _json_records(path.read_bytes(), str(path))
+    return list(load_csv(path).records())
+
+
+def _json_records(raw: bytes, source: str) -> list[Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise click.ClickException(f"{source} is not JSON: {exc}") from None
+    if isinstance(body, dict):  # a request body as the seed sends it: {"data": [...]} or {"Inputs": {"data": ...}}
+        body = body.get("data", (body.get("Inputs") or {}).get("data", [body]))
+    if not isinstance(body, list):
+        raise click.ClickException(f"{source} should hold a list of records")
+    return body
+
+
+def _rows(result: ScoreResult, proba: bool) -> list[dict[str, Any]]:
+    reasons = {i: f.reason for f in result.failures for i in f.indices}
+    rows = []
+    for index, prediction in enumerate(result.predictions):
+        row: dict[str, Any] = {"index": index, "label": prediction.label if prediction else None}
+        if proba:
+            row["probability"] = prediction.probability if prediction else None
+        if result.failures:
+            row["error"] = reasons.get(index)
+        rows.append(row)
+    return rows
+
+
+def _write(rows: list[dict[str, Any]], output: Path | None, as_json: bool) -> None:
+    if as_json:
+        text = json.dumps(rows, indent=None if output is None else 1) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["index", "label"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+
+
+@click.command("score")
+@click.argument("source", metavar="[CSV]", default="-")
+@click.option("--uri", envvar="BANKSCORE_URI", help="Scoring URI (default: the local deployment).")
+@click.option("--key", envvar="BANKSCORE_KEY", help="The endpoint's key, sent as `Authorization: Bearer KEY`.")
+@click.option("--deployment", "name", help="Local deployment name (default: bank-marketing).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1), help="Records per request.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1), help="Requests in flight.")
+@click.option("--proba", is_flag=True, help="Add P(yes) (wire generations B and C).")
+@click.option("--json", "as_json", is_flag=True, help="Write JSON instead of CSV.")
+@click.option("--generation", type=click.Choice(["A", "B", "C"]), help="Wire generation (default: from the spec).")
+@click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+def score(
+    source: str,
+    uri: str | None,
+    key: str | None,
+    name: str | None,
+    output: Path | None,
+    batch_size: int,
+    concurrency: int,
+    proba: bool,
+    as_json: bool,
+    generation: str | None,
+    progress: bool | None,
+) -> None:
+    """Score the records in CSV (or a JSON list; `-` or nothing reads stdin) and write one result per record.
+
+    Every record is checked first: bad rows are listed with their line, field and value and nothing is sent.
+    Results keep the input order (index, label, and probability with --proba). Records that could not be
+    scored get an empty label and an error column, and the exit code is 1; Ctrl-C writes what was scored.
+    """
+    from bankscore._client import Client
+
+    records = _read_records(source)
+    show = sys.stderr.isatty() if progress is None else progress
+    with Client(uri, key=key, generation=generation, probabilities=proba, deployment=name) as client:
+        if proba and client.generation == "A":
+            click.echo("warning: a generation A endpoint gives labels only; probability stays empty", err=True)
+        failed = False
+        try:
+            result = client.predict_many(records, batch_size=batch_size, concurrency=concurrency, progress=show)
+        except PartialResultError as exc:
+            result, failed = exc.result, True
+        except ScoringInterrupted as exc:
+            _write(_rows(exc.result, proba), output, as_json)
+            click.echo(f"\n{exc.result.describe_failures()}", err=True)
+            sys.exit(_INTERRUPTED)
+    _write(_rows(result, proba), output, as_json)
+    if failed:
+        click.echo(result.describe_failures(), err=True)
+        sys.exit(1)
+    if output is not None:
+        click.echo(f"scored {len(result):,} records into {output}", err=True)

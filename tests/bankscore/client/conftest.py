@@ -1,0 +1,205 @@
+"""Fixtures for the client tests: shipped records, a fake scoring endpoint for httpx.MockTransport, no sleeping.
+
+The fake endpoint speaks each wire generation the way the real scoring script does (A and B double-encode,
+C is plain JSON) and scores a record by its age, so expected answers are easy to compute. It is only for
+fault injection; the real local deployment is tested in test_integration.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from bankscore.data import load_training_data
+
+KEY = "bk-UnitTestKey-93c1d0e7a4Zq"
+
+
+@pytest.fixture(scope="session")
+def shipped() -> list[dict[str, Any]]:
+    """The first 2,000 shipped records (wire names, typed values, no label)."""
+    records = []
+    for record in load_training_data().records():
+        records.append(record)
+        if len(records) == 2000:
+            break
+    return records
+
+
+def p_yes(record: dict[str, Any]) -> float:
+    return round(record["age"] / 100, 4)
+
+
+def label(record: dict[str, Any]) -> str:
+    return "yes" if p_yes(record) >= 0.5 else "no"
+
+
+@dataclass
+class FakeEndpoint:
+    """A scoring endpoint of ``generation``; ``faults`` are answered first, one per scoring request."""
+
+    generation: str = "C"
+    faults: list[Callable[[httpx.Request], httpx.Response]] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    spec: dict[str, Any] | None = None
+
+    @property
+    def scoring_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == "POST"]
+
+    def records_sent(self) -> list[dict[str, Any]]:
+        sent = []
+        for request in self.scoring_requests:
+            body = json.loads(request.content)
+            sent.extend(body["Inputs"]["data"] if "Inputs" in body else body["data"])
+        return sent
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.method == "GET":
+            if self.spec is None:
+                return httpx.Response(404, json={"message": "no spec"})
+            return httpx.Response(200, json=self.spec)
+        if self.faults:
+            return self.faults.pop(0)(request)
+        body = json.loads(request.content)
+        if self.generation == "C":
+            rows, method = body["Inputs"]["data"], body.get("GlobalParameters", {}).get("method", "predict")
+        else:
+            rows, method = body["data"], body.get("method", "predict") if self.generation == "B" else "predict"
+        if method == "predict_proba":
+            result: list[Any] = [[1 - p_yes(r), p_yes(r)] for r in rows]
+        else:
+            result = [label(r) for r in rows]
+        if self.generation == "C":
+            return httpx.Response(200, json={"Results": result}, headers={"x-ms-request-id": "req-1"})
+        return httpx.Response(200, json=json.dumps({"result": result}), headers={"x-ms-request-id": "req-1"})
+
+
+@pytest.fixture
+def endpoint() -> FakeEndpoint:
+    return FakeEndpoint()
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """Retries wait for nothing; the waits they asked for are recorded here."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def async_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("bankscore._retry._sleep", sleep)
+    monkeypatch.setattr("bankscore._retry._async_sleep", async_sleep)
+    yield waits
+
+
+@pytest.fixture(autouse=True)
+def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No BANKSCORE_URI/KEY from the caller's shell, and an empty workspace."""
+    monkeypatch.delenv("BANKSCORE_URI", raising=False)
+    monkeypatch.delenv("BANKSCORE_KEY", raising=False)
+    monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path_factory.mktemp("empty-workspace")))
+
+
+# --- the real local deployments (slow tests) -----------------------------------------------------------------
+
+
+def _deploy_fixtures() -> Any:
+    """tests/bankscore/deploy/conftest.py as a module: its trained-workspace fixture and helpers, reused."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "bankscore_tests_deploy_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "deploy" / "conftest.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_fixtures = _deploy_fixtures()
+trained = _fixtures.trained  # the session's small trained model, as the deploy tests make it
+TrainedWorkspace = _fixtures.TrainedWorkspace
+
+# name -> (generation, extra `deploy local` flags)
+CLIENT_DEPLOYMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "client-a": ("A", ()),
+    "client-b": ("B", ()),
+    "client-c": ("C", ()),
+    "client-auth": ("C", ("--auth",)),  # keys generated and saved in the workspace; nginx checks them
+}
+
+
+@dataclass
+class LiveDeployment:
+    name: str
+    generation: str
+    port: int
+    state: dict[str, Any]
+
+    @property
+    def scoring_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/score"
+
+    def score_log_lines(self, home: Any) -> int:
+        log = home / "deployments" / self.name / "server.log"
+        return sum('"event": "score"' in line for line in log.read_text(errors="replace").splitlines())
+
+
+@pytest.fixture(scope="session")
+def live(trained: Any) -> Iterator[dict[str, LiveDeployment]]:
+    """Start the four deployments at once with `bankscore deploy local`; stop them all at the end."""
+    import subprocess
+    import time
+
+    procs: dict[str, tuple[int, subprocess.Popen[str]]] = {}
+    started: dict[str, LiveDeployment] = {}
+    try:
+        for name, (generation, extra) in CLIENT_DEPLOYMENTS.items():
+            port = _fixtures.free_port()
+            args = ("deploy", "local", "--name", name, "--port", str(port), "--generation", generation, *extra)
+            procs[name] = (port, trained.popen(*args, "--timeout", "120", "--json"))
+        failures = []
+        for name, (port, proc) in procs.items():
+            stdout, stderr = proc.communicate(timeout=240)
+            if proc.returncode != 0:
+                failures.append(f"{name}: exit {proc.returncode}\n{stderr}")
+                continue
+            started[name] = LiveDeployment(name, CLIENT_DEPLOYMENTS[name][0], port, json.loads(stdout))
+        if failures:
+            pytest.fail("deployments did not start:\n" + "\n".join(failures))
+        yield started
+    finally:
+        for _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for name in procs:
+            trained.cli("deploy", "stop", "--name", name, timeout=60)
+        pids = [d.state["server_pid"] for d in started.values()]
+        pids += [d.state["gateway_pid"] for d in started.values() if d.state.get("gateway_pid")]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(_fixtures.process_gone(p) for p in pids):
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def expected(trained: Any, shipped: list[dict[str, Any]]) -> tuple[list[str], list[float]]:
+    """The registered model's own labels and P(yes) for the 2,000 shipped records."""
+    from bankscore.automl._registry import load_model
+
+    with _fixtures.workspace_env(trained.home):
+        model = load_model(trained.model_ref)
+        return list(model.predict(shipped)), [float(p) for p in model.predict_proba(shipped)[:, 1]]
