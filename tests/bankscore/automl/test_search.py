@@ -106,4 +106,3 @@ def test_data_without_label_or_positives_is_refused(small_dataset: Dataset) -> N
     few = Dataset({k: v[:40] for k, v in small_dataset.columns.items()}, "forty-rows", "x")
     with pytest.raises(BankscoreError, match="too few for 3-fold"):
         run_automl(few, QUICK)
-
