@@ -252,7 +252,7 @@ def run_automl(
         )
         trials.append(trial)
         if progress:
-            best = max(trials, key=lambda t: t.metrics.get(PRIMARY_METRIC, 0.0))
+            best = _best_trial(trials)
             left = None if search_budget is None else max(0.0, search_budget - (time.monotonic() - search_start))
             trials_left = None if options.max_trials is None else options.max_trials - len(trials)
             progress(Progress(trial, best, left, trials_left))
