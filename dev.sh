@@ -8,9 +8,10 @@ cd "$(dirname "$0")"
 VENV=${BANKSCORE_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # System tools used for real: nginx (the key-checking gateway in front of the inference server) and
-# Apache Bench (ab) for side-by-side load tests.
-SYSTEM_PACKAGES=(nginx-light apache2-utils)
-SYSTEM_COMMANDS=(nginx ab)
+# Apache Bench (ab) for side-by-side load tests; Chromium opens the Swagger UI page and the bench's HTML report
+# in the browser tests.
+SYSTEM_PACKAGES=(nginx-light apache2-utils chromium)
+SYSTEM_COMMANDS=(nginx ab chromium)
 
 apt_install() {
     local missing=()
