@@ -1,9 +1,12 @@
 """Score two Bank Marketing customers against a deployment, the way the Azure workflow's endpoint.py does.
 
-Plain HTTP (httpx), wire generation C. With no arguments it asks `bankscore deploy status` for the local
-deployment's scoring URI and key; give --uri (and --key) for any other endpoint, Azure's included.
+Plain HTTP (httpx). With no arguments it asks `bankscore deploy status` for the local deployment's scoring URI,
+key and wire generation; give --uri (and --key, --generation) for any other endpoint, Azure's included. Like the
+workflow's script it also writes the request body it sends to data.json, for the load test's `-p data.json`
+(`ab` or `bankscore-bench`).
 
-    python examples/endpoint.py [--uri http://127.0.0.1:5001/score] [--key KEY] [--proba]
+    python examples/endpoint.py [--uri http://127.0.0.1:5001/score] [--key KEY] [--generation C] [--proba]
+                                [--data-file data.json]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -27,7 +31,7 @@ CUSTOMERS = [
 ]  # fmt: skip
 
 
-def local_endpoint() -> tuple[str, str | None]:
+def local_endpoint() -> tuple[str, str | None, str]:
     status = subprocess.run(
         [sys.executable, "-m", "bankscore.cli", "deploy", "status", "--json", "--show-keys"],
         capture_output=True,
@@ -35,21 +39,40 @@ def local_endpoint() -> tuple[str, str | None]:
         check=True,
     )
     info = json.loads(status.stdout)
-    return info["scoring_uri"], (info.get("keys") or {}).get("primary")
+    return info["scoring_uri"], (info.get("keys") or {}).get("primary"), info.get("generation") or "C"
+
+
+def request_body(generation: str, method: str) -> dict[str, object]:
+    """The body each wire generation expects (see the contract): A is the 2020 script's, C today's."""
+    if generation == "A":
+        return {"data": CUSTOMERS}  # labels only: generation A has no predict_proba
+    if generation == "B":
+        return {"data": CUSTOMERS, "method": method}
+    return {"Inputs": {"data": CUSTOMERS}, "GlobalParameters": {"method": method}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uri")
     parser.add_argument("--key")
+    parser.add_argument("--generation", choices=["A", "B", "C"], help="wire generation (default: C, or the local one)")
     parser.add_argument("--proba", action="store_true", help="ask for [P(no), P(yes)] per customer")
+    parser.add_argument(
+        "--data-file",
+        type=Path,
+        default=Path("data.json"),
+        help="where to save the request body (default: %(default)s)",
+    )
     args = parser.parse_args()
-    uri, key = (args.uri, args.key) if args.uri else local_endpoint()
+    uri, key, generation = (args.uri, args.key, "C") if args.uri else local_endpoint()
+    generation = args.generation or generation
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    body = {"Inputs": {"data": CUSTOMERS}, "GlobalParameters": {"method": "predict_proba" if args.proba else "predict"}}
-    response = httpx.post(uri, json=body, headers=headers, timeout=30)
+    input_data = json.dumps(request_body(generation, "predict_proba" if args.proba else "predict"))
+    # The exact bytes sent, for `ab -p data.json -T application/json` and `bankscore-bench`.
+    args.data_file.write_text(input_data)
+    response = httpx.post(uri, content=input_data, headers=headers, timeout=30)
     if response.status_code != 200:
         sys.exit(f"{response.status_code}: {response.text}")
     print(json.dumps(response.json()))

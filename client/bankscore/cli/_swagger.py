@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore.deploy._generations import WireGeneration
 from bankscore.swagger import (
     CODEGEN_CONFIG,
@@ -23,6 +24,7 @@ from bankscore.swagger import (
     pull_spec,
     render_changes,
 )
+from bankscore.swagger._serve import DEFAULT_HOST, DEFAULT_PORT, SwaggerUIServer, default_spec, read_spec
 
 __all__ = ["swagger"]
 
@@ -45,7 +47,7 @@ def _write(data: bytes, output: Path | None) -> None:
 
 @click.group()
 def swagger() -> None:
-    """Deployment specs: pull (with the key), diff (breaking or not), generate the typed client."""
+    """Deployment specs: pull (with the key), diff (breaking or not), generate the typed client, serve Swagger UI."""
 
 
 @swagger.command("pull")
@@ -128,3 +130,32 @@ def generate_command(spec: Path, output: Path, config: Path) -> None:
 def export_command(generation: str, output: Path | None) -> None:
     """The local deployment's OpenAPI 3 spec built from the feature contract (swagger/openapi3.json is this)."""
     _write(build_pinned_spec(generation), output)
+
+
+@swagger.command("serve")
+@click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", default=DEFAULT_PORT, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option(
+    "--deployment",
+    "name",
+    default=DEFAULT_DEPLOYMENT,
+    show_default=True,
+    help="Without SPEC: the local deployment whose spec to show, when it is running.",
+)
+def serve_command(spec: Path | None, port: int, host: str, name: str) -> None:
+    """Serve Swagger UI for SPEC on this machine, from installed files (no network); Ctrl-C stops.
+
+    SPEC is a Swagger 2.0 or OpenAPI 3 JSON file; by default the running local deployment's spec, else the
+    pinned spec the client is generated from. The spec is also served at /openapi.json, with CORS headers,
+    for a Swagger UI running elsewhere.
+    """
+    served = read_spec(spec) if spec is not None else default_spec(name)
+    server = SwaggerUIServer(served, host, port)
+    click.echo(f"Serving Swagger UI for {served.source} at {server.url} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        server.server_close()
