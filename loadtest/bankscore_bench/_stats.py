@@ -317,6 +317,8 @@ def _grouped_percentiles(
     groups: Int64Array, values: Int64Array, group_count: int, percents: Sequence[Fraction]
 ) -> list[list[int | None]]:
     """Exact nearest-rank percentiles of ``values`` per group id in [0, group_count); None for empty groups."""
+    if len(values) == 0:  # nothing responded (every connection refused): no percentile in any second
+        return [[None] * group_count for _ in percents]
     order = np.lexsort((values, groups))
     sorted_values = values[order]
     counts = np.bincount(groups, minlength=group_count)

@@ -203,3 +203,11 @@ def test_summary_is_frozen(stats_synthetic_run) -> None:
     summary: Summary = summarize(info, log)
     with pytest.raises(AttributeError):
         summary.requests = 5  # type: ignore[misc]
+
+
+def test_timeline_of_a_run_where_nothing_responded(stats_synthetic_run) -> None:
+    info, log = stats_synthetic_run([1_000, 2_000, 1_500], status=0, failure=Failure.CONNECT)
+    seconds = timeline(info, log)
+    assert len(seconds) == 1
+    assert seconds[0].requests == 3
+    assert (seconds[0].p50_us, seconds[0].p95_us, seconds[0].p99_us) == (None, None, None)
