@@ -11,6 +11,7 @@ from bankscore._version import __version__
 from bankscore.cli._data import data
 from bankscore.cli._demo import demo
 from bankscore.cli._deploy import deploy
+from bankscore.cli._pipeline import pipeline
 from bankscore.cli._score import score
 from bankscore.cli._swagger import swagger
 from bankscore.cli._train import models, train
@@ -45,3 +46,4 @@ main.add_command(models)
 main.add_command(deploy)
 main.add_command(swagger)
 main.add_command(score)
+main.add_command(pipeline)

@@ -56,7 +56,7 @@ def local_command(
     require_extra("train")
     require_extra("serve")
     from bankscore.deploy._generations import WireGeneration
-    from bankscore.deploy._local import app_insights_environment, load_state, new_key, start_local, stop_local
+    from bankscore.deploy._local import app_insights_environment, load_state, new_key, start_local
     from bankscore.deploy._release import build_release
 
     extra_env = app_insights_environment(app_insights) if app_insights else {}
@@ -64,8 +64,8 @@ def local_command(
     click.echo(f"building the deployment of {model_ref} (generation {generation})", err=True)
     folder = build_release(model_ref, generation=WireGeneration(generation), name=name)
     if load_state(name) is not None:
-        click.echo(f"stopping the running deployment {name!r}", err=True)
-        stop_local(name)
+        # start_local replaces it: new server first, then nginx switches to it, then the old one stops.
+        click.echo(f"replacing the running deployment {name!r}", err=True)
     click.echo(f"starting azmlinfsrv with {workers} worker(s) on 127.0.0.1:{port}", err=True)
     state = start_local(folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout)
     if as_json:
@@ -106,7 +106,7 @@ def status_command(name: str, show_keys: bool, as_json: bool) -> None:
     click.echo(f"  swagger URI  {state.swagger_uri}")
     click.echo(f"  server pid   {state.server_pid} ({state.workers} worker(s))")
     if state.gateway_pid:
-        click.echo(f"  gateway pid  {state.gateway_pid} (nginx, keys required)")
+        click.echo(f"  gateway pid  {state.gateway_pid} (nginx, {'keys required' if state.auth else 'no keys'})")
     if show_keys:
         for which, value in read_keys(name).items():
             click.echo(f"  {which + ' key':<13}{value}")

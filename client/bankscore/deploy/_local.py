@@ -1,8 +1,22 @@
 """The local deployment: a registered model served by the real Azure ML inference server on 127.0.0.1.
 
 State lives in ``<workspace>/deployments/<name>/``: ``state.json`` (URIs, ports, pids, model, generation),
-``keys.json`` (mode 0600), ``server.log`` and, with keys, ``gateway.log``. Every release gets its own folder
+``keys.json`` (mode 0600), ``server.log`` and, with nginx, ``gateway.log``. Every release gets its own folder
 under ``releases/`` so a running server never has its files changed underneath it.
+
+Zero-downtime redeploy. With nginx installed, every deployment is served by nginx on the public port (the
+key-checking gateway, or a pass-through when there are no keys) in front of azmlinfsrv on a private backend
+port. Replacing a running deployment of the same name and port then never frees the public port:
+
+1. start the new server on a new backend port and wait until it answers ``GET /`` with ``Healthy``;
+2. rewrite ``nginx.conf`` for the new backend and send the nginx master SIGHUP (``nginx -s reload``): it
+   starts a worker with the new configuration, which takes every new connection, and asks the old worker to
+   finish the requests it holds and exit;
+3. once the old worker has gone, nothing sends to the old server any more: stop it (gracefully).
+
+A failure before step 2 completes (the new server never healthy, nginx refusing the configuration) stops only
+the new server; the running deployment and its ``state.json`` stay as they were. Without nginx the server
+owns the public port, so replacing it on the same port stops the old server first (a short outage).
 """
 
 from __future__ import annotations
@@ -172,12 +186,19 @@ def _log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+# Children started by this process, kept referenced until _terminate reaps them: a Popen collected while its
+# process runs warns (ResourceWarning), which matters when a long-lived process (a pipeline) deploys.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(args: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         # A session of its own: the server outlives this command and is stopped as a group.
-        return subprocess.Popen(  # noqa: S603 - fixed argv built by bankscore
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv built by bankscore
             args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
+    _CHILDREN[proc.pid] = proc
+    return proc
 
 
 def _wait_healthy(port: int, procs: list[subprocess.Popen[bytes]], timeout: float) -> bool:
@@ -204,36 +225,25 @@ def _terminate(pid: int | None, timeout: float = 15.0) -> None:
     if _alive(pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
 
 
-def start_local(
-    folder: DeploymentFolder,
-    *,
-    name: str,
-    port: int = DEFAULT_PORT,
-    workers: int = 1,
-    keys: list[str] | None = None,
-    extra_env: dict[str, str] | None = None,
-    timeout: float = 90.0,
-) -> LocalDeployment:
-    """Serve ``folder`` with azmlinfsrv on 127.0.0.1:``port`` (behind nginx when ``keys`` are given)."""
-    if not port_free(port):
-        raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
-    run_dir = deployment_dir(name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    server_log = run_dir / "server.log"
-    backend_port = free_port() if keys else port
-    env = {
-        **os.environ,
-        "AML_APP_ROOT": str(folder.path),
-        "AZUREML_MODEL_DIR": str(folder.model_dir),
-        "SERVICE_NAME": name,
-        "SERVICE_VERSION": folder.model_version,
-        "GUNICORN_CMD_ARGS": "--no-control-socket",  # gunicorn 27 otherwise shares ~/.gunicorn between servers
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see score_script)
-        **(extra_env or {}),
-    }
-    server_args = [
+def _children(pid: int) -> set[int]:
+    """Live child processes of ``pid`` (nginx's workers under its master)."""
+    found: set[int] = set()
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat_file.read_text().rsplit(") ", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] not in "ZX":
+                found.add(int(stat_file.parent.name))
+    return found
+
+
+def _server_args(folder: DeploymentFolder, backend_port: int, workers: int) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "bankscore.deploy._launch",
@@ -246,24 +256,150 @@ def start_local(
         "--worker_count",
         str(workers),
     ]
-    server = _spawn(server_args, cwd=folder.path, env=env, log=server_log)
+
+
+def _start_server(
+    folder: DeploymentFolder,
+    *,
+    name: str,
+    backend_port: int,
+    workers: int,
+    extra_env: dict[str, str] | None,
+    log: Path,
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "AML_APP_ROOT": str(folder.path),
+        "AZUREML_MODEL_DIR": str(folder.model_dir),
+        "SERVICE_NAME": name,
+        "SERVICE_VERSION": folder.model_version,
+        "GUNICORN_CMD_ARGS": "--no-control-socket",  # gunicorn 27 otherwise shares ~/.gunicorn between servers
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see score_script)
+        **(extra_env or {}),
+    }
+    args = _server_args(folder, backend_port, workers)
+    return _spawn(args, cwd=folder.path, env=env, log=log)
+
+
+def _write_gateway_config(
+    run_dir: Path, folder: DeploymentFolder, *, port: int, backend_port: int, keys: list[str] | None
+) -> None:
+    (run_dir / "nginx-temp").mkdir(exist_ok=True)
+    contract = json.loads((folder.model_dir / "contract.json").read_text())
+    conf = nginx_config(
+        run_dir=run_dir,
+        port=port,
+        backend_port=backend_port,
+        keys=keys,
+        max_body_bytes=int(contract["max_body_bytes"]),
+    )
+    _write_private(run_dir / "nginx.conf", conf)
+
+
+def _not_healthy(timeout: float, run_dir: Path, *, log: Path, gateway: bool) -> DeployError:
+    logs = _log_tail(log)
+    if gateway:
+        logs += "\n--- gateway ---\n" + _log_tail(run_dir / "gateway-error.log", 10)
+    return DeployError(f"the server did not answer GET / with 'Healthy' within {timeout:g} s. Its log:\n{logs}")
+
+
+def _save(
+    folder: DeploymentFolder,
+    *,
+    name: str,
+    port: int,
+    backend_port: int,
+    workers: int,
+    server_pid: int,
+    gateway_pid: int | None,
+    keys: list[str] | None,
+) -> LocalDeployment:
+    state = LocalDeployment(
+        name=name,
+        folder=str(folder.path),
+        port=port,
+        backend_port=backend_port,
+        workers=workers,
+        generation=folder.generation.value,
+        model_name=folder.model_name,
+        model_version=folder.model_version,
+        features=list(folder.features),
+        server_pid=server_pid,
+        gateway_pid=gateway_pid,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        auth=bool(keys),
+    )
+    run_dir = deployment_dir(name)
+    if keys:
+        _write_private(run_dir / "keys.json", json.dumps({"primary": keys[0], "secondary": keys[-1]}, indent=2))
+    else:
+        (run_dir / "keys.json").unlink(missing_ok=True)
+    # Written whole and renamed: `deploy status` may read it while a redeploy replaces it.
+    partial = run_dir / "state.json.tmp"
+    partial.write_text(json.dumps(state.to_dict(), indent=2) + "\n")
+    partial.replace(run_dir / "state.json")
+    return state
+
+
+def start_local(
+    folder: DeploymentFolder,
+    *,
+    name: str,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    keys: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 90.0,
+) -> LocalDeployment:
+    """Serve ``folder`` with azmlinfsrv on 127.0.0.1:``port``, behind nginx when it is installed.
+
+    A running deployment of the same name is replaced: on the same port without downtime (see the module's
+    docstring), on another port by starting the new one and then stopping the old.
+    """
+    nginx = find_nginx()
+    if keys and nginx is None:
+        raise DeployError("keys need the nginx gateway, and nginx is not installed: apt-get install nginx-light")
+    previous = load_state(name)
+    if previous is not None and not is_running(previous):
+        stop_local(name)  # leftovers of a crashed deployment: nothing serves there
+        previous = None
+    if previous is not None and previous.port == port:
+        if previous.gateway_pid and nginx:
+            return _switch(previous, folder, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout)
+        stop_local(name)  # the server itself holds the public port: it has to go first
+        previous = None
+    if not port_free(port):
+        raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
+    state = _start_fresh(
+        folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout, nginx=nginx
+    )
+    if previous is not None:
+        _terminate(previous.gateway_pid)
+        _terminate(previous.server_pid)
+    return state
+
+
+def _start_fresh(
+    folder: DeploymentFolder,
+    *,
+    name: str,
+    port: int,
+    workers: int,
+    keys: list[str] | None,
+    extra_env: dict[str, str] | None,
+    timeout: float,
+    nginx: str | None,
+) -> LocalDeployment:
+    run_dir = deployment_dir(name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    backend_port = free_port() if nginx else port
+    server = _start_server(
+        folder, name=name, backend_port=backend_port, workers=workers, extra_env=extra_env, log=run_dir / "server.log"
+    )
     procs = [server]
     gateway: subprocess.Popen[bytes] | None = None
-    if keys:
-        nginx = find_nginx()
-        if nginx is None:
-            _terminate(server.pid)
-            raise DeployError("keys need the nginx gateway, and nginx is not installed: apt-get install nginx-light")
-        (run_dir / "nginx-temp").mkdir(exist_ok=True)
-        contract = json.loads((folder.model_dir / "contract.json").read_text())
-        conf = nginx_config(
-            run_dir=run_dir,
-            port=port,
-            backend_port=backend_port,
-            keys=keys,
-            max_body_bytes=int(contract["max_body_bytes"]),
-        )
-        _write_private(run_dir / "nginx.conf", conf)
+    if nginx:
+        _write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys)
         gateway = _spawn(
             [nginx, "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir)],
             cwd=run_dir,
@@ -277,31 +413,90 @@ def start_local(
     if not healthy:
         for proc in procs:
             _terminate(proc.pid)
-        logs = _log_tail(server_log)
-        if gateway is not None:
-            logs += "\n--- gateway ---\n" + _log_tail(run_dir / "gateway-error.log", 10)
-        raise DeployError(f"the server did not answer GET / with 'Healthy' within {timeout:g} s. Its log:\n{logs}")
-    state = LocalDeployment(
+        raise _not_healthy(timeout, run_dir, log=run_dir / "server.log", gateway=gateway is not None)
+    return _save(
+        folder,
         name=name,
-        folder=str(folder.path),
         port=port,
         backend_port=backend_port,
         workers=workers,
-        generation=folder.generation.value,
-        model_name=folder.model_name,
-        model_version=folder.model_version,
-        features=list(folder.features),
         server_pid=server.pid,
         gateway_pid=gateway.pid if gateway else None,
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        auth=bool(keys),
+        keys=keys,
     )
-    (run_dir / "state.json").write_text(json.dumps(state.to_dict(), indent=2) + "\n")
-    if keys:
-        _write_private(run_dir / "keys.json", json.dumps({"primary": keys[0], "secondary": keys[-1]}, indent=2))
-    else:
-        (run_dir / "keys.json").unlink(missing_ok=True)
+
+
+def _switch(
+    previous: LocalDeployment,
+    folder: DeploymentFolder,
+    *,
+    workers: int,
+    keys: list[str] | None,
+    extra_env: dict[str, str] | None,
+    timeout: float,
+) -> LocalDeployment:
+    """Replace ``previous`` behind its running nginx: new server, reload, then stop the old server."""
+    name, run_dir, master = previous.name, deployment_dir(previous.name), previous.gateway_pid
+    assert master is not None  # only called for a deployment with a gateway
+    backend_port = free_port()
+    # Its own log until the switch: the old server keeps logging every request it answers meanwhile, and a
+    # start failure must show the new server's lines, not the old one's traffic.
+    next_log = run_dir / "server.next.log"
+    next_log.unlink(missing_ok=True)
+    server = _start_server(
+        folder, name=name, backend_port=backend_port, workers=workers, extra_env=extra_env, log=next_log
+    )
+    if not _wait_healthy(backend_port, [server], timeout):
+        _terminate(server.pid)
+        error = _not_healthy(timeout, run_dir, log=next_log, gateway=False)
+        raise DeployError(f"{error} (the running deployment {name!r} keeps serving)")
+    conf = run_dir / "nginx.conf"
+    old_conf = conf.read_text()
+    _write_gateway_config(run_dir, folder, port=previous.port, backend_port=backend_port, keys=keys)
+    try:
+        _reload(master, run_dir, timeout=30)
+    except DeployError:
+        _write_private(conf, old_conf)  # the master still runs the old configuration; the file says so again
+        _terminate(server.pid)
+        raise
+    state = _save(
+        folder,
+        name=name,
+        port=previous.port,
+        backend_port=backend_port,
+        workers=workers,
+        server_pid=server.pid,
+        gateway_pid=master,
+        keys=keys,
+    )
+    _terminate(previous.server_pid)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
+    # The running server's log is server.log again (the process keeps its open file across the rename).
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir / "server.log").replace(run_dir / "server.previous.log")
+    next_log.replace(run_dir / "server.log")
     return state
+
+
+def _reload(master: int, run_dir: Path, *, timeout: float) -> None:
+    """SIGHUP the nginx master; return once a new worker serves and the old workers have finished and gone."""
+    old_workers = _children(master)
+    error_log = run_dir / "gateway-error.log"
+    logged = error_log.stat().st_size if error_log.is_file() else 0
+    os.kill(master, signal.SIGHUP)
+    deadline = time.monotonic() + timeout
+    while not (_children(master) - old_workers):
+        # nginx keeps the old configuration when the new one is bad, and says why at level [emerg].
+        refused = error_log.is_file() and "[emerg]" in error_log.read_bytes()[logged:].decode(errors="replace")
+        if refused or time.monotonic() > deadline or not _alive(master):
+            raise DeployError(
+                "nginx did not take the new configuration; the running deployment keeps serving. Its log:\n"
+                + _log_tail(run_dir / "gateway-error.log", 10)
+            )
+        time.sleep(0.05)
+    # The old worker finishes the requests it holds (they go to the old server) before it exits. A request
+    # that outlasts the deadline is still answered: the old server's own shutdown is graceful.
+    while old_workers & _children(master) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def stop_local(name: str) -> LocalDeployment | None:

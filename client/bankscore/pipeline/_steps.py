@@ -1,0 +1,343 @@
+"""The pipeline's steps and their MLflow record. ``_run.run_pipeline`` calls them in order.
+
+Each step takes the shared ``Context`` (what earlier steps made) and a ``progress`` callback, fills in its part
+of the context and returns a ``StepOutput``: a one-line message, the values and metrics to record, and the
+files that are its outputs (logged as the step run's artifacts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bankscore import workspace
+from bankscore._exceptions import BankscoreError
+
+if TYPE_CHECKING:
+    from bankscore.automl._registry import ModelVersionInfo
+    from bankscore.automl._search import TrainingResult
+    from bankscore.data import DatasetVersion
+    from bankscore.deploy._local import LocalDeployment
+    from bankscore.pipeline._run import PipelineParameters, PipelineResult
+    from bankscore.swagger import Document, SpecChange
+
+__all__ = [
+    "CanceledError",
+    "Context",
+    "StepOutput",
+    "Tracker",
+    "automl",
+    "deploy",
+    "register_data",
+    "register_model",
+    "update_client",
+]
+
+Progress = Callable[[str], None]
+
+
+class CanceledError(BankscoreError):
+    """The run was asked to stop."""
+
+
+@dataclass
+class Context:
+    params: PipelineParameters
+    run_dir: Path
+    cancel: threading.Event | None = None
+    dataset: DatasetVersion | None = None
+    training: TrainingResult | None = None
+    report_dir: Path | None = None
+    model: ModelVersionInfo | None = None
+    previous_spec: Document | None = None
+    deployment: LocalDeployment | None = None
+    key: str | None = None
+    spec_changes: list[SpecChange] = field(default_factory=list)
+    spec_diff: str | None = None
+    spec_breaking: bool | None = None
+    client_path: Path | None = None
+
+
+@dataclass
+class StepOutput:
+    message: str
+    values: dict[str, str] = field(default_factory=dict)  # logged as the step run's params
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: list[Path] = field(default_factory=list)
+
+
+def _write_json(path: Path, document: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+
+def register_data(context: Context, progress: Progress) -> StepOutput:
+    """Check the CSV against the feature contract and register it (the same bytes: the same version)."""
+    from bankscore.data import register_dataset
+
+    dataset, created = register_dataset(context.params.dataset)
+    context.dataset = dataset
+    verb = "registered" if created else "already registered:"
+    data = _write_json(context.run_dir / "register_data" / "dataset.json", dataset.to_dict())
+    return StepOutput(
+        f"{verb} {dataset.ref} ({dataset.rows:,} rows)",
+        values={"dataset": dataset.ref, "sha256": dataset.sha256, "source": dataset.source},
+        metrics={"rows": float(dataset.rows)},
+        artifacts=[data],
+    )
+
+
+def automl(context: Context, progress: Progress) -> StepOutput:
+    """FLAML under AUC_weighted; the metrics data (leaderboard, metrics, plots) is this step's output."""
+    from bankscore.automl import Progress as TrialProgress
+    from bankscore.automl import TrainOptions, run_automl
+    from bankscore.automl._report import write_report
+
+    assert context.dataset is not None
+    params = context.params
+    options = TrainOptions(time_budget=params.time_budget_s, seed=params.seed, exclude=params.exclude)
+
+    def on_trial(update: TrialProgress) -> None:
+        # Raising here leaves FLAML's search loop at once: the cancel reaches the search between two trials.
+        if context.cancel is not None and context.cancel.is_set():
+            raise CanceledError(f"canceled during AutoML, after trial {update.trial.number}")
+        best = update.best.metrics.get("AUC_weighted", float("nan"))
+        auc = update.trial.metrics.get("AUC_weighted", float("nan"))
+        progress(f"trial {update.trial.number} {update.trial.algorithm} AUC {auc:.4f} (best {best:.4f})")
+
+    result = run_automl(context.dataset.load(), options, progress=on_trial)
+    if result.interrupted:  # Ctrl-C reached FLAML's own handler: in a pipeline that means stop
+        raise CanceledError("interrupted during AutoML")
+    context.training = result
+    context.report_dir = context.run_dir / "automl"
+    write_report(result, context.report_dir, context.dataset.ref)
+    metrics = {f"cv_{k}": v for k, v in result.cv_metrics.items()}
+    metrics |= {f"holdout_{k}": v for k, v in result.holdout_metrics.items()}
+    held = result.holdout_metrics.get("AUC_weighted", result.cv_metrics.get("AUC_weighted", float("nan")))
+    return StepOutput(
+        f"{result.model.algorithm} after {len(result.trials)} trials, held-out AUC {held:.4f}",
+        values={"algorithm": result.model.algorithm, "excluded": ",".join(result.model.excluded)},
+        metrics={**metrics, "trials": float(len(result.trials))},
+        artifacts=sorted(p for p in context.report_dir.iterdir() if p.is_file()),
+    )
+
+
+def register_model(context: Context, progress: Progress) -> StepOutput:
+    """Log the training run and register the model; the model data (its registry reference) is the output."""
+    from bankscore.automl._registry import log_training
+    from bankscore.automl._report import summary
+
+    assert context.dataset is not None and context.training is not None and context.report_dir is not None
+    registered = log_training(context.training, context.dataset.ref, context.dataset.sha256, context.report_dir)
+    context.model = registered
+    info = {**summary(context.training, context.dataset.ref), "model": registered.ref}
+    _write_json(context.report_dir / "summary.json", info)
+    uri = f"models:/{registered.name}/{registered.version}"
+    model = _write_json(context.run_dir / "register_model" / "model.json", {**registered.to_dict(), "uri": uri})
+    return StepOutput(
+        f"registered {registered.ref} ({registered.algorithm})",
+        values={"model": registered.ref, "model_uri": uri, "training_run_id": registered.run_id},
+        artifacts=[model],
+    )
+
+
+def deploy(context: Context, progress: Progress) -> StepOutput:
+    """Build the release and replace the running deployment (zero downtime, see deploy._local)."""
+    from bankscore.deploy._gateway import find_nginx
+    from bankscore.deploy._generations import WireGeneration
+    from bankscore.deploy._local import DEFAULT_PORT, is_running, load_state, new_key, read_keys, start_local
+    from bankscore.deploy._release import build_release
+
+    assert context.model is not None
+    params, name = context.params, context.params.deployment
+    previous = load_state(name)
+    if previous is not None and not is_running(previous):
+        previous = None
+    keys: list[str] | None
+    if previous is not None:
+        # Callers hold the running deployment's keys: the new one takes the same, or none if it had none.
+        stored = read_keys(name)
+        keys = [stored["primary"], stored["secondary"]] if previous.auth and stored else None
+        context.previous_spec = _previous_spec(previous, stored.get("primary"))
+    else:
+        keys = [new_key(), new_key()] if find_nginx() else None  # like `bankscore demo`: keys when nginx is there
+    port = params.port or (previous.port if previous is not None else DEFAULT_PORT)
+    progress(f"building the release of {context.model.ref} (generation {params.generation})")
+    folder = build_release(context.model.ref, generation=WireGeneration(params.generation), name=name)
+    replacing = f", replacing {previous.model_name}:{previous.model_version}" if previous is not None else ""
+    progress(f"starting the new server{replacing}")
+    state = start_local(folder, name=name, port=port, workers=params.workers, keys=keys)
+    context.deployment, context.key = state, keys[0] if keys else None
+    return StepOutput(
+        f"serving {state.model_name}:{state.model_version} at {state.scoring_uri}{replacing}",
+        values={"scoring_uri": state.scoring_uri, "release": state.folder, "auth": str(state.auth)},
+        artifacts=[_write_json(context.run_dir / "deploy" / "deployment.json", state.to_dict())],
+    )
+
+
+def _previous_spec(previous: LocalDeployment, key: str | None) -> Document | None:
+    """The spec the running deployment serves: pulled from it, or read from its release when it does not answer."""
+    from bankscore.swagger import SwaggerError, load_document, pull_spec
+
+    try:
+        return pull_spec(previous.scoring_uri, key=key, timeout=30).document
+    except SwaggerError:
+        shipped = Path(previous.folder) / "swagger3.json"
+        return load_document(shipped) if shipped.is_file() else None
+
+
+def update_client(context: Context, progress: Progress) -> StepOutput:
+    """Pull the new spec, diff it against the previous deployment's, regenerate the client when it changed."""
+    from bankscore.swagger import diff_specs, dump_document, generate_client, pull_spec, render_changes
+
+    assert context.deployment is not None
+    pulled = pull_spec(context.deployment.scoring_uri, key=context.key, timeout=30)
+    out = context.run_dir / "update_client"
+    out.mkdir(parents=True, exist_ok=True)
+    new_spec = out / "openapi3.json"
+    new_spec.write_bytes(dump_document(pulled.document))
+    artifacts = [new_spec]
+    client_dir = workspace.home() / "clients" / context.params.deployment
+    if context.previous_spec is None:
+        context.spec_diff, context.spec_breaking = "no previous deployment to compare with", None
+        changed = True
+    else:
+        previous = out / "previous-openapi3.json"
+        previous.write_bytes(dump_document(context.previous_spec))
+        context.spec_changes = diff_specs(context.previous_spec, pulled.document)
+        context.spec_diff = render_changes(context.spec_changes)
+        context.spec_breaking = any(c.breaking for c in context.spec_changes)
+        changed = bool(context.spec_changes)
+        diff = _write_json(out / "spec-diff.json", [c.to_dict() for c in context.spec_changes])
+        artifacts += [previous, diff]
+    (out / "spec-diff.txt").write_text(context.spec_diff + "\n", encoding="utf-8")
+    artifacts.append(out / "spec-diff.txt")
+    if context.spec_breaking is None:
+        verdict = "no previous deployment to compare with"
+    elif not context.spec_changes:
+        verdict = "no change to the request"
+    else:
+        count = len(context.spec_changes)
+        verdict = f"{count} request change(s)" + (", breaking" if context.spec_breaking else ", none breaking")
+    if changed or not client_dir.is_dir():
+        progress(f"{verdict}: generating the client in {client_dir}")
+        context.client_path = generate_client(new_spec, client_dir)
+        what = f"generated {client_dir}"
+    else:
+        what = f"the client in {client_dir} stays"
+    return StepOutput(
+        f"{verdict}; {what}",
+        values={"spec_breaking": str(context.spec_breaking), "client": str(context.client_path or "")},
+        metrics={"spec_changes": float(len(context.spec_changes))},
+        artifacts=artifacts,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ MLflow
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow prints run links and advisory warnings; the pipeline prints its own progress."""
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        warnings.simplefilter("ignore")
+        yield
+
+
+@dataclass
+class Tracker:
+    """The pipeline's MLflow record: a parent run, one nested run per step (the client API, so the training
+    step's own fluent ``mlflow.start_run`` in the registry is not taken for a nested run of ours)."""
+
+    client: Any
+    experiment_id: str
+    run_id: str
+    run_dir: Path
+
+    @classmethod
+    def start(cls, params: PipelineParameters) -> Tracker:
+        from bankscore.automl._registry import _mlflow
+
+        mlflow = _mlflow()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        run_dir = workspace.home() / "runs" / f"pipeline-{stamp}"
+        run_dir.mkdir(parents=True)
+        with _quiet():
+            client = mlflow.MlflowClient()
+            existing = client.get_experiment_by_name(params.experiment)
+            if existing is not None:
+                experiment_id = str(existing.experiment_id)
+            else:
+                # With the embedded store, artifacts stay inside the workspace (as for training runs).
+                location = workspace.artifact_root() if workspace.tracking_uri().startswith("sqlite:") else None
+                experiment_id = str(client.create_experiment(params.experiment, artifact_location=location))
+            run = client.create_run(experiment_id, run_name=f"pipeline-{stamp}", tags={"bankscore.kind": "pipeline"})
+            for key, value in _parameter_values(params).items():
+                client.log_param(run.info.run_id, key, value)
+        return cls(client, experiment_id, str(run.info.run_id), run_dir)
+
+    def begin(self, step: str) -> str:
+        with _quiet():
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=step,
+                tags={"mlflow.parentRunId": self.run_id, "bankscore.kind": "pipeline-step", "bankscore.step": step},
+            )
+        return str(run.info.run_id)
+
+    def record(self, step_run: str, output: StepOutput) -> None:
+        with _quiet():
+            for key, value in output.values.items():
+                self.client.log_param(step_run, key, value[:6000])  # MLflow's limit for a param value
+            for key, number in output.metrics.items():
+                self.client.log_metric(step_run, key, number)
+            for path in output.artifacts:
+                self.client.log_artifact(step_run, str(path))
+            self.client.set_tag(step_run, "bankscore.message", output.message[:5000])
+
+    def end(self, step_run: str, status: str, elapsed: float, *, error: str | None = None) -> None:
+        with _quiet():
+            self.client.log_metric(step_run, "elapsed_s", elapsed)
+            if error is not None:
+                self.client.set_tag(step_run, "bankscore.error", error[:5000])
+            self.client.set_terminated(step_run, status)
+
+    def finish(self, status: str, result: PipelineResult) -> None:
+        tags = {
+            "bankscore.status": result.status,
+            "model": f"{result.model_name}:{result.model_version}" if result.model_version else "",
+            "spec_breaking": str(result.spec_breaking),
+            "client": result.client_path or "",
+            "error": (result.error or "")[:5000],
+        }
+        with _quiet():
+            for key, value in tags.items():
+                self.client.set_tag(self.run_id, key, value)
+            for event in result.steps:
+                self.client.log_metric(self.run_id, f"{event.step}_seconds", event.elapsed_s)
+            if result.auc is not None:
+                self.client.log_metric(self.run_id, "holdout_AUC_weighted", result.auc)
+            summary = _write_json(self.run_dir / "result.json", result.to_dict())
+            self.client.log_artifact(self.run_id, str(summary))
+            self.client.set_terminated(self.run_id, status)
+
+
+def _parameter_values(params: PipelineParameters) -> dict[str, str]:
+    from dataclasses import asdict
+
+    values = asdict(params)
+    values["exclude"] = ",".join(params.exclude)
+    return {key: "" if value is None else str(value) for key, value in values.items()}
