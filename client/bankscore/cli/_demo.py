@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import statistics
-import time
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,6 +16,7 @@ __all__ = ["demo"]
 
 DEMO_BUDGET = 45.0  # seconds of AutoML when no model is registered yet: a good model, a short wait
 STEPS = 5
+BENCH_REQUESTS = 2000
 NAME = "bank-marketing"
 
 
@@ -41,26 +43,20 @@ def _customers(features: list[str], count: int) -> tuple[list[dict[str, Any]], l
     return picked, actual
 
 
-def _score(url: str, headers: dict[str, str], records: list[dict[str, Any]]) -> list[list[float]]:
-    import httpx
+def _score(url: str, key: str | None, records: list[dict[str, Any]]) -> list[float]:
+    """P(yes) per record, through the typed client (validated, generation detected from the spec)."""
+    from bankscore import Client
 
-    body = {"Inputs": {"data": records}, "GlobalParameters": {"method": "predict_proba"}}
-    response = httpx.post(url, json=body, headers=headers, timeout=30)
-    response.raise_for_status()
-    return list(response.json()["Results"])
+    with Client(url, key=key) as client:
+        return [p.probability or 0.0 if p is not None else 0.0 for p in client.predict_many(records)]
 
 
-def _latency(url: str, headers: dict[str, str], record: dict[str, Any], count: int) -> list[float]:
-    import httpx
-
-    body = json.dumps({"Inputs": {"data": [record]}}).encode()
-    timings: list[float] = []
-    with httpx.Client(headers={**headers, "Content-Type": "application/json"}, timeout=30) as client:
-        for _ in range(count):
-            started = time.perf_counter()
-            client.post(url, content=body).raise_for_status()
-            timings.append((time.perf_counter() - started) * 1000)
-    return timings
+def _bench(report: str) -> subprocess.CompletedProcess[str]:
+    """A short, bounded bankscore-bench run in its own process (Locust patches the process it runs in)."""
+    # -t before -n: as in ab, -t sets -n to 50000 unless a later -n says otherwise.
+    command = [sys.executable, "-m", "bankscore_bench", "-t", "30", "-n", str(BENCH_REQUESTS), "-c", "4"]
+    command += ["--deployment", NAME, "--html", report, "-q"]  # URI and key from the saved deployment
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603 - our own command
 
 
 def _ensure_model(time_budget: float, retrain: bool) -> str:
@@ -87,7 +83,7 @@ def _ensure_model(time_budget: float, retrain: bool) -> str:
     return trained.registered.ref
 
 
-def _deploy(model_ref: str, port: int) -> tuple[Any, dict[str, str]]:
+def _deploy(model_ref: str, port: int) -> tuple[Any, str | None]:
     """Step 3: serve the model on 127.0.0.1, behind the key gateway when nginx is there."""
     from bankscore.deploy._gateway import find_nginx
     from bankscore.deploy._generations import WireGeneration
@@ -108,32 +104,44 @@ def _deploy(model_ref: str, port: int) -> tuple[Any, dict[str, str]]:
         stop_local(NAME)
     state = start_local(folder, name=NAME, port=port, keys=keys)
     click.echo(f"serving {state.model_name}:{state.model_version} at {state.scoring_uri}", err=True)
-    headers = {"Authorization": f"Bearer {read_keys(NAME)['primary']}"} if keys else {}
-    return state, headers
+    return state, read_keys(NAME)["primary"] if keys else None
 
 
-def _show_scores(state: Any, headers: dict[str, str]) -> dict[str, Any]:
+def _show_scores(state: Any, key: str | None) -> None:
     """Step 4: score real customers and show them beside what really happened."""
-    _step(4, STEPS, "Score real customers over HTTP")
+    _step(4, STEPS, "Score real customers with the typed client (bankscore.Client)")
     customers, actual = _customers(state.features, 6)
-    results = _score(state.scoring_uri, headers, customers)
+    results = _score(state.scoring_uri, key, customers)
     click.echo(f"{'age':>4} {'job':<14}{'month':<6}{'duration':>9}  {'actual':<7}{'P(yes)':>7}  prediction")
-    for record, truth, (_, p_yes) in zip(customers, actual, results, strict=True):
+    for record, truth, p_yes in zip(customers, actual, results, strict=True):
         duration = record.get("duration", "-")
         guess = "yes" if p_yes >= 0.5 else "no"
         click.echo(
             f"{record['age']:>4} {record['job']:<14}{record['month']:<6}{duration:>9}  {truth:<7}{p_yes:>7.3f}  {guess}"
         )
-    return customers[0]
 
 
-def _measure(state: Any, headers: dict[str, str], record: dict[str, Any]) -> None:
-    """Step 5: a short, bounded latency measurement (200 sequential requests)."""
-    _step(5, STEPS, "Measure")
-    timings = sorted(_latency(state.scoring_uri, headers, record, 200))
-    p50, p99 = statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
-    click.echo(f"200 sequential single-record requests: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {timings[-1]:.2f} ms")
-    click.echo("(for load tests with ab's flags and reports, bankscore-bench arrives in a later version)")
+def _measure(state: Any, workspace_home: Path) -> None:
+    """Step 5: a short, bounded load test with bankscore-bench (ab's report, then the exact summary)."""
+    _step(5, STEPS, f"Measure with bankscore-bench ({BENCH_REQUESTS} requests, 4 concurrent)")
+    if importlib.util.find_spec("locust") is None:
+        click.echo("bankscore-bench needs Locust: pip install 'bankscore[bench]'", err=True)
+        return
+    report = workspace_home / "bench" / "demo.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    result = _bench(str(report))
+    if result.returncode != 0:
+        click.echo(f"bankscore-bench failed (exit {result.returncode}): {result.stderr.strip()[-500:]}", err=True)
+        return
+    wanted = ("Complete requests", "Failed requests", "Requests per second", "Time per request")
+    for line in result.stdout.splitlines():
+        if line.startswith(wanted) and "across all" not in line:
+            click.echo(line)
+    summary = result.stdout.split("bankscore-bench summary", 1)[-1].splitlines()
+    for line in summary:
+        if line.strip().startswith(("p50", "latency (ms")):
+            click.echo(line.strip())
+    click.echo(f"HTML report: {report}")
 
 
 @click.command()
@@ -152,15 +160,16 @@ def demo(port: int, time_budget: float, retrain: bool) -> None:
     from bankscore import workspace
 
     model_ref = _ensure_model(time_budget, retrain)
-    state, headers = _deploy(model_ref, port)
-    first = _show_scores(state, headers)
-    _measure(state, headers, first)
+    state, key = _deploy(model_ref, port)
+    _show_scores(state, key)
+    _measure(state, workspace.home())
     click.echo("")
     click.secho("The deployment keeps running.", bold=True)
-    click.echo(f"  score        POST {state.scoring_uri}" + ("  (Authorization: Bearer <key>)" if headers else ""))
+    click.echo(f"  score        POST {state.scoring_uri}" + ("  (Authorization: Bearer <key>)" if key else ""))
     click.echo(f"  swagger      {state.swagger_uri}?version=3")
-    if headers:
+    if key:
         click.echo("  keys         bankscore deploy status --show-keys")
     click.echo("  logs         bankscore deploy logs --follow")
+    click.echo(f"  load test    bankscore-bench -n 10000 -c 8 -k --deployment {NAME} --html bench.html")
     click.echo(f"  workspace    {workspace.home()}  (models: bankscore models list)")
     click.echo("  stop         bankscore deploy stop")

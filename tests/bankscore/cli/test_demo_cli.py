@@ -46,7 +46,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{port}/score" in out
         after_header = proc.stdout.split("prediction\n", 1)[1].splitlines()
         table = after_header[:6]
-        assert after_header[6].startswith("200 sequential single-record requests")
+        assert after_header[6].split() == ["Complete", "requests:", "2000"]  # bankscore-bench's ab report
+        assert after_header[7].split() == ["Failed", "requests:", "0"]
+        assert (tmp_path / "ws" / "bench" / "demo.html").is_file()
         assert {line.split()[-3] for line in table} == {"yes", "no"}  # the actual column holds both outcomes
         assert "p50" in out and "bankscore deploy stop" in out
 
