@@ -1,28 +1,256 @@
-"""The ``bankscore-bench`` command line."""
+"""The ``bankscore-bench`` command line: ab's flags in, ab's report out, then what ab cannot tell you.
+
+stdout carries exactly what ab prints (banner, "Benchmarking ...", the report), then, unless ``--ab-strict``,
+the "bankscore-bench summary" block (exact percentiles, records/s, the open-loop corrected view, thresholds).
+stderr carries ab's progress lines and our warnings. Files: ``-e`` / ``-g`` as ab writes them, ``--json``,
+``--csv PREFIX`` (``PREFIX_requests.csv``, ``PREFIX_timeline.csv``, ``PREFIX_sweep.csv``), ``--html``.
+
+Exit codes: 0 done; 1 the run could not start or no request got a response; 22 a usage error (ab's);
+99 a ``--threshold`` / ``--slo`` failed (k6's); 130 interrupted by Ctrl-C (the partial report is still written).
+The argument parsing is getopt's grammar, as ab's is, so this is not a click command.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-
-import click
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, TextIO
 
 from bankscore._version import __version__
+from bankscore_bench._abargs import AbOptions, AbUsageError, format_usage, parse_ab_args
 
-__all__ = ["BENCH_EXTRA_HINT", "main"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-BENCH_EXTRA_HINT = "bankscore-bench needs Locust: pip install 'bankscore[bench]'"
+    from bankscore_bench._engine import LoadPlan
+    from bankscore_bench._plan import BenchTarget
+    from bankscore_bench._samples import RunInfo, SampleLog
+    from bankscore_bench._sweep import SweepPoint, SweepResult, SweepSpec
+    from bankscore_bench._thresholds import Threshold, ThresholdResult
+
+__all__ = ["BENCH_EXTRA_HINT", "main", "run_cli"]
+
+PROG: Final = "bankscore-bench"
+BENCH_EXTRA_HINT: Final = "bankscore-bench needs Locust: pip install 'bankscore[bench]'"
+EXIT_FAILED: Final = 1
+EXIT_INTERRUPTED: Final = 130
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="bankscore-bench")
-@click.argument("url", required=False)
-def main(url: str | None) -> None:
-    """Load-test a scoring endpoint at URL with Locust, taking ab's flags and printing ab's report.
+def main(argv: Sequence[str] | None = None) -> None:
+    raise SystemExit(run_cli(sys.argv[1:] if argv is None else argv))
 
-    Not available yet: the load test arrives with the bench issue (issue 6). Today this command only
-    checks that the bench extra (Locust) is installed.
-    """
-    if importlib.util.find_spec("locust") is None:
-        raise click.ClickException(BENCH_EXTRA_HINT)
-    click.echo("bankscore-bench: the load test is not available yet in this version.", err=True)
-    raise SystemExit(2)
+
+def run_cli(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        options = parse_ab_args(argv, prog=PROG)
+    except AbUsageError as exc:
+        err.write(f"{exc.message}\n{exc.usage}")
+        return exc.exit_code
+    if options.show_help:
+        out.write(format_usage(PROG))
+        return 0
+    if options.show_version:
+        out.write(f"{PROG} {__version__}: ab's command line and report, on Locust\n")
+        return 0
+    if importlib.util.find_spec("locust") is None or importlib.util.find_spec("numpy") is None:
+        err.write(f"{PROG}: {BENCH_EXTRA_HINT}\n")
+        return EXIT_FAILED
+    return _Run(options, out, err).execute()
+
+
+class _Run:
+    """One invocation: resolve the target, run once or sweep, print and write the reports."""
+
+    def __init__(self, options: AbOptions, out: TextIO, err: TextIO) -> None:
+        self.options = options
+        self.out = out
+        self.err = err
+
+    def fail(self, message: str) -> int:
+        self.err.write(f"{PROG}: {message}\n")
+        return EXIT_FAILED
+
+    def execute(self) -> int:
+        from bankscore._exceptions import BankscoreError
+        from bankscore_bench._plan import PlanError, build_plan, resolve_target
+        from bankscore_bench._sweep import SweepError, parse_sweep
+        from bankscore_bench._thresholds import ThresholdError, parse_thresholds
+
+        options = self.options
+        try:
+            thresholds = parse_thresholds(list(options.thresholds))
+            slo = parse_thresholds(options.slo) if options.slo else []
+            sweep = parse_sweep(options.sweep) if options.sweep else None
+            target = resolve_target(options)
+            plan, described = build_plan(options, target)
+        except (PlanError, ThresholdError, SweepError, BankscoreError) as exc:
+            return self.fail(str(exc))
+        if sweep is not None:
+            return self.sweep(plan, sweep, slo + thresholds, target, described)
+        return self.once(plan, thresholds + slo, target, described)
+
+    # -------------------------------------------------------------------------------------------- one run
+
+    def once(self, plan: LoadPlan, thresholds: list[Threshold], target: BenchTarget, described: str) -> int:
+        from bankscore_bench._abargs import parse_ab_url
+        from bankscore_bench._abreport import (
+            AbReportSettings,
+            banner,
+            benchmarking_line,
+            done_line,
+            finished_line,
+            format_csv,
+            format_gnuplot,
+            format_report,
+            progress_line,
+        )
+
+        options = self.options
+        settings = AbReportSettings.from_options(options)
+        if plan.accept_variable_length:  # generated records: "Document Length: Variable", as with -l
+            settings = dataclasses.replace(settings, variable_length=True)
+        host = parse_ab_url(target.url, prog=PROG).host
+        self.out.write(banner() + "\n" + benchmarking_line(host, settings))
+        self.out.flush()
+        self.err.write(f"{PROG}: {described}; {_load_words(options)}\n")
+
+        def on_progress(done: int) -> None:
+            line = progress_line(done, settings.heartbeat)
+            if line:
+                self.err.write(line)
+                self.err.flush()
+
+        try:
+            info, log = self.run_engine(plan, on_progress)
+        except (ValueError, OSError) as exc:
+            self.out.write("\n")
+            return self.fail(str(exc))
+        finished = finished_line(len(log), settings.heartbeat)
+        if finished:
+            self.err.write(finished)
+        self.out.write(done_line(settings))
+        self.out.write(format_report(info, log, settings))
+        for path, text in ((options.csv_file, format_csv(log)), (options.gnuplot_file, format_gnuplot(log))):
+            if path is not None and text is not None:
+                Path(path).write_text(text)
+        results = self.reports(info, log, thresholds, sweep=None)
+        return self.exit_code(info, log, results)
+
+    def run_engine(self, plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[RunInfo, SampleLog]:
+        from bankscore_bench._engine import run_load
+
+        workers = self.options.workers
+        if workers is not None and workers > 1:
+            from bankscore_bench._distributed import run_local_workers
+
+            return run_local_workers(plan, workers, on_progress=on_progress)
+        return run_load(plan, on_progress=on_progress)
+
+    def reports(
+        self, info: RunInfo, log: SampleLog, thresholds: list[Threshold], sweep: SweepResult | None
+    ) -> list[ThresholdResult]:
+        """The summary block, the timeline and the JSON/CSV/HTML files; returns the thresholds' results."""
+        from bankscore_bench._html import report_html
+        from bankscore_bench._outputs import (
+            GENERATOR_CPU_WARNING_PERCENT,
+            render_summary_text,
+            render_timeline_text,
+            report_dict,
+            write_json,
+            write_requests_csv,
+            write_sweep_csv,
+            write_timeline_csv,
+        )
+        from bankscore_bench._stats import summarize, timeline
+        from bankscore_bench._thresholds import evaluate, required_percentiles
+
+        options = self.options
+        summary = summarize(info, log, extra_percentiles=required_percentiles(thresholds))
+        results = evaluate(thresholds, summary)
+        seconds = timeline(info, log)
+        if not options.ab_strict:
+            self.out.write("\n" + render_summary_text(summary, thresholds=results))
+        if options.timeline:
+            self.out.write("\n" + render_timeline_text(seconds))
+        cpu = info.generator_cpu_percent
+        if cpu is not None and cpu >= GENERATOR_CPU_WARNING_PERCENT:
+            self.err.write(
+                f"{PROG}: WARNING: the load generator used {cpu:.0f}% of a core: it may be the bottleneck, "
+                "not the endpoint (add --workers, or run the generator on another machine)\n"
+            )
+        if options.json_file:
+            write_json(
+                Path(options.json_file), report_dict(info, summary, timeline=seconds, thresholds=results, sweep=sweep)
+            )
+        if options.csv_prefix:
+            write_requests_csv(Path(f"{options.csv_prefix}_requests.csv"), log)
+            write_timeline_csv(Path(f"{options.csv_prefix}_timeline.csv"), seconds)
+            if sweep is not None:
+                write_sweep_csv(Path(f"{options.csv_prefix}_sweep.csv"), sweep)
+        if options.html_file:
+            html = report_html(info, log, summary, timeline=seconds, thresholds=results, sweep=sweep)
+            Path(options.html_file).write_text(html, encoding="utf-8")
+        return results
+
+    def exit_code(self, info: RunInfo, log: SampleLog, results: list[ThresholdResult]) -> int:
+        from bankscore_bench._samples import Failure
+        from bankscore_bench._thresholds import THRESHOLDS_FAILED_EXIT_CODE
+
+        if info.interrupted and info.extra.get("stopped_by") == "ctrl-c":
+            return EXIT_INTERRUPTED
+        if len(log) and all(code in (Failure.CONNECT, Failure.RECEIVE, Failure.EXCEPTION) for code in log.failure):
+            return self.fail(f"no request to {info.url} got a response (see Failed requests above)")
+        if results and not all(r.passed for r in results):
+            return THRESHOLDS_FAILED_EXIT_CODE
+        return 0
+
+    # ---------------------------------------------------------------------------------------------- sweep
+
+    def sweep(self, plan: LoadPlan, spec: SweepSpec, slo: list[Threshold], target: BenchTarget, described: str) -> int:
+        from bankscore_bench._outputs import render_sweep_point, render_sweep_text
+        from bankscore_bench._sweep import SweepError, run_sweep
+        from bankscore_bench._thresholds import THRESHOLDS_FAILED_EXIT_CODE
+
+        self.err.write(f"{PROG}: sweep {spec.text} against {target.url}: {described}\n")
+        last: list[tuple[RunInfo, SampleLog]] = []
+
+        def run_level(level: float) -> tuple[RunInfo, SampleLog]:
+            if spec.dimension == "concurrency":
+                users = int(level)
+                shaped = dataclasses.replace(plan, concurrency=users, requests=max(plan.requests, users), rate=None)
+            else:
+                shaped = dataclasses.replace(plan, rate=float(level), concurrency=None)
+            result = self.run_engine(shaped, None)
+            last[:] = [result]
+            return result
+
+        def on_point(point: SweepPoint) -> None:
+            self.err.write(render_sweep_point(point, spec.dimension) + "\n")
+            self.err.flush()
+
+        try:
+            result = run_sweep(spec, run_level, slo, on_point=on_point)
+        except SweepError as exc:
+            return self.fail(str(exc))
+        self.out.write(render_sweep_text(result))
+        if last:
+            info, log = last[0]
+            self.reports(info, log, [], sweep=result)
+        if slo and result.best is None:
+            self.err.write(f"{PROG}: no level of the sweep met the SLO\n")
+            return THRESHOLDS_FAILED_EXIT_CODE
+        return 0
+
+
+def _load_words(options: AbOptions) -> str:
+    if options.rate is not None:
+        return f"open loop at {options.rate:g} requests/s ({options.arrivals} arrivals)"
+    bound = f"{options.requests} requests"
+    if options.time_limit_s is not None:
+        bound += f" or {options.time_limit_s:g} s"
+    return f"{options.concurrency} concurrent, {bound}{', keep-alive' if options.keepalive else ''}"

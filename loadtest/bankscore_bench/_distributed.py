@@ -1,0 +1,384 @@
+"""Distributed runs on Locust's own master and worker runners, with every request's row shipped to the master.
+
+``--workers N`` starts a master in this process and N worker processes on this machine
+(``run_local_workers``); ``--master`` / ``--worker --master-host H`` do the same across machines
+(``run_master`` / ``run_worker``). Each worker is given its share of the run by the master: ``n`` requests in
+total, split as evenly as possible (so exactly ``n`` are sent), the open-loop rate split the same way (each
+worker its own seeded schedule), the time limit as is. Users are dispatched by Locust's master as usual.
+
+Rows travel as ``SampleLog.to_columns()`` bytes, nothing rounded: every ``report_to_master`` (Locust's
+3-second worker report) carries the rows recorded since the previous shipment, and a final
+``bankscore_rows`` message carries the rest when the worker's share is done. One shipping cursor per worker
+means no row is sent twice or left behind; the master merges with ``SampleLog.extend``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from bankscore_bench._engine import LoadPlan
+from bankscore_bench._samples import COLUMNS, RunInfo, SampleLog
+
+__all__ = [
+    "RowShipper",
+    "WorkerShare",
+    "merge_run_infos",
+    "run_local_workers",
+    "run_master",
+    "run_worker",
+    "split_shares",
+]
+
+SHARE_MESSAGE: Final = "bankscore_share"
+ROWS_MESSAGE: Final = "bankscore_rows"
+STOP_MESSAGE: Final = "bankscore_stop"
+REPORT_KEY: Final = "bankscore_rows"
+_FINAL_GRACE_S: Final = 30.0  # after a stop, how long the master waits for the workers' last rows
+_CONNECT_WAIT_S: Final = 60.0  # how long the master waits for its workers to connect
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerShare:
+    """What one worker does: its count of requests, its open-loop rate and schedule seed."""
+
+    requests: int
+    rate: float | None
+    seed: int
+
+
+def split_shares(plan: LoadPlan, workers: int) -> list[WorkerShare]:
+    """``plan.requests`` split over ``workers`` (the first ones get one more), the rate split evenly."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if workers > plan.users:
+        raise ValueError(f"concurrency (-c) {plan.users} must be at least --workers {workers}: each runs a user")
+    if workers > plan.requests:
+        raise ValueError(f"requests (-n) {plan.requests} must be at least --workers {workers}")
+    base, extra = divmod(plan.requests, workers)
+    rate = plan.rate / workers if plan.rate is not None else None
+    return [WorkerShare(base + (1 if i < extra else 0), rate, plan.seed + i) for i in range(workers)]
+
+
+class RowShipper:
+    """A worker's cursor over its sample log: each shipment is the rows since the previous one."""
+
+    def __init__(self, log: SampleLog) -> None:
+        self.log = log
+        self.shipped = 0
+
+    def next_chunk(self) -> dict[str, bytes]:
+        end = len(self.log)
+        chunk = SampleLog()
+        for name in COLUMNS:
+            getattr(chunk, name).extend(getattr(self.log, name)[self.shipped : end])
+        self.shipped = end
+        return chunk.to_columns()
+
+
+def merge_run_infos(plan: LoadPlan, infos: list[RunInfo], log: SampleLog) -> RunInfo:
+    """One ``RunInfo`` for the merged run: the workers' first facts, their counters summed, the wall clock spanned."""
+    if len(log):
+        started = min(log.start_us)
+        ended = max(s + t for s, t in zip(log.start_us, log.total_us, strict=True))
+    else:
+        started = ended = time.time_ns() // 1000
+    first = next((i for i in infos if i.server_software or i.document_length is not None), infos[0] if infos else None)
+    cpus = [i.generator_cpu_percent for i in infos if i.generator_cpu_percent is not None]
+    info = RunInfo(
+        url=plan.url,
+        host=first.host if first else "",
+        port=first.port if first else 0,
+        path=first.path if first else "",
+        method=plan.method,
+        concurrency=plan.users,
+        started_us=started,
+        ended_us=ended,
+        server_software=first.server_software if first else "",
+        document_length=first.document_length if first else None,
+        keepalive=plan.keepalive,
+        posted=plan.payloads is not None,
+        write_errors=sum(i.write_errors for i in infos),
+        rate=plan.rate,
+        arrivals=plan.arrivals if plan.rate else "closed",
+        late=sum(i.late for i in infos),
+        dropped=sum(i.dropped for i in infos),
+        interrupted=any(i.interrupted for i in infos) or len(infos) == 0,
+        # the busiest worker: a saturated worker is what makes the numbers the generator's, not the server's
+        generator_cpu_percent=max(cpus) if cpus else None,
+    )
+    info.extra["workers"] = str(len(infos))
+    info.extra["worker_cpu_percent"] = ",".join(f"{c:.1f}" for c in cpus)
+    for key in ("generator_saturated", "warning"):
+        flagged = [i.extra[key] for i in infos if key in i.extra]
+        if flagged:
+            info.extra[key] = flagged[0]
+    for key in ("locust_requests", "locust_failures"):
+        info.extra[key] = str(sum(int(i.extra.get(key, "0")) for i in infos))
+    return info
+
+
+# --- the worker --------------------------------------------------------------------------------------------
+
+
+def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
+    """Serve a master until it quits: run each share it sends, ship every row back."""
+    import signal
+
+    import gevent  # type: ignore[import-untyped]  # gevent ships no type hints
+    import gevent.event  # type: ignore[import-untyped]
+    from locust.env import Environment
+
+    from bankscore_bench._engine_http import Target
+    from bankscore_bench._engine_locust import (
+        RunState,
+        bench_user_class,
+        cpu_seconds,
+        generator_cpu_fields,
+        run_info,
+    )
+
+    state: dict[str, Any] = {}
+    env = Environment(user_classes=[bench_user_class(lambda: state["run"])])
+    runner = env.create_worker_runner(master_host, master_port)
+    stop = gevent.event.Event()
+
+    def on_share(environment: Any, msg: Any, **_: Any) -> None:
+        share = msg.data
+        sub = dataclasses.replace(
+            plan, requests=share["requests"], rate=share["rate"], seed=share["seed"], concurrency=None
+        )
+        run = RunState(sub, Target(sub.url, sub.timeout_s), None)
+        run.locust_events = env.events
+        state["run"], state["shipper"] = run, RowShipper(run.log)
+        gevent.spawn(_finish_share, sub, run)
+
+    def _finish_share(sub: LoadPlan, run: RunState) -> None:
+        scheduler = gevent.spawn(run.schedule) if run.queue is not None else None
+        run.warmed_up.wait(timeout=sub.max_time_s)
+        cpu_before, wall_before = cpu_seconds(), time.perf_counter()
+        limits = [sub.max_time_s] + ([sub.time_limit_s] if sub.time_limit_s is not None else [])
+        waiter = gevent.spawn(run.finished.wait)
+        gevent.joinall([waiter, gevent.spawn(stop.wait)], timeout=min(limits), count=1)
+        completed = run.finished.is_set() and not stop.is_set()
+        run.finished.set()
+        cpu_after, wall_after = cpu_seconds(), time.perf_counter()
+        if scheduler is not None:
+            scheduler.kill(block=True)
+        info = run_info(sub, run, interrupted=not completed)
+        _stopped_by(info, sub, ctrl_c=stop.is_set(), completed=completed)
+        generator_cpu_fields(info, cpu_after - cpu_before, wall_after - wall_before)
+        info.extra["locust_requests"] = str(env.stats.total.num_requests)
+        info.extra["locust_failures"] = str(env.stats.total.num_failures)
+        rows = state["shipper"].next_chunk()
+        # Plain data, not a pickle: the master must not unpickle what arrives over the network.
+        runner.send_message(ROWS_MESSAGE, {"rows": rows, "info": dataclasses.asdict(info), "recorded": len(run.log)})
+
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        shipper = state.get("shipper")
+        if shipper is not None:
+            data[REPORT_KEY] = shipper.next_chunk()
+
+    runner.register_message(SHARE_MESSAGE, on_share)
+    runner.register_message(STOP_MESSAGE, lambda **_: stop.set())
+    env.events.report_to_master.add_listener(on_report)
+    handle = gevent.signal_handler(signal.SIGINT, stop.set)  # Ctrl-C reaches local workers too: ship, then quit
+    try:
+        runner.greenlet.join()
+    finally:
+        handle.cancel()
+
+
+# --- the master --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Collected:
+    log: SampleLog = dataclasses.field(default_factory=SampleLog)
+    by_worker: dict[str, SampleLog] = dataclasses.field(default_factory=dict)
+    infos: dict[str, RunInfo] = dataclasses.field(default_factory=dict)
+    recorded: dict[str, int] = dataclasses.field(default_factory=dict)  # rows each finished worker recorded
+    reported: int = 0  # the last progress count given to the caller
+
+    def report_progress(self, plan: LoadPlan, on_progress: Callable[[int], None] | None) -> None:
+        every = plan.progress_interval
+        if on_progress is None or not every:
+            return
+        while self.reported + every <= min(len(self.log), plan.requests):
+            self.reported += every
+            on_progress(self.reported)
+
+    def add(self, worker: str, columns: Mapping[str, bytes]) -> None:
+        rows = SampleLog.from_columns(columns)
+        self.log.extend(rows)
+        self.by_worker.setdefault(worker, SampleLog()).extend(rows)
+
+    def complete(self, workers: int) -> bool:
+        """Every worker finished and every row it recorded has arrived (reports and the final message may
+        arrive in either order, so the count, not the final message, says when nothing is missing)."""
+        if len(self.recorded) < workers:
+            return False
+        return all(len(self.by_worker.get(w, ())) == n for w, n in self.recorded.items())
+
+
+def run_master(
+    plan: LoadPlan,
+    workers: int,
+    *,
+    bind_host: str = "*",
+    bind_port: int = 5557,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[RunInfo, SampleLog]:
+    """Wait for ``workers`` workers, give each its share, merge every row they ship; returns the merged run."""
+    info, log, _ = run_master_collect(plan, workers, bind_host=bind_host, bind_port=bind_port, on_progress=on_progress)
+    return info, log
+
+
+def run_master_collect(
+    plan: LoadPlan,
+    workers: int,
+    *,
+    bind_host: str = "*",
+    bind_port: int = 5557,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[RunInfo, SampleLog, dict[str, SampleLog]]:
+    """``run_master``, also returning each worker's own rows (how the tests check that the merge loses none)."""
+    import signal
+
+    import gevent
+    import gevent.event
+    from locust.env import Environment
+
+    from bankscore_bench._engine_locust import bench_user_class, quiet_locust_start
+
+    shares = split_shares(plan, workers)
+    env = Environment(user_classes=[bench_user_class(_no_users_on_a_master)])
+    runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=bind_port)
+    collected = _Collected()
+    done = gevent.event.Event()
+    stopped = gevent.event.Event()
+
+    def progress() -> None:
+        collected.report_progress(plan, on_progress)
+
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        if REPORT_KEY in data:
+            collected.add(client_id, data[REPORT_KEY])
+            progress()
+            if collected.complete(len(shares)):
+                done.set()
+
+    def on_rows(environment: Any, msg: Any, **_: Any) -> None:
+        collected.add(msg.node_id, msg.data["rows"])
+        collected.infos[msg.node_id] = RunInfo(**msg.data["info"])
+        collected.recorded[msg.node_id] = int(msg.data["recorded"])
+        progress()
+        if collected.complete(len(shares)):
+            done.set()
+
+    env.events.worker_report.add_listener(on_report)
+    runner.register_message(ROWS_MESSAGE, on_rows)
+    handle = gevent.signal_handler(signal.SIGINT, stopped.set)
+    try:
+        _await_workers(runner, workers, min(_CONNECT_WAIT_S, plan.max_time_s), stopped)
+        for share, client in zip(shares, sorted(runner.clients.ready, key=lambda c: c.id), strict=False):
+            runner.send_message(SHARE_MESSAGE, dataclasses.asdict(share), client_id=client.id)
+        quiet_locust_start(runner, plan.users)
+        limits = [plan.max_time_s] + ([plan.time_limit_s + _FINAL_GRACE_S] if plan.time_limit_s is not None else [])
+        gevent.joinall([gevent.spawn(done.wait), gevent.spawn(stopped.wait)], timeout=min(limits), count=1)
+        if not done.is_set():  # Ctrl-C or the cap: ask for the last rows, wait a little for them
+            runner.send_message(STOP_MESSAGE, {})
+            done.wait(timeout=_FINAL_GRACE_S)
+    finally:
+        handle.cancel()
+        runner.quit()
+    info = merge_run_infos(plan, list(collected.infos.values()), collected.log)
+    if stopped.is_set() or not collected.complete(len(shares)):
+        info.interrupted = True
+    _merged_stop(info, list(collected.infos.values()), ctrl_c=stopped.is_set())
+    return info, collected.log, collected.by_worker
+
+
+def _stopped_by(info: RunInfo, plan: LoadPlan, *, ctrl_c: bool, completed: bool) -> None:
+    if ctrl_c:
+        info.extra["stopped_by"] = "ctrl-c"
+    elif not completed:
+        info.extra["stopped_by"] = "time limit" if plan.time_limit_s is not None else "max time"
+
+
+def _merged_stop(info: RunInfo, infos: list[RunInfo], *, ctrl_c: bool) -> None:
+    stops = [i.extra["stopped_by"] for i in infos if "stopped_by" in i.extra]
+    if ctrl_c:
+        info.extra["stopped_by"] = "ctrl-c"
+    elif stops:
+        info.extra["stopped_by"] = stops[0]
+
+
+def _no_users_on_a_master() -> Any:
+    raise RuntimeError("a master runs no users")
+
+
+def _await_workers(runner: Any, workers: int, timeout_s: float, stopped: Any) -> None:
+    import gevent
+
+    deadline = time.monotonic() + timeout_s
+    while len(runner.clients.ready) < workers:
+        if time.monotonic() > deadline or stopped.is_set():
+            raise OSError(f"only {len(runner.clients.ready)} of --workers {workers} connected to the master")
+        gevent.sleep(0.05)
+
+
+def run_local_workers(
+    plan: LoadPlan, workers: int, *, on_progress: Callable[[int], None] | None = None
+) -> tuple[RunInfo, SampleLog]:
+    """``--workers N``: a master here and N worker processes on this machine (one core each, as Locust advises)."""
+    info, log, _ = _local(plan, workers, on_progress)
+    return info, log
+
+
+def _local(
+    plan: LoadPlan, workers: int, on_progress: Callable[[int], None] | None
+) -> tuple[RunInfo, SampleLog, dict[str, SampleLog]]:
+    split_shares(plan, workers)  # a bad split fails here, before any process starts
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        plan_path = Path(tmp) / "plan.pickle"
+        plan_path.write_bytes(pickle.dumps(plan))
+        command = [sys.executable, "-m", "bankscore_bench._distributed", str(plan_path), "127.0.0.1", str(port)]
+        procs = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(workers)]  # noqa: S603
+        try:
+            return run_master_collect(plan, workers, bind_host="127.0.0.1", bind_port=port, on_progress=on_progress)
+        finally:
+            for proc in procs:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _worker_main(argv: list[str]) -> int:
+    """``python -m bankscore_bench._distributed PLAN.pickle MASTER_HOST MASTER_PORT`` (a local worker)."""
+    plan_path, host, port = argv
+    plan = pickle.loads(Path(plan_path).read_bytes())  # noqa: S301 - written by our own master process
+    run_worker(plan, host, int(port))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main(sys.argv[1:]))

@@ -1,0 +1,385 @@
+"""A run on Locust: a headless ``LocalRunner``, one ``User`` per concurrent request, tickets for every request.
+
+Importing this module imports Locust, which gevent-patches the process; only ``run_load`` imports it.
+
+Each user loops: take a ticket (``_Run.next_ticket``), send the ticket's request (``_engine_http.exchange``),
+record it (``_Run.record``). Tickets are what keep ab's ``-n`` exact: the counter is taken before sending, so
+no more than ``requests`` are ever sent, however many users race for the last ones. Every request also fires
+Locust's ``request`` event, so Locust's own statistics (and anything listening to them) exist as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]  # gevent ships no type hints
+import gevent.event  # type: ignore[import-untyped]
+import gevent.queue  # type: ignore[import-untyped]
+from locust import User, task
+from locust.env import Environment
+from locust.exception import StopUser
+
+from bankscore_bench._engine import LoadPlan, arrival_offsets
+from bankscore_bench._engine_http import Connection, Exchange, Target, build_requests, exchange, redacted_head
+from bankscore_bench._samples import Failure, RunInfo, SampleLog
+
+__all__ = [
+    "RunState",
+    "bench_user_class",
+    "cpu_seconds",
+    "execute",
+    "generator_cpu_fields",
+    "quiet_locust_start",
+    "run_info",
+]
+
+_MIN_CPU_WINDOW_S = 0.5  # shorter runs get no CPU figure (rusage ticks are too coarse to judge them)
+_SATURATED_PERCENT = 90.0  # Locust's own CPU warning threshold (runners.py CPU_WARNING_THRESHOLD)
+
+
+class _NonSuccessError(Exception):
+    """What Locust's statistics see for a non-2xx response or a failed request (FastHttpUser does the same)."""
+
+
+class RunState:
+    """The shared state of one run: tickets, the sample log, the first response's facts, the stop signal."""
+
+    def __init__(self, plan: LoadPlan, target: Target, on_progress: Callable[[int], None] | None) -> None:
+        self.plan = plan
+        self.target = target
+        self.on_progress = on_progress
+        self.progress_every = plan.progress_interval or 0
+        pool = plan.payloads
+        self.requests_bytes = build_requests(
+            target,
+            plan.method,
+            plan.headers,
+            pool.payloads if pool else (),
+            pool.content_type if pool else None,
+            keepalive=plan.keepalive,
+        )
+        self.records = [p.records for p in pool.payloads] if pool else [0]
+        self.log = SampleLog()
+        self.issued = 0  # tickets handed out, warmup included
+        self.warmup_left = plan.warmup
+        self.warmed_up = gevent.event.Event()
+        if plan.warmup == 0:
+            self.warmed_up.set()
+        self.finished = gevent.event.Event()
+        self.queue: gevent.queue.Queue[tuple[int, int]] | None = gevent.queue.Queue() if plan.rate else None
+        self.scheduled = 0  # open loop: tickets put on the queue
+        self.started = 0  # open loop: measured tickets taken by a user
+        self.late = 0
+        self.write_errors = 0
+        self.document_length: int | None = None
+        self.server_software: str | None = None
+        self.verbose = plan.verbosity >= 2
+        # perf_counter ns -> epoch µs, one fixed offset for the whole run
+        self.epoch_offset_ns = time.time_ns() - time.perf_counter_ns()
+        self.locust_events: Any = None
+        self.error: Exception | None = None
+        self.name = target.path
+
+    # --- tickets -----------------------------------------------------------------------------------------
+
+    def next_ticket(self) -> tuple[int, int] | None:
+        """(index, intended perf_counter ns or 0), or None when this user has nothing more to send."""
+        plan = self.plan
+        if self.finished.is_set():
+            return None
+        if self.issued < plan.warmup:  # warmup requests go back to back in both load models
+            self.issued += 1
+            return self.issued - 1, 0
+        self.warmed_up.wait()
+        if self.queue is None:
+            if self.issued >= plan.warmup + plan.requests or self.finished.is_set():
+                return None
+            self.issued += 1
+            return self.issued - 1, 0
+        ticket: tuple[int, int] = self.queue.get()
+        if self.finished.is_set():
+            return None
+        self.started += 1
+        return ticket
+
+    def schedule(self) -> None:
+        """Open loop: put each measured ticket on the queue at its scheduled time (one global schedule)."""
+        plan = self.plan
+        assert self.queue is not None and plan.rate is not None
+        self.warmed_up.wait()
+        offsets = arrival_offsets(plan.rate, plan.arrivals, plan.requests, plan.seed)
+        t0 = time.perf_counter_ns()
+        for i, offset in enumerate(offsets):
+            due = t0 + int(offset * 1e9)
+            delay = due - time.perf_counter_ns()
+            if delay > 0:
+                gevent.sleep(delay / 1e9)
+            self.queue.put((plan.warmup + i, due))
+            self.scheduled += 1
+
+    # --- one request -------------------------------------------------------------------------------------
+
+    def work(self) -> None:
+        """One user's loop until the tickets run out or the run stops."""
+        plan, target = self.plan, self.target
+        conn = Connection()
+        pool = self.requests_bytes
+        try:
+            while True:
+                ticket = self.next_ticket()
+                if ticket is None:
+                    return
+                index, intended_ns = ticket
+                slot = index % len(pool)
+                result = exchange(target, conn, pool[slot], plan.method, keepalive=plan.keepalive)
+                self.record(index, intended_ns, slot, result)
+        finally:
+            conn.close()
+
+    def record(self, index: int, intended_ns: int, slot: int, result: Exchange) -> None:
+        plan = self.plan
+        if result.write_error:
+            self.write_errors += 1
+        if index < plan.warmup:
+            self.warmup_left -= 1
+            if self.warmup_left == 0:
+                self.warmed_up.set()
+            return
+        if self.finished.is_set():
+            return  # completed after the run was stopped: not part of it
+        failure = result.failure
+        body_len = len(result.body)
+        records = self.records[slot]
+        if failure is Failure.NONE:
+            if self.document_length is None:
+                self.document_length = body_len
+                self.server_software = _server_software(result.server())
+            elif body_len != self.document_length and not plan.accept_variable_length:
+                failure = Failure.LENGTH
+            if failure is Failure.NONE and 200 <= result.status < 300 and plan.checker is not None:
+                reason = plan.checker(bytes(result.body), records)
+                if reason is not None:
+                    failure, result.reason = Failure.BAD_BODY, reason
+        if self.verbose:
+            self._print_verbose(result)
+        start_ns = result.start_ns
+        if intended_ns == 0:
+            intended_ns = start_ns
+        elif start_ns - intended_ns > plan.late_after_us * 1000:
+            self.late += 1
+        log = self.log
+        offset = self.epoch_offset_ns
+        log.intended_us.append((intended_ns + offset) // 1000)
+        log.start_us.append((start_ns + offset) // 1000)
+        log.connect_us.append(result.connect_ns // 1000)
+        log.wait_us.append(result.wait_ns // 1000)
+        total_us = (result.end_ns - start_ns) // 1000
+        log.total_us.append(total_us)
+        log.status.append(result.status)
+        log.failure.append(int(failure))
+        log.bytes_read.append(result.bytes_read)
+        log.body_bytes.append(body_len)
+        log.bytes_sent.append(len(self.requests_bytes[slot]))
+        log.keepalive.append(1 if result.keepalive and plan.keepalive else 0)
+        log.records.append(records)
+        ok = failure is Failure.NONE and 200 <= result.status < 300
+        self.locust_events.request.fire(
+            request_type=plan.method,
+            name=self.name,
+            response_time=total_us / 1000,
+            response_length=body_len,
+            response=None,
+            context={},
+            exception=None if ok else _NonSuccessError(result.reason or f"HTTP {result.status}"),
+            start_time=(start_ns + offset) / 1e9,
+            url=plan.url,
+        )
+        done = len(log)
+        if self.progress_every and done % self.progress_every == 0 and self.on_progress is not None:
+            self.on_progress(done)
+        if done >= plan.requests:
+            self.finished.set()
+
+    def _print_verbose(self, result: Exchange) -> None:
+        if result.status and result.status // 100 != 2:
+            print(f"WARNING: Response code not 2xx ({result.status})")
+        if result.head:
+            print(f"LOG: header received:\n{result.head_text()}\n")
+
+
+def _server_software(value: str | None) -> str:
+    """ab's rule: the Server header up to its first character <= 0x20."""
+    if not value:
+        return ""
+    for i, char in enumerate(value):
+        if ord(char) <= 0x20:
+            return value[:i]
+    return value
+
+
+def bench_user_class(current_run: Callable[[], RunState]) -> type[User]:
+    """The Locust user class: it sends ``current_run()``'s tickets back to back (no think time: ab has none).
+
+    The run is looked up when a user starts, so a distributed worker can learn its share after the class is
+    registered. The class name is what the master and its workers agree on.
+    """
+
+    class BenchUser(User):  # type: ignore[misc]  # Locust is untyped for mypy (pyproject)
+        @task  # type: ignore[untyped-decorator]
+        def send(self) -> None:
+            run = current_run()
+            try:
+                run.work()
+            except Exception as exc:  # a bug, not a failed request: end the run and raise it (no hang)
+                run.error = exc
+                run.finished.set()
+            raise StopUser
+
+    return BenchUser
+
+
+def execute(plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[RunInfo, SampleLog]:
+    target = Target(plan.url, plan.timeout_s)
+    run = RunState(plan, target, on_progress)
+    if run.verbose:
+        print(f"INFO: {plan.method} header == \n---\n{redacted_head(run.requests_bytes[0])}\n\n---")
+    env = Environment(user_classes=[bench_user_class(lambda: run)])
+    run.locust_events = env.events
+    runner = env.create_local_runner()
+    interrupted = gevent.event.Event()
+    handle = _on_sigint(interrupted.set)
+    scheduler = None
+    measured = _Measured()
+    try:
+        quiet_locust_start(runner, plan.users)
+        if run.queue is not None:
+            scheduler = gevent.spawn(run.schedule)
+        measured.wait(plan, run, interrupted)
+    finally:
+        completed = run.finished.is_set()
+        run.finished.set()  # anything that completes from here on is not recorded
+        measured.end()
+        if scheduler is not None:
+            scheduler.kill(block=True)
+        runner.cpu_warning_emitted = False  # no "CPU usage was too high" line at the end either
+        runner.quit()
+        _restore_sigint(handle)
+    if run.error is not None:
+        raise run.error
+    info = run_info(plan, run, interrupted=not completed or interrupted.is_set())
+    if interrupted.is_set():
+        info.extra["stopped_by"] = "ctrl-c"  # the CLI exits 130 for Ctrl-C, not for ab's -t
+    elif not completed:
+        info.extra["stopped_by"] = measured.bound
+    # Locust's own view of the same requests (its rounded statistics), for cross-checks and Locust users
+    info.extra["locust_requests"] = str(env.stats.total.num_requests)
+    info.extra["locust_failures"] = str(env.stats.total.num_failures)
+    generator_cpu_fields(info, measured.cpu_s, measured.wall_s)
+    return info, run.log
+
+
+class _Measured:
+    """The measured phase (after warmup): its bounds, and the generator's CPU and wall time over it."""
+
+    def __init__(self) -> None:
+        self.hard_start = time.monotonic()
+        self.cpu_start, self.wall_start = cpu_seconds(), time.perf_counter()
+        self.cpu_s = self.wall_s = 0.0
+        self.bound = "max time"
+
+    def wait(self, plan: LoadPlan, run: RunState, interrupted: Any) -> None:
+        interrupted.rawlink(lambda _: run.warmed_up.set())  # Ctrl-C during warmup ends the warmup too
+        run.warmed_up.wait(timeout=plan.max_time_s)
+        self.cpu_start, self.wall_start = cpu_seconds(), time.perf_counter()
+        stop = gevent.event.Event()
+        run.finished.rawlink(lambda _: stop.set())
+        interrupted.rawlink(lambda _: stop.set())
+        left = plan.max_time_s - (time.monotonic() - self.hard_start)
+        if plan.time_limit_s is not None and plan.time_limit_s <= left:
+            self.bound, left = "time limit", plan.time_limit_s
+        stop.wait(timeout=max(0.0, left))
+
+    def end(self) -> None:
+        self.cpu_s = cpu_seconds() - self.cpu_start
+        self.wall_s = time.perf_counter() - self.wall_start
+
+
+def generator_cpu_fields(info: RunInfo, cpu_seconds: float, wall_seconds: float) -> None:
+    """The generator's CPU use over the measured phase, and a warning when it nears one full core."""
+    if wall_seconds < _MIN_CPU_WINDOW_S:
+        return  # a few milliseconds of CPU accounting say nothing about saturation
+    info.generator_cpu_percent = round(100.0 * cpu_seconds / wall_seconds, 1)
+    if info.generator_cpu_percent >= _SATURATED_PERCENT:
+        info.extra["generator_saturated"] = "yes"
+        info.extra["warning"] = (
+            f"the load generator used {info.generator_cpu_percent:.0f}% of one core: the numbers may measure "
+            "the generator, not the server (use --workers, or fewer users)"
+        )
+
+
+def quiet_locust_start(runner: Any, users: int) -> None:
+    """Start all users at once, without Locust's log lines on stderr (the CLI prints ab's report there).
+
+    Locust warns about spawn rates over 100/s (a bench wants every user at once) and about CPU use over 90%;
+    the engine measures its own CPU use into ``RunInfo.generator_cpu_percent`` and warns through that instead.
+    """
+    logger = logging.getLogger("locust.runners")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        runner.start(users, spawn_rate=users)
+        if runner.spawning_greenlet is not None:  # a master dispatches synchronously; a local runner spawns
+            runner.spawning_greenlet.join()  # every user started (one batch: the spawn rate is the user count)
+    finally:
+        logger.setLevel(level)
+    runner.cpu_warning_emitted = True  # the monitor logs only the first warning: mark it as already given
+
+
+def run_info(plan: LoadPlan, run: RunState, *, interrupted: bool) -> RunInfo:
+    target = run.target
+    log = run.log
+    now_us = time.time_ns() // 1000
+    if len(log):
+        started = min(log.start_us)
+        ended = max(start + total for start, total in zip(log.start_us, log.total_us, strict=True))
+    else:
+        started = ended = now_us
+    return RunInfo(
+        url=plan.url,
+        host=target.host,
+        port=target.port,
+        path=target.path,
+        method=plan.method,
+        concurrency=plan.users,
+        started_us=started,
+        ended_us=ended,
+        server_software=run.server_software or "",
+        document_length=None if plan.accept_variable_length else run.document_length,
+        keepalive=plan.keepalive,
+        posted=plan.payloads is not None,
+        write_errors=run.write_errors,
+        rate=plan.rate,
+        arrivals=plan.arrivals if plan.rate else "closed",
+        late=run.late,
+        dropped=max(0, run.scheduled - run.started) if plan.rate else 0,
+        interrupted=interrupted,
+    )
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _on_sigint(callback: Callable[[], None]) -> Any:
+    """Ctrl-C stops the run cleanly: a gevent signal watcher, so it fires while the hub waits on sockets."""
+    return gevent.signal_handler(signal.SIGINT, callback)
+
+
+def _restore_sigint(handle: Any) -> None:
+    handle.cancel()

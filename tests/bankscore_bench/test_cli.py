@@ -1,0 +1,189 @@
+"""``bankscore-bench`` end to end: ab's command line in, ab's report and our files out, real ab side by side."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bankscore_bench.cli import run_cli
+
+BENCH = [sys.executable, "-c", "from bankscore_bench.cli import main; main()"]
+
+
+def _bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BENCH, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _field(report: str, name: str) -> str:
+    """The value of one ab report line ("Complete requests:      300" -> "300")."""
+    match = re.search(rf"^{re.escape(name)}:\s+(.*)$", report, re.MULTILINE)
+    assert match is not None, f"no {name!r} line in:\n{report}"
+    return match.group(1).strip()
+
+
+def test_help_and_version_need_no_target() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run_cli(["-h"], stdout=out, stderr=err) == 0
+    assert "Usage: bankscore-bench [options] [http[s]://]hostname[:port]/path" in out.getvalue()
+    assert "--rate" in out.getvalue()
+    out = io.StringIO()
+    assert run_cli(["-V"], stdout=out, stderr=err) == 0
+    assert out.getvalue().startswith("bankscore-bench ")
+
+
+def test_unknown_flag_is_refused_with_usage_and_abs_exit_code() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run_cli(["-j", "http://127.0.0.1:9/"], stdout=out, stderr=err) == 22
+    assert "invalid option -- 'j'" in err.getvalue()
+    assert "Usage:" in err.getvalue()
+    assert out.getvalue() == ""
+
+
+def test_a_missing_body_file_is_named(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    missing = tmp_path / "nope.json"
+    code = run_cli(["-n", "1", "-p", str(missing), "http://127.0.0.1:9/score"], stdout=out, stderr=err)
+    assert code == 1
+    assert str(missing) in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+
+
+def test_bad_threshold_is_named_before_anything_runs() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_cli(["-n", "1", "--threshold", "p99<=fast", "http://127.0.0.1:9/"], stdout=out, stderr=err)
+    assert code == 1
+    assert "p99<=fast" in err.getvalue()
+    assert out.getvalue() == ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ab") is None, reason="needs Apache Bench (apt-get install apache2-utils)")
+def test_same_target_same_flags_as_ab_field_by_field(target_url: str) -> None:
+    url = f"{target_url}/"
+    flags = ["-n", "300", "-c", "4", "-k"]
+    ab = subprocess.run(["ab", *flags, url], capture_output=True, text=True, timeout=120, check=True)
+    ours = _bench(*flags, url)
+    assert ours.returncode == 0, ours.stderr
+    for name in (
+        "Server Hostname",
+        "Server Port",
+        "Document Path",
+        "Document Length",
+        "Concurrency Level",
+        "Complete requests",
+        "Failed requests",
+        "Keep-Alive requests",
+        "HTML transferred",
+    ):
+        assert _field(ours.stdout, name) == _field(ab.stdout, name), name
+
+    # The same summary and table lines, in the same order (the WARNING lines depend on the samples).
+    def names(report: str) -> list[str]:
+        lines = report.split("Server Software:")[1].split("Percentage of the requests", maxsplit=1)[0].splitlines()
+        return [line.split(":")[0] for line in lines if ":" in line and not line.startswith(("WARNING", "ERROR"))]
+
+    assert names(ours.stdout) == names(ab.stdout)
+    assert "Finished 300 requests" in ours.stderr
+
+
+@pytest.mark.slow
+def test_seed_benchmark_command_with_a_body_file(target_url: str, tmp_path: Path) -> None:
+    body = tmp_path / "data.json"
+    body.write_text('{"data": [{"age": 40}]}')
+    result = _bench(
+        "-n", "10", "-v", "4", "-p", str(body), "-T", "application/json",
+        "-H", "Authorization: Bearer not-shown-anywhere", f"{target_url}/score",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert _field(result.stdout, "Complete requests") == "10"
+    assert _field(result.stdout, "Failed requests") == "0"
+    assert _field(result.stdout, "Total body sent").isdigit()
+    assert "bankscore-bench summary" in result.stdout
+
+
+@pytest.mark.slow
+def test_outputs_thresholds_and_exit_codes(target_url: str, tmp_path: Path) -> None:
+    prefix = tmp_path / "run"
+    files = {
+        "-e": tmp_path / "p.csv",
+        "-g": tmp_path / "g.tsv",
+        "--json": tmp_path / "r.json",
+        "--html": tmp_path / "r.html",
+    }
+    args = [flag_value for flag, path in files.items() for flag_value in (flag, str(path))]
+    result = _bench(
+        "-n", "200", "-c", "2", "-k", *args, "--csv", str(prefix), "--timeline",
+        "--threshold", "errors<=1%", "--threshold", "p(99)<1us", f"{target_url}/",
+    )  # fmt: skip
+    assert result.returncode == 99, result.stderr
+    assert re.search(r"FAIL\s+p\(99\)<1us", result.stdout)
+    assert re.search(r"pass\s+errors<=1%", result.stdout)
+    report = json.loads(files["--json"].read_text())
+    assert report["summary"]["requests"] == 200
+    assert report["thresholds_passed"] is False
+    with (tmp_path / "run_requests.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 200
+    assert len(files["-e"].read_text().splitlines()) == 102  # header + 0..100
+    assert len(files["-g"].read_text().splitlines()) == 201
+    assert "<svg" in files["--html"].read_text()
+    passing = _bench("-n", "50", "--threshold", "errors<=1%", "-q", f"{target_url}/")
+    assert passing.returncode == 0, passing.stderr
+
+
+@pytest.mark.slow
+def test_open_loop_reports_the_corrected_view(target_url: str) -> None:
+    result = _bench("-n", "200", "--rate", "200", "--arrivals", "poisson", "--seed", "3", f"{target_url}/")
+    assert result.returncode == 0, result.stderr
+    assert _field(result.stdout, "Complete requests") == "200"
+    assert "corrected latency" in result.stdout
+    assert "open loop: late" in result.stdout
+
+
+@pytest.mark.slow
+def test_concurrency_sweep_finds_a_level_meeting_the_slo(target_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "sweep.json"
+    result = _bench(
+        "-n", "300", "--sweep", "concurrency=1,2,4", "--slo", "errors<=1%", "--json", str(out), f"{target_url}/"
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    sweep = json.loads(out.read_text())["sweep"]
+    assert [point["level"] for point in sweep["points"]] == [1, 2, 4]
+    assert sweep["best_level"] in (1, 2, 4)
+
+
+@pytest.mark.slow
+def test_nothing_answers_exit_one_with_the_failures_reported(target_refused_url: str) -> None:
+    result = _bench("-n", "5", target_refused_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert _field(result.stdout, "Failed requests") == "5"
+
+
+@pytest.mark.slow
+def test_ctrl_c_writes_the_partial_report(target_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen(
+        [*BENCH, "-n", "5000000", "-t", "60", "-c", "2", "-k", "--json", str(out), f"{target_url}/"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    done = int(_field(stdout, "Complete requests"))
+    assert 0 < done < 5_000_000
+    assert json.loads(out.read_text())["summary"]["requests"] >= done

@@ -1,0 +1,126 @@
+"""Distributed runs: shares add up to -n, rows are shipped once each, the merge equals the union of workers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from bankscore_bench._distributed import RowShipper, merge_run_infos, split_shares
+from bankscore_bench._engine import LoadPlan
+from bankscore_bench._samples import Failure, RequestSample, RunInfo, SampleLog
+from bankscore_bench._stats import summarize
+
+WorkersRun = Callable[..., tuple[RunInfo, SampleLog, dict[str, SampleLog]]]
+Counts = Callable[[str], dict[str, int]]
+
+
+def _rows(log: SampleLog) -> list[RequestSample]:
+    return sorted(log, key=lambda s: (s.start_us, s.total_us, s.connect_us, s.wait_us))
+
+
+def _sample(rng: random.Random) -> RequestSample:
+    start = 1_800_000_000_000_000 + rng.randrange(10**8)
+    return RequestSample(start, start, rng.randrange(300), rng.randrange(9000), rng.randrange(9000, 90000), 200)
+
+
+def test_shares_add_up_to_exactly_n() -> None:
+    plan = LoadPlan(url="http://127.0.0.1:1/", requests=1001, concurrency=8)
+    shares = split_shares(plan, 3)
+    assert [s.requests for s in shares] == [334, 334, 333]
+    assert len({s.seed for s in shares}) == 3  # each worker its own schedule
+
+    open_loop = LoadPlan(url="http://127.0.0.1:1/", requests=100, rate=300.0, arrivals="poisson", seed=5)
+    assert [s.rate for s in split_shares(open_loop, 3)] == [100.0, 100.0, 100.0]
+
+
+def test_a_bad_split_names_the_values() -> None:
+    with pytest.raises(ValueError, match=r"concurrency \(-c\) 2 must be at least --workers 4"):
+        split_shares(LoadPlan(url="http://127.0.0.1:1/", requests=10, concurrency=2), 4)
+
+
+def test_shipping_in_chunks_loses_and_repeats_nothing() -> None:
+    rng = random.Random(1)
+    log = SampleLog()
+    shipper = RowShipper(log)
+    received = SampleLog()
+    for _ in range(25):  # rows arrive between shipments, as requests complete between worker reports
+        for _ in range(rng.randrange(0, 40)):
+            log.append(_sample(rng))
+        received.extend(SampleLog.from_columns(shipper.next_chunk()))
+    received.extend(SampleLog.from_columns(shipper.next_chunk()))
+    assert list(received) == list(log)
+    assert len(SampleLog.from_columns(shipper.next_chunk())) == 0
+
+
+def test_merged_run_info_sums_the_workers_counters() -> None:
+    plan = LoadPlan(url="http://127.0.0.1:9/score", requests=10, concurrency=4, rate=50.0)
+    base = {"url": plan.url, "host": "127.0.0.1", "port": 9, "path": "/score", "method": "GET", "concurrency": 2}
+    infos = [
+        RunInfo(**base, started_us=0, ended_us=1, late=3, dropped=1, write_errors=2, generator_cpu_percent=40.0),
+        RunInfo(**base, started_us=0, ended_us=1, late=4, server_software="nginx", document_length=7,
+                generator_cpu_percent=95.0, extra={"generator_saturated": "yes", "warning": "busy"}),
+    ]  # fmt: skip
+    log = SampleLog.of(_sample(random.Random(2)) for _ in range(10))
+    merged = merge_run_infos(plan, infos, log)
+    assert (merged.late, merged.dropped, merged.write_errors) == (7, 1, 2)
+    assert merged.server_software == "nginx" and merged.document_length == 7
+    assert merged.generator_cpu_percent == 95.0 and merged.extra["generator_saturated"] == "yes"
+    assert merged.concurrency == 4
+    assert merged.started_us == min(log.start_us)
+    assert not merged.interrupted
+
+
+@pytest.mark.slow
+def test_workers_send_exactly_n_and_the_merge_is_the_union(
+    engine_run_workers: WorkersRun, target_url: str, target_counts: Counts
+) -> None:
+    before = target_counts(target_url)
+    plan = LoadPlan(url=f"{target_url}/", requests=1201, concurrency=4, keepalive=True)
+    info, merged, by_worker = engine_run_workers(plan, 2)
+    after = target_counts(target_url)
+    assert len(merged) == 1201
+    assert after["requests"] - before["requests"] == 1201 + 1  # + the /count request
+    assert len(by_worker) == 2 and sorted(len(log) for log in by_worker.values()) == [600, 601]
+    assert set(merged.failure) == {Failure.NONE}
+    assert not info.interrupted
+    assert info.extra["workers"] == "2"
+    assert info.extra["locust_requests"] == "1201"
+
+    union = SampleLog()
+    for log in reversed(list(by_worker.values())):  # another order than the master's
+        union.extend(log)
+    assert _rows(merged) == _rows(union)
+    merged_latency, union_latency = summarize(info, merged).latency, summarize(info, union).latency
+    assert merged_latency is not None and union_latency is not None
+    assert merged_latency.percentiles_us == union_latency.percentiles_us  # exact: no rounding on the way
+    assert (merged_latency.count, merged_latency.min_us, merged_latency.max_us) == (
+        union_latency.count,
+        union_latency.min_us,
+        union_latency.max_us,
+    )
+    ordered = sorted(union.total_us)
+    assert merged_latency.percentiles_us["p50"] in set(ordered)  # a real sample, not a bucket
+
+
+@pytest.mark.slow
+def test_workers_split_an_open_loop_rate(engine_run_workers: WorkersRun, target_url: str) -> None:
+    plan = LoadPlan(url=f"{target_url}/", requests=200, rate=200.0, concurrency=4, keepalive=True, arrivals="poisson")
+    info, merged, by_worker = engine_run_workers(plan, 2)
+    assert len(merged) == 200
+    assert info.rate == 200.0 and info.arrivals == "poisson"
+    assert all(len(log) == 100 for log in by_worker.values())
+
+
+@pytest.mark.slow
+def test_a_time_limited_distributed_run_keeps_every_recorded_row(
+    engine_run_workers: WorkersRun, target_url: str
+) -> None:
+    plan = LoadPlan(url=f"{target_url}/", requests=10**7, concurrency=4, keepalive=True, time_limit_s=1.5)
+    info, merged, by_worker = engine_run_workers(plan, 2)
+    assert info.interrupted
+    assert info.extra["stopped_by"] == "time limit"
+    assert 0 < len(merged) < 10**7
+    assert len(merged) == sum(len(log) for log in by_worker.values())
+    assert info.extra["locust_requests"] == str(len(merged))  # the workers' Locust stats saw the same rows

@@ -1,0 +1,320 @@
+"""The load engine against a real loopback target: counts, connections, failures, limits, open loop.
+
+Every run uses the real engine (Locust + gevent) in a child process (``engine_run``), because Locust
+gevent-patches the process it is imported in. The target is fixtures/targets/ka_server.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bankscore_bench._engine import LoadPlan, arrival_offsets, users_for_rate
+from bankscore_bench._payloads import PayloadPool, ScoringChecker, fixed_payload
+from bankscore_bench._samples import Failure, RunInfo, SampleLog
+
+EngineRun = Callable[..., tuple[RunInfo, SampleLog]]
+Counts = Callable[[str], dict[str, int]]
+
+
+def _p99(values: list[int]) -> int:
+    ordered = sorted(values)
+    return ordered[len(ordered) * 99 // 100]  # ab's rank rule: 0-based floor(n * p)
+
+
+# --- the plan ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs", "named"),
+    [
+        ("requests", {"requests": 0}, "requests (-n) must be at least 1, got 0"),
+        ("concurrency", {"concurrency": 0}, "concurrency (-c) must be at least 1, got 0"),
+        ("concurrency", {"requests": 5, "concurrency": 9}, "concurrency (-c) 9 cannot exceed requests (-n) 5"),
+        ("rate", {"rate": -3.0}, "rate must be a positive number of requests/s, got -3.0"),
+        ("arrivals", {"rate": 10.0, "arrivals": "bursty"}, "arrivals must be one of constant, poisson, got 'bursty'"),
+        ("method", {"method": "DELETE"}, "method must be one of GET, HEAD, POST, PUT, got 'DELETE'"),
+        ("time_limit_s", {"time_limit_s": 0.0}, "time_limit_s must be a positive number of seconds, got 0.0"),
+    ],
+)
+def test_a_bad_plan_names_the_field_and_the_value(field: str, kwargs: dict[str, object], named: str) -> None:
+    with pytest.raises(ValueError, match="^" + named.replace("(", r"\(").replace(")", r"\)")):
+        LoadPlan(url="http://127.0.0.1:1/", **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_bad_url_is_named() -> None:
+    with pytest.raises(ValueError, match="url must be http://host"):
+        LoadPlan(url="ftp://127.0.0.1/x")
+
+
+def test_open_loop_users_default_to_the_rate_times_one_second() -> None:
+    assert LoadPlan(url="http://127.0.0.1:1/", requests=10, rate=250.0).users == 250
+    assert users_for_rate(0.5) == 1
+    assert users_for_rate(10**6) == 1000
+    assert LoadPlan(url="http://127.0.0.1:1/", requests=10).users == 1  # ab's -c default
+
+
+def test_poisson_schedule_is_reproducible_with_a_seed() -> None:
+    first = arrival_offsets(100.0, "poisson", 2000, seed=7)
+    assert first == arrival_offsets(100.0, "poisson", 2000, seed=7)
+    assert first != arrival_offsets(100.0, "poisson", 2000, seed=8)
+    gaps = [b - a for a, b in itertools.pairwise(first)]
+    assert 0.009 < sum(gaps) / len(gaps) < 0.011  # mean gap 1/rate
+    assert len(set(gaps)) == len(gaps)  # exponential, not constant
+    assert arrival_offsets(50.0, "constant", 3) == [0.0, 0.02, 0.04]
+
+
+# --- closed loop: ab's -n / -c / -k ----------------------------------------------------------------------------
+
+
+def test_exactly_n_requests_are_sent_and_recorded(
+    engine_run: EngineRun, target_url: str, target_counts: Counts
+) -> None:
+    before = target_counts(target_url)
+    info, log = engine_run(LoadPlan(url=f"{target_url}/", requests=503, concurrency=7, keepalive=True))
+    after = target_counts(target_url)
+    assert len(log) == 503
+    assert "stopped_by" not in info.extra
+    assert after["requests"] - before["requests"] == 503 + 1  # + the /count request itself
+    assert not info.interrupted
+    assert info.concurrency == 7
+    assert set(log.status) == {200}
+    assert set(log.failure) == {Failure.NONE}
+    assert info.extra["locust_requests"] == "503"  # Locust's own statistics saw the same requests
+    assert info.extra["locust_failures"] == "0"
+    assert info.server_software == "KaTarget/1.0"  # "KaTarget/1.0 Python/3.11.x" cut at the space, as ab
+    assert info.document_length == 16
+    assert info.started_us == min(log.start_us)
+    assert info.ended_us == max(s + t for s, t in zip(log.start_us, log.total_us, strict=True))
+
+
+def test_keepalive_reuses_one_connection_per_user(
+    engine_run: EngineRun, target_url: str, target_counts: Counts
+) -> None:
+    before = target_counts(target_url)
+    _, log = engine_run(LoadPlan(url=f"{target_url}/", requests=200, concurrency=4, keepalive=True))
+    after = target_counts(target_url)
+    assert after["connections"] - before["connections"] == 4 + 1  # 4 users + the /count request
+    assert sum(1 for c in log.connect_us if c > 0) == 4  # connect time only on each connection's first request
+    assert all(log.keepalive)
+    sample = log[0]
+    assert sample.body_bytes == 16
+    assert sample.bytes_read > sample.body_bytes  # headers counted, as ab's Total transferred
+    assert 0 <= sample.wait_us <= sample.total_us
+
+
+def test_without_keepalive_every_request_connects(
+    engine_run: EngineRun, target_url: str, target_counts: Counts
+) -> None:
+    before = target_counts(target_url)
+    _, log = engine_run(LoadPlan(url=f"{target_url}/", requests=120, concurrency=3))
+    after = target_counts(target_url)
+    assert after["connections"] - before["connections"] == 120 + 1
+    assert all(c > 0 for c in log.connect_us)
+    assert not any(log.keepalive)
+
+
+def test_404s_are_non_2xx_not_failures(engine_run: EngineRun, target_url: str) -> None:
+    info, log = engine_run(LoadPlan(url=f"{target_url}/missing", requests=50, concurrency=2, keepalive=True))
+    assert set(log.status) == {404}
+    assert set(log.failure) == {Failure.NONE}
+    assert info.extra["locust_failures"] == "50"  # Locust, like FastHttpUser, counts them as failures
+
+
+def test_refused_connections_are_connect_failures(engine_run: EngineRun, target_refused_url: str) -> None:
+    info, log = engine_run(LoadPlan(url=target_refused_url, requests=20, concurrency=2))
+    assert len(log) == 20
+    assert set(log.failure) == {Failure.CONNECT}
+    assert set(log.status) == {0}
+    assert info.server_software == ""
+    assert info.document_length is None
+
+
+def test_body_length_changes_are_length_failures_unless_variable(engine_run: EngineRun, target_url: str) -> None:
+    info, log = engine_run(LoadPlan(url=f"{target_url}/var", requests=100, concurrency=2, keepalive=True))
+    first = info.document_length
+    assert first is not None
+    lengths = list(log.body_bytes)
+    failures = list(log.failure)
+    assert all((f == Failure.LENGTH) == (n != first) for f, n in zip(failures, lengths, strict=True))
+    assert Failure.LENGTH in failures  # 10-20 random bytes: 100 requests of one length cannot happen by chance
+
+    info, log = engine_run(
+        LoadPlan(url=f"{target_url}/var", requests=100, concurrency=2, keepalive=True, accept_variable_length=True)
+    )
+    assert set(log.failure) == {Failure.NONE}
+    assert info.document_length is None  # ab's "Variable"
+
+
+def test_posted_bodies_are_counted_and_bad_bodies_fail(engine_run: EngineRun, target_url: str, tmp_path: Path) -> None:
+    body_file = tmp_path / "post.json"
+    body_file.write_bytes(b'{"features": [1, 2, 3]}')
+    pool = fixed_payload(body_file, "application/json")
+    _, log = engine_run(LoadPlan(url=f"{target_url}/score", method="POST", payloads=pool, requests=30, keepalive=True))
+    assert set(log.failure) == {Failure.NONE}
+    request_head = len(b"POST /score HTTP/1.1\r\n")
+    assert all(sent > request_head + len(body_file.read_bytes()) for sent in log.bytes_sent)
+    assert set(log.body_bytes) == {len(b'{"received": 23}')}  # the target saw every byte of the body
+
+    # The echo target's answer is not a scoring result: with a scoring checker every 2xx is a BAD_BODY.
+    plan = LoadPlan(
+        url=f"{target_url}/score",
+        method="POST",
+        payloads=PayloadPool(pool.payloads, "application/json"),
+        requests=30,
+        keepalive=True,
+        checker=ScoringChecker("predict"),
+    )
+    info, log = engine_run(plan)
+    assert set(log.failure) == {Failure.BAD_BODY}
+    assert set(log.status) == {200}
+    assert info.extra["locust_failures"] == "30"
+
+
+def test_warmup_requests_are_sent_but_not_recorded(
+    engine_run: EngineRun, target_url: str, target_counts: Counts
+) -> None:
+    before = target_counts(target_url)
+    _, log = engine_run(LoadPlan(url=f"{target_url}/", requests=40, concurrency=2, keepalive=True, warmup=15))
+    after = target_counts(target_url)
+    assert len(log) == 40
+    assert after["requests"] - before["requests"] == 40 + 15 + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "kept_alive"),
+    [("/chunked", "GET", True), ("/eof", "GET", False), ("/", "HEAD", True)],
+)
+def test_responses_without_a_content_length_are_read_by_llhttp(
+    engine_run: EngineRun, target_url: str, path: str, method: str, kept_alive: bool
+) -> None:
+    info, log = engine_run(
+        LoadPlan(url=f"{target_url}{path}", method=method, requests=30, concurrency=2, keepalive=True)
+    )
+    assert set(log.failure) == {Failure.NONE}
+    assert set(log.status) == {200}
+    assert set(log.body_bytes) == {0 if method == "HEAD" else 16}
+    assert all(log.keepalive) is kept_alive
+    assert (sum(1 for c in log.connect_us if c > 0) == 2) is kept_alive  # reconnects when the server closes
+    assert info.server_software == "KaTarget/1.0"
+
+
+def test_the_content_length_fast_path_frames_only_what_it_should() -> None:
+    from bankscore_bench._engine_http import framed_length, keeps_alive
+
+    head = b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 16"
+    assert framed_length(head, "GET") == len(head) + 4 + 16
+    assert framed_length(head.replace(b"Content-Length", b"content-LENGTH"), "GET") == len(head) + 4 + 16
+    assert framed_length(head, "HEAD") == -1  # no body whatever the length says
+    assert framed_length(head + b"\r\nContent-Length: 16", "GET") == -1  # two lengths: llhttp judges
+    assert framed_length(head + b"\r\nTransfer-Encoding: chunked", "GET") == -1
+    assert framed_length(b"HTTP/1.1 204 No Content\r\nContent-Length: 0", "GET") == -1
+    assert framed_length(b"HTTP/1.1 200 OK\r\nServer: x", "GET") == -1  # read until the server closes
+    assert framed_length(b"garbage", "GET") == -1
+    assert keeps_alive(b"HTTP/1.1 200 OK\r\nContent-Length: 1")
+    assert not keeps_alive(b"HTTP/1.1 200 OK\r\nConnection: close")
+    assert not keeps_alive(b"HTTP/1.0 200 OK\r\nContent-Length: 1")
+    assert keeps_alive(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive")
+
+
+# --- stopping --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_time_limit_ends_the_run(engine_run: EngineRun, target_url: str) -> None:
+    info, log = engine_run(
+        LoadPlan(url=f"{target_url}/", requests=10**7, concurrency=2, keepalive=True, time_limit_s=1.0)
+    )
+    assert info.interrupted
+    assert info.extra["stopped_by"] == "time limit"
+    assert info.generator_cpu_percent is not None and info.generator_cpu_percent > 0  # measured over 1 s
+    assert 0 < len(log) < 10**7
+    assert set(log.failure) == {Failure.NONE}  # requests cut off by the stop are not recorded as failures
+
+
+@pytest.mark.slow
+def test_max_time_caps_every_run(engine_run: EngineRun, target_url: str) -> None:
+    info, log = engine_run(
+        LoadPlan(url=f"{target_url}/", requests=10**7, concurrency=2, keepalive=True, max_time_s=1.0)
+    )
+    assert info.interrupted
+    assert info.extra["stopped_by"] == "max time"
+    assert 0 < len(log) < 10**7
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_recorded(target_url: str, tmp_path: Path) -> None:
+    plan = LoadPlan(url=f"{target_url}/", requests=10**7, concurrency=2, keepalive=True, progress_every=200)
+    plan_path, out_path = tmp_path / "plan.pickle", tmp_path / "out.pickle"
+    plan_path.write_bytes(pickle.dumps(plan))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bankscore_bench._engine_child", str(plan_path), str(out_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().startswith("progress ")  # under way
+        os.kill(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    info, columns = pickle.loads(out_path.read_bytes())
+    log = SampleLog.from_columns(columns)
+    assert info.interrupted
+    assert info.extra["stopped_by"] == "ctrl-c"
+    assert 200 <= len(log) < 10**7
+
+
+# --- open loop ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_stalled_server_shows_in_the_corrected_latency_only(engine_run: EngineRun, target_stall_url: str) -> None:
+    # 400 requests at 100/s through one connection; the 50th stalls the server for 1.5 s. The scheduled
+    # requests wait behind it: measured from their scheduled time (wrk2), over 1% of them took >= 1 s;
+    # measured from when they were finally sent (what a closed-loop tool reports), only the stalled one did.
+    plan = LoadPlan(
+        url=f"{target_stall_url}/stall?at=50&for=1.5", requests=400, rate=100.0, concurrency=1, keepalive=True
+    )
+    info, log = engine_run(plan)
+    assert len(log) == 400
+    corrected = [sample.corrected_total_us for sample in log]
+    uncorrected = list(log.total_us)
+    assert _p99(corrected) >= 1_000_000
+    assert _p99(uncorrected) < 1_000_000
+    assert max(uncorrected) >= 1_500_000  # the stalled request itself
+    assert info.late >= 50  # the requests scheduled during the stall started late
+    assert info.dropped == 0
+    assert info.rate == 100.0
+    assert info.arrivals == "constant"
+
+
+@pytest.mark.slow
+def test_poisson_arrivals_follow_the_seeded_schedule(engine_run: EngineRun, target_url: str) -> None:
+    def offsets(seed: int) -> list[int]:
+        plan = LoadPlan(
+            url=f"{target_url}/", requests=60, rate=200.0, arrivals="poisson", seed=seed, concurrency=4, keepalive=True
+        )
+        info, log = engine_run(plan)
+        assert info.arrivals == "poisson"
+        intended = sorted(log.intended_us)
+        return [t - intended[0] for t in intended]
+
+    schedule = [round(t * 1e6) for t in arrival_offsets(200.0, "poisson", 60, seed=3)]
+    first, again = offsets(3), offsets(3)
+    assert all(abs(a - b) <= 2 for a, b in zip(first, schedule, strict=True))
+    assert all(abs(a - b) <= 2 for a, b in zip(again, schedule, strict=True))
+    assert offsets(4) != first
