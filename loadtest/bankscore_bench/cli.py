@@ -90,6 +90,8 @@ class _Run:
             plan, described = build_plan(options, target)
         except (PlanError, ThresholdError, SweepError, BankscoreError) as exc:
             return self.fail(str(exc))
+        if options.worker:
+            return self.worker(plan)
         if sweep is not None:
             return self.sweep(plan, sweep, slo + thresholds, target, described)
         return self.once(plan, thresholds + slo, target, described)
@@ -144,11 +146,22 @@ class _Run:
     def run_engine(self, plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[RunInfo, SampleLog]:
         from bankscore_bench._engine import run_load
 
-        workers = self.options.workers
-        if workers is not None and workers > 1:
+        options = self.options
+        if options.master:
+            from bankscore_bench._distributed import run_master
+
+            expected = options.expect_workers or options.workers or 1
+            # The master listens on --master-host (loopback unless told otherwise, e.g. 0.0.0.0 across machines).
+            self.err.write(
+                f"{PROG}: master waiting for {expected} worker(s) on {options.master_host}:{options.master_port}\n"
+            )
+            return run_master(
+                plan, expected, bind_host=options.master_host, bind_port=options.master_port, on_progress=on_progress
+            )
+        if options.workers is not None and options.workers > 1:
             from bankscore_bench._distributed import run_local_workers
 
-            return run_local_workers(plan, workers, on_progress=on_progress)
+            return run_local_workers(plan, options.workers, on_progress=on_progress)
         return run_load(plan, on_progress=on_progress)
 
     def reports(
@@ -207,6 +220,18 @@ class _Run:
             return self.fail(f"no request to {info.url} got a response (see Failed requests above)")
         if results and not all(r.passed for r in results):
             return THRESHOLDS_FAILED_EXIT_CODE
+        return 0
+
+    def worker(self, plan: LoadPlan) -> int:
+        """``--worker``: run the shares a master hands out until it quits; the master prints the report."""
+        from bankscore_bench._distributed import run_worker
+
+        options = self.options
+        self.err.write(f"{PROG}: worker connecting to the master at {options.master_host}:{options.master_port}\n")
+        try:
+            run_worker(plan, options.master_host, options.master_port)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
         return 0
 
     # ---------------------------------------------------------------------------------------------- sweep

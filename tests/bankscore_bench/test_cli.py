@@ -187,3 +187,49 @@ def test_ctrl_c_writes_the_partial_report(target_url: str, tmp_path: Path) -> No
     done = int(_field(stdout, "Complete requests"))
     assert 0 < done < 5_000_000
     assert json.loads(out.read_text())["summary"]["requests"] >= done
+
+
+@pytest.mark.slow
+def test_local_workers_run_exactly_n_requests(target_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "workers.json"
+    result = _bench("-n", "600", "-c", "4", "-k", "--workers", "2", "--json", str(out), f"{target_url}/")
+    assert result.returncode == 0, result.stderr
+    assert _field(result.stdout, "Complete requests") == "600"
+    assert json.loads(out.read_text())["summary"]["requests"] == 600
+
+
+@pytest.mark.slow
+def test_master_and_worker_commands_on_loopback(target_url: str, tmp_path: Path) -> None:
+    port = _free_port()
+    common = ["-n", "400", "-c", "2", "-k", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    master = subprocess.Popen(
+        [*BENCH, *common, "--master", "--expect-workers", "2", f"{target_url}/"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    logs = [(tmp_path / f"worker{i}.log").open("w") for i in range(2)]
+    workers = [
+        subprocess.Popen([*BENCH, *common, "--worker", f"{target_url}/"], stdout=log, stderr=subprocess.STDOUT)
+        for log in logs
+    ]
+    try:
+        stdout, stderr = master.communicate(timeout=120)
+        for worker in workers:
+            worker.wait(timeout=60)
+    finally:
+        for proc in (master, *workers):
+            proc.kill()
+        for log in logs:
+            log.close()
+    assert master.returncode == 0, stderr
+    assert _field(stdout, "Complete requests") == "400"
+    assert [worker.returncode for worker in workers] == [0, 0], (tmp_path / "worker0.log").read_text()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
