@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
+import platform
 import re
 import shutil
 import socket
@@ -34,6 +36,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +236,12 @@ def main() -> None:
     parser.add_argument("-T", "--content-type", default="application/json")
     parser.add_argument("--no-keepalive", action="store_true", help="ab and the engine without -k (no plain Locust)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).parent / "results" / "bench_capacity.json",
+        help="where the raw results are written (date, machine, load average, every round)",
+    )
     args = parser.parse_args()
     if args.url and not re.match(r"^https?://(127\.0\.0\.1|localhost|\[::1\])[:/]", args.url):
         raise SystemExit(f"--url must be a loopback URL, got {args.url!r}")
@@ -278,6 +287,9 @@ def main() -> None:
     medians = {name: statistics.median(rates) for name, rates in results.items()}
     ours = medians["bankscore-bench engine"]
     summary = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()],
         "target": args.url or "nginx 1 worker, 16-byte body, loopback",
         "concurrency": args.concurrency,
         "requests": args.requests,
@@ -292,6 +304,8 @@ def main() -> None:
         else None,
         "engine_cpu_percent_median": statistics.median(cpu) if cpu else None,
     }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(summary, indent=2) + "\n")
     if args.json:
         print(json.dumps(summary, indent=2))
         return
