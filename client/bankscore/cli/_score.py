@@ -76,7 +76,8 @@ def _write(rows: list[dict[str, Any]], output: Path | None, as_json: bool) -> No
 
 
 @click.command("score")
-@click.argument("source", metavar="[CSV]", default="-")
+@click.argument("source", metavar="[FILE]", required=False)
+@click.option("--input", "-i", "input_file", metavar="FILE|-", help="Records to score (the same as the FILE argument).")
 @click.option("--uri", envvar="BANKSCORE_URI", help="Scoring URI (default: the local deployment).")
 @click.option("--key", envvar="BANKSCORE_KEY", help="The endpoint's key, sent as `Authorization: Bearer KEY`.")
 @click.option("--deployment", "name", help="Local deployment name (default: bank-marketing).")
@@ -88,7 +89,8 @@ def _write(rows: list[dict[str, Any]], output: Path | None, as_json: bool) -> No
 @click.option("--generation", type=click.Choice(["A", "B", "C"]), help="Wire generation (default: from the spec).")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
 def score(
-    source: str,
+    source: str | None,
+    input_file: str | None,
     uri: str | None,
     key: str | None,
     name: str | None,
@@ -100,7 +102,7 @@ def score(
     generation: str | None,
     progress: bool | None,
 ) -> None:
-    """Score the records in CSV (or a JSON list; `-` or nothing reads stdin) and write one result per record.
+    """Score the records in FILE, a CSV or a JSON list (`-` or nothing reads stdin), one result per record.
 
     Every record is checked first: bad rows are listed with their line, field and value and nothing is sent.
     Results keep the input order (index, label, and probability with --proba). Records that could not be
@@ -108,7 +110,9 @@ def score(
     """
     from bankscore._client import Client
 
-    records = _read_records(source)
+    if source is not None and input_file is not None and source != input_file:
+        raise click.UsageError(f"give the records once: FILE {source!r} or --input {input_file!r}, not both")
+    records = _read_records(input_file or source or "-")
     show = sys.stderr.isatty() if progress is None else progress
     with Client(uri, key=key, generation=generation, probabilities=proba, deployment=name) as client:
         if proba and client.generation == "A":

@@ -45,3 +45,15 @@ def test_json_input_with_a_bad_record(tmp_path: Path, shipped: list[dict[str, An
     result = CliRunner().invoke(main, ["score", str(source), "--uri", "http://127.0.0.1:9/score", "--generation", "A"])
     assert result.exit_code == 1
     assert "record 1: loan='maybe'" in result.output and "nothing was sent" in result.output
+
+
+def test_input_option_is_the_file_argument_and_both_at_once_are_refused(tmp_path: Path) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_text("age\n40\n")
+    by_option = CliRunner().invoke(main, ["score", "--input", str(source), "--uri", "http://127.0.0.1:9/score"])
+    by_argument = CliRunner().invoke(main, ["score", str(source), "--uri", "http://127.0.0.1:9/score"])
+    assert by_option.exit_code == by_argument.exit_code == 1
+    assert by_option.output == by_argument.output  # the same checks of the same file
+    both = CliRunner().invoke(main, ["score", str(source), "--input", str(tmp_path / "other.csv")])
+    assert both.exit_code == 2
+    assert "not both" in both.output
