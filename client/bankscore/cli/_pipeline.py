@@ -213,7 +213,14 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
 @pipeline.command("trigger")
 @_ENDPOINT
 @click.option("--experiment", default=_DEFAULT_EXPERIMENT, show_default=True, help="ExperimentName of the run.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A ParameterAssignments entry (repeat).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A ParameterAssignments entry (repeat), e.g. time_budget_s=30 or exclude=duration; the local pipeline "
+    "takes `pipeline run`'s options by their field names.",
+)
 @_TOKEN
 @_JSON
 def trigger_command(
@@ -232,10 +239,16 @@ def trigger_command(
         click.echo(run_id)
 
 
+def _first_line(message: str) -> str:
+    """A step's message on one line: a failed step's full reason is already in the run's error, shown once."""
+    head, newline, _ = message.partition("\n")
+    return head + (" ..." if newline else "")
+
+
 def _status_lines(current: Any) -> list[str]:
     lines = [f"{current.run_id}  {current.status}" + (f": {current.error}" if current.error else "")]
     for step in current.steps:
-        lines.append(f"  {step.name:<18} {step.status:<15} {step.message}".rstrip())
+        lines.append(f"  {step.name:<18} {step.status:<15} {_first_line(step.message)}".rstrip())
     return lines
 
 
@@ -303,7 +316,7 @@ def wait_command(
         for step in current.steps:
             if seen.get(step.name) != step.status:
                 seen[step.name] = step.status
-                detail = f": {step.message}" if step.message and step.status != "Running" else ""
+                detail = f": {_first_line(step.message)}" if step.message and step.status != "Running" else ""
                 click.echo(f"{elapsed}   {step.name} {step.status}{detail}", err=True)
 
     try:
@@ -331,7 +344,7 @@ def wait_command(
 @_ENDPOINT
 @_TOKEN
 def cancel_command(run_id: str, endpoint: str | None, token: str | None) -> None:
-    """Cancel a queued or running run (a running one stops at its next step boundary)."""
+    """Cancel a queued or running run (a running one stops at the next clean point: between steps or trials)."""
     from bankscore.pipeline._consume import cancel
 
     url = endpoint or _remembered().get(run_id, {}).get("endpoint") or _local_endpoint()
@@ -361,7 +374,8 @@ def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
 
 def _show_event(event: Any) -> None:
     mark = {"Running": "  ", "Completed": "ok", "Failed": "!!", "Canceled": "--"}.get(event.status, "  ")
-    line = f"{mark} {event.step:<15} {event.elapsed_s:6.1f}s  {event.message}"
+    message = _first_line(event.message) if event.status == "Failed" else event.message
+    line = f"{mark} {event.step:<15} {event.elapsed_s:6.1f}s  {message}"
     click.secho(line, err=True, bold=event.status != "Running")
 
 
@@ -369,6 +383,9 @@ def _summary_lines(result: Any) -> list[str]:
     model = f"{result.model_name}:{result.model_version}" if result.model_version else "none"
     auc = f"{result.auc:.4f}" if result.auc is not None else "n/a"
     breaking = {True: "yes", False: "no", None: "n/a (no previous deployment)"}[result.spec_breaking]
+    client = result.client_path or "not regenerated (the request did not change)"
+    if not any(step.step == "update_client" and step.status == "Completed" for step in result.steps):
+        breaking = client = "n/a (the run ended before update_client)"
     lines = [
         f"pipeline run {result.run_id}: {result.status}",
         f"  model            {model} (held-out AUC_weighted {auc})",
@@ -377,7 +394,7 @@ def _summary_lines(result: Any) -> list[str]:
     ]
     if result.spec_diff and result.spec_breaking is not None:
         lines += [f"                   {line}" for line in result.spec_diff.splitlines()]
-    lines.append(f"  client           {result.client_path or 'not regenerated (the request did not change)'}")
+    lines.append(f"  client           {client}")
     lines.append(f"  run folder       {result.run_dir}")
     return lines
 
@@ -388,9 +405,15 @@ def _summary_lines(result: Any) -> list[str]:
 @click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out (repeat), e.g. duration.")
 @click.option("--deployment", default="bank-marketing", show_default=True, help="Local deployment to replace.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: the running deployment's, else 5001).")
-@click.option("--generation", type=click.Choice(["A", "B", "C"]), default="C", show_default=True)
+@click.option(
+    "--generation",
+    type=click.Choice(["A", "B", "C"]),
+    default="C",
+    show_default=True,
+    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}.",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server workers.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, search and learners.")
 @click.option("--experiment", default=_DEFAULT_EXPERIMENT, show_default=True, help="MLflow experiment of the run.")
 @_JSON
 def run_command(
@@ -416,19 +439,27 @@ def run_command(
     require_extra("serve")
     import threading
 
-    from bankscore.pipeline._run import PipelineParameters, PipelineStepError, run_pipeline
+    from bankscore.pipeline._run import PipelineParameterError, PipelineParameters, PipelineStepError, run_pipeline
 
-    params = PipelineParameters(
-        experiment=experiment,
-        dataset=dataset,
-        time_budget_s=time_budget,
-        exclude=tuple(name for item in exclude for name in item.split(",") if name),
-        deployment=deployment,
-        port=port,
-        generation=generation,
-        workers=workers,
-        seed=seed,
-    )
+    values: dict[str, Any] = {
+        "experiment": experiment,
+        "dataset": dataset,
+        "time_budget_s": time_budget,
+        "exclude": tuple(name for item in exclude for name in item.split(",") if name),
+        "deployment": deployment,
+        "port": port,
+        "generation": generation,
+        "workers": workers,
+        "seed": seed,
+    }
+    try:
+        params = PipelineParameters(**values)
+    except PipelineParameterError as exc:  # named by the option the user typed, not by the REST field name
+        if exc.name not in values:
+            raise
+        option = "--time-budget" if exc.name == "time_budget_s" else "--" + exc.name.replace("_", "-")
+        shown = ",".join(values[exc.name]) if exc.name == "exclude" else values[exc.name]
+        raise click.BadParameter(f"{shown!r}: {exc.why}", param_hint=f"'{option}'") from None
     cancel = threading.Event()
     try:
         with _ctrl_c_cancels(cancel):

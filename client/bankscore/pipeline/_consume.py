@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from bankscore import workspace
 from bankscore._exceptions import APIConnectionError, APIStatusError, APITimeoutError, BankscoreError, status_error
 
 __all__ = [
@@ -172,6 +173,19 @@ def _resolve_auth(endpoint: PipelineEndpoint, token: str | None, credential: Tok
         info, saved = load_publisher(), saved_token()
         if info is not None and saved and endpoint.base == info.base_url:
             return _Auth(saved, None)
+        if saved:
+            # The usual causes once a publisher has stopped (Ctrl-C removes its record, the token stays) or was
+            # restarted on another port: say so, rather than ask for a token the user already has.
+            here = f"the local publisher of this workspace ({workspace.home()})"
+            situation = (
+                f"{here} is not running: start it with `bankscore pipeline publish`"
+                if info is None
+                else f"{here} now listens at {info.base_url}, not {endpoint.base}"
+            )
+            raise PipelineError(
+                f"{situation} (the runs of a stopped publisher are gone; their MLflow records stay), or pass"
+                " token= (CLI: --token) for a publisher elsewhere"
+            )
         # An Azure AD token is never valid here, and DefaultAzureCredential would probe the network for one.
         raise PipelineError(
             f"no token for {endpoint.base}: pass token= (CLI: --token) with the local publisher's token "

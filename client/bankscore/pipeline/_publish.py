@@ -489,7 +489,6 @@ class PipelinePublisher:
             record = self.queue.submit(experiment, parameters, dict(assignments), str(request.get("RunSource", "SDK")))
         except BankscoreError as exc:
             raise _RequestError(503, str(exc), code="TransientError") from None
-        self.log(f"run {record.run_id} submitted to experiment {experiment!r} with {assignments}")
         return 200, _submitted_json(record, info)
 
     @staticmethod

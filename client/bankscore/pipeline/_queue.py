@@ -140,6 +140,10 @@ def parse_assignments(program: PipelineProgram, experiment: str, assignments: Ma
     try:
         return program.parameters(**values)
     except (ValueError, TypeError, BankscoreError) as exc:  # the parameters' own checks, if it has any
+        # Checks that say which parameter (PipelineParameterError's name and why) get the same shape as ours.
+        named, why = getattr(exc, "name", None), getattr(exc, "why", None)
+        if isinstance(named, str) and named in assignments and why:
+            raise ParameterError(f"ParameterAssignments.{named}", f"{assignments[named]!r}: {why}") from None
         raise ParameterError("ParameterAssignments", str(exc)) from None
 
 
@@ -232,6 +236,8 @@ class RunQueue:
             record.status = "Queued"
             self._runs[record.run_id] = record
             self._waiting.append(record.run_id)
+            # Logged before the worker can see the run, so the log never shows it Running before submitted.
+            self._log(f"run {record.run_id} submitted to experiment {experiment!r} with {assignments}")
             self._lock.notify_all()
         return accepted
 
@@ -323,6 +329,8 @@ class RunQueue:
         except BankscoreError as exc:  # PipelineStepError names the step and the reason
             status = "Canceled" if record.cancel.is_set() else "Failed"
             error = str(exc)
+            # A failed run keeps what it made so far, above all its MLflow run id, to look the failure up there.
+            outputs = _outputs(getattr(exc, "result", None))
         except Exception as exc:  # a bug in a step must not kill the queue: the run fails, the next one runs
             status = "Canceled" if record.cancel.is_set() else "Failed"
             error = f"{type(exc).__name__}: {exc}"

@@ -234,7 +234,11 @@ def run_pipeline(
                 elapsed = time.monotonic() - started
                 reason = str(exc) if isinstance(exc, BankscoreError) else f"{type(exc).__name__}: {exc}"
                 if "keeps serving" not in reason:  # the deploy step's own errors already say so
-                    reason += _still_serving(context, name)
+                    serving = _still_serving(context, name)
+                    # After a multi-line reason (a CSV's list of bad rows) on a line of its own, not glued to
+                    # the last row as if it were part of that row's problem.
+                    if serving:
+                        reason += ("\n" if "\n" in reason else " ") + serving
                 tracker.end(step_run, "FAILED", elapsed, error=reason)
                 event = StepEvent(name, "Failed", reason, elapsed)
                 result.steps.append(event)
@@ -280,7 +284,7 @@ def _still_serving(context: Any, step: str) -> str:
     if running is None or not is_running(running):
         return ""
     return (
-        f" (the running deployment {running.name!r}, {running.model_name}:{running.model_version}, keeps serving"
+        f"(the running deployment {running.name!r}, {running.model_name}:{running.model_version}, keeps serving"
         f" at {running.scoring_uri})"
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -198,6 +199,15 @@ def _previous_spec(previous: LocalDeployment, key: str | None) -> Document | Non
         return load_document(shipped) if shipped.is_file() else None
 
 
+def client_package_name(deployment: str) -> str:
+    """An importable package name for a deployment's client: ``bank-marketing`` -> ``bank_marketing_client``.
+
+    With ``<workspace>/clients`` on ``sys.path`` the client is then a plain ``import bank_marketing_client``.
+    """
+    name = re.sub(r"\W", "_", deployment).strip("_") or "deployment"
+    return f"{'_' if name[0].isdigit() else ''}{name}_client"
+
+
 def update_client(context: Context, progress: Progress) -> StepOutput:
     """Pull the new spec, diff it against the previous deployment's, regenerate the client when it changed."""
     from bankscore.swagger import diff_specs, dump_document, generate_client, pull_spec, render_changes
@@ -209,7 +219,7 @@ def update_client(context: Context, progress: Progress) -> StepOutput:
     new_spec = out / "openapi3.json"
     new_spec.write_bytes(dump_document(pulled.document))
     artifacts = [new_spec]
-    client_dir = workspace.home() / "clients" / context.params.deployment
+    client_dir = workspace.home() / "clients" / client_package_name(context.params.deployment)
     if context.previous_spec is None:
         context.spec_diff, context.spec_breaking = "no previous deployment to compare with", None
         changed = True

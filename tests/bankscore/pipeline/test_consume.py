@@ -9,6 +9,7 @@ bankscore sends and how it reads the answers. The local publisher and the real p
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import socket
@@ -420,6 +421,30 @@ def test_a_local_url_without_a_saved_token_is_refused_before_sending(
         trigger(f"http://127.0.0.1:9/pipelines/v1.0/{WS}/PipelineRuns/PipelineSubmit/x", "e")
 
 
+def test_a_stopped_or_moved_local_publisher_is_named_rather_than_its_token_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bankscore.pipeline._publish import forget_publisher
+
+    monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path / "ws"))
+    stopped = PipelinePublisher(TOKEN, program=PipelineProgram(Parameters, scripted))
+    # Made while the first one still holds its port, so the two cannot share one.
+    restarted = PipelinePublisher(TOKEN, program=PipelineProgram(Parameters, scripted))
+    url = stopped.info.published_pipeline_url
+    try:
+        stopped.save()
+        forget_publisher(stopped.info.pid)  # what Ctrl-C of `bankscore pipeline publish` does; the token stays
+        with pytest.raises(PipelineError, match=r"workspace .* is not running: start it with `bankscore pipeline"):
+            status("some-run", endpoint=url, experiment="e")
+
+        restarted.save()  # the same workspace's publisher, started again on another port
+        with pytest.raises(PipelineError, match=rf"now listens at {restarted.info.base_url}, not http://127"):
+            status("some-run", endpoint=url, experiment="e")
+    finally:
+        stopped.close()
+        restarted.close()
+
+
 # ------------------------------------------------------------------------------------------- the CLI
 
 
@@ -498,6 +523,19 @@ def test_the_example_script_triggers_like_the_seed_and_waits(publisher: Pipeline
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.split("Submitted pipeline run:  ", 1)[1].split()[0]
     assert f"run {run_id} ended Completed" in proc.stdout
+    progress = [line for line in proc.stdout.splitlines() if line.startswith("  ")]
+    assert progress and all(a != b for a, b in itertools.pairwise(progress))  # no line repeated
+
+    for args, code, words in (
+        (["--param", "time_budget_s"], 2, "'time_budget_s': expected NAME=VALUE"),
+        (["--token", "nope"], 1, "401: the bearer token is not valid"),
+        (["--param", "max_depth=3"], 1, "ParameterAssignments.max_depth: unknown pipeline parameter"),
+    ):
+        wrong = subprocess.run(
+            [sys.executable, str(script), *args], check=False, capture_output=True, text=True, env=env, timeout=300
+        )
+        assert wrong.returncode == code and words in wrong.stderr, wrong.stderr
+        assert "Traceback" not in wrong.stderr and TOKEN not in wrong.stderr
 
 
 # ------------------------------------------------------------------------------------------- end to end

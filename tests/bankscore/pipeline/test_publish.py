@@ -48,9 +48,10 @@ class FakeParameters:
 
 
 class StepFailedError(BankscoreError):
-    """Like the pipeline's PipelineStepError(step, reason)."""
+    """Like the pipeline's PipelineStepError(step, reason, result): ``result`` is the run as it ended."""
 
-    def __init__(self, step: str, reason: str) -> None:
+    def __init__(self, step: str, reason: str, result: object = None) -> None:
+        self.result = result
         super().__init__(f"step {step} failed: {reason}")
 
 
@@ -95,7 +96,8 @@ class GatedRunner:
                     raise StepFailedError("train", "the test never opened the gate")
             if params.fail_step == "train":
                 on_event(_event("train", "Failed", "the dataset has no 'y' column"))
-                raise StepFailedError("train", "the dataset has no 'y' column")
+                ended = SimpleNamespace(run_id=f"mlflow-{params.label}", status="Failed", model_version=None)
+                raise StepFailedError("train", "the dataset has no 'y' column", ended)
             on_event(_event("train", "Completed", "AUC_weighted 0.94"))
             return SimpleNamespace(run_id=f"mlflow-{params.label}", status="Completed", error=None, model_version="7")
         finally:
@@ -224,6 +226,9 @@ def test_runs_execute_one_at_a_time_in_submission_order_with_a_visible_queue(ser
     assert served.runner.started == ["a", "b", "c"]
     assert served.runner.max_running == 1
     assert served.queue() == []
+    for run_id in (first, second, third):  # the log tells each run's story in order
+        lines = [line.split(run_id, 1)[1].split()[0] for line in served.log if f"run {run_id} " in line]
+        assert lines[:2] == ["submitted", "Running"] and lines[-1] == "Completed", lines
 
 
 def test_canceling_a_queued_run_ends_it_before_it_starts(served: Served) -> None:
@@ -267,6 +272,7 @@ def test_a_failing_step_fails_the_run_names_the_step_and_the_queue_goes_on(serve
     failed = served.wait_status(failing, "Completed", "Failed", "Canceled")
     assert failed["status"] == "Failed"
     assert failed["error"]["error"]["message"] == "step train failed: the dataset has no 'y' column"
+    assert failed["properties"]["mlflowRunId"] == "mlflow-a"  # so the failure can be looked up in MLflow
     children = served.http.get(f"{served.history}/experiments/pipeline-rest-endpoint/runs/{failing}/children").json()
     train = next(c for c in children["value"] if c["name"] == "train")
     assert train["status"] == "Failed" and train["error"]["error"]["message"] == "the dataset has no 'y' column"
@@ -508,9 +514,10 @@ def test_the_real_pipelines_parameters_are_checked_before_anything_is_queued(
 ) -> None:
     monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path / "ws"))
     cases = {
-        "exclude": ("salary", "exclude='salary': salary is not a Bank Marketing feature"),
-        "time_budget_s": ("-5", "time_budget_s=-5.0: must be a positive number of seconds"),
-        "port": ("70000", "port=70000: must be between 1 and 65535"),
+        # The pipeline's own checks are named like the publisher's: the parameter, then the value as sent.
+        "exclude": ("salary", "ParameterAssignments.exclude: 'salary': salary is not a Bank Marketing feature"),
+        "time_budget_s": ("-5", "ParameterAssignments.time_budget_s: '-5': must be a positive number of seconds"),
+        "port": ("70000", "ParameterAssignments.port: '70000': must be between 1 and 65535"),
         "seed": ("1.5", "ParameterAssignments.seed: '1.5' is not a whole number"),
         "budget": ("60", "ParameterAssignments.budget: unknown pipeline parameter; the pipeline accepts: dataset"),
     }
@@ -523,4 +530,5 @@ def test_the_real_pipelines_parameters_are_checked_before_anything_is_queued(
             response = http.post(publisher.info.published_pipeline_url, json=body)
             assert response.status_code == 400, response.text
             assert words in response.json()["error"]["message"]
+            assert response.json()["error"]["target"] == f"ParameterAssignments.{name}"
         assert publisher.queue.active() == []

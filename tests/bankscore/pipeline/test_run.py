@@ -21,6 +21,7 @@ import pytest
 
 from bankscore.pipeline import PipelineParameters, PipelineResult, PipelineStepError, StepEvent, run_pipeline
 from bankscore.pipeline._run import STEPS, PipelineParameterError
+from bankscore.pipeline._steps import client_package_name
 
 # ------------------------------------------------------------------------------------------------ parameters
 
@@ -105,6 +106,59 @@ def test_a_run_canceled_before_it_starts_runs_no_step_and_is_recorded_as_killed(
     assert not (home / "datasets").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--time-budget", "0"], "Invalid value for '--time-budget': 0.0: must be a positive number of seconds"),
+        (["--deployment", "../x"], "Invalid value for '--deployment': '../x': must be a plain name"),
+    ],
+)
+def test_the_cli_names_a_bad_option_as_typed_before_any_run_starts(args: list[str], words: str, home: Path) -> None:
+    env = {**os.environ, "BANKSCORE_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bankscore.cli", "pipeline", "run", *args],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    assert "time_budget_s" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (home / "runs").exists()  # refused before an MLflow run was opened
+
+
+def test_the_summary_of_a_run_that_stopped_early_claims_nothing_about_the_spec_or_the_client() -> None:
+    from bankscore.cli._pipeline import _summary_lines
+
+    canceled = PipelineResult(
+        run_id="r1",
+        status="Canceled",
+        steps=[StepEvent("register_data", "Completed", "ok", 1.0), StepEvent("automl", "Canceled", "stop", 2.0)],
+    )
+    shown = "\n".join(_summary_lines(canceled))
+    assert "no previous deployment" not in shown and "the request did not change" not in shown
+    assert shown.count("n/a (the run ended before update_client)") == 2
+
+    done = PipelineResult(run_id="r2", status="Completed", steps=[StepEvent(n, "Completed", "ok", 1.0) for n in STEPS])
+    shown = "\n".join(_summary_lines(done))
+    assert "n/a (no previous deployment)" in shown and "not regenerated (the request did not change)" in shown
+
+
+def test_status_shows_a_failed_steps_long_reason_once() -> None:
+    from bankscore.cli._pipeline import _status_lines
+    from bankscore.pipeline import PipelineRunStatus, StepStatus
+
+    reason = "bad.csv does not fit the Bank Marketing feature contract\n  - line 5: marital='astronaut'"
+    failed = PipelineRunStatus(
+        run_id="r1",
+        status="Failed",
+        experiment="e",
+        error=f"pipeline step 'register_data' failed: {reason}",
+        steps=(StepStatus("register_data", "Failed", message=reason),),
+    )
+    shown = "\n".join(_status_lines(failed))
+    assert shown.count("marital='astronaut'") == 1  # in the run's error; the step line keeps to its first line
+    assert "register_data      Failed          bad.csv does not fit the Bank Marketing feature contract ..." in shown
+
+
 # ------------------------------------------------------------------------------------------------ real runs
 
 
@@ -184,9 +238,18 @@ def test_a_full_run_registers_trains_deploys_and_generates_the_client(first: Fir
     ((p_no, p_yes),) = response.json()["Results"]
     assert abs(p_no + p_yes - 1) < 1e-6
 
-    assert result.client_path == str(first.home / "clients" / "bank-marketing")
+    assert result.client_path == str(first.home / "clients" / "bank_marketing_client")
     record_model = Path(result.client_path) / "models" / "bank_record.py"
     assert "duration" in record_model.read_text()
+    # The regenerated client is a plain import with the workspace's clients folder on sys.path.
+    imported = subprocess.run(
+        [sys.executable, "-c", "import bank_marketing_client.models as m; print(m.BankRecord.__name__)"],
+        env={**os.environ, "PYTHONPATH": str(first.home / "clients")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.stdout.strip() == "BankRecord", imported.stderr
 
     # MLflow: the pipeline run with one finished nested run per step, each with its outputs.
     runs = {run.info.run_id: run for run in _runs("bank-marketing")}
@@ -229,6 +292,8 @@ def test_a_bad_dataset_fails_its_step_and_the_running_deployment_keeps_serving(
     assert str(error).startswith("pipeline step 'register_data' failed:")
     assert "age" in error.reason and "'old'" in error.reason.replace('"', "'")  # the field and the value
     assert "keeps serving" in error.reason
+    # After the list of bad rows, on a line of its own (not read as part of the last row's problem).
+    assert "\n(the running deployment 'bank-marketing'" in error.reason
     assert error.result is not None and error.result.status == "Failed"
     assert [(e.step, e.status) for e in events][-1] == ("register_data", "Failed")
     assert all(e.step == "register_data" for e in events)
@@ -289,7 +354,8 @@ def test_the_cli_shows_steps_and_names_the_failing_one(first: FirstRun, tmp_path
         [sys.executable, "-m", "bankscore.cli", "pipeline", "run", "--exclude", "shoe_size"],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
-    assert bad.returncode == 1 and "pipeline parameter exclude='shoe_size'" in bad.stderr
+    # Named by the option typed (--exclude), not by the REST field behind it; a usage error, like click's own.
+    assert bad.returncode == 2 and "Invalid value for '--exclude': 'shoe_size': shoe_size is not" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
@@ -349,3 +415,12 @@ def test_ctrl_c_during_automl_cancels_the_cli_run_with_exit_code_4(first: FirstR
     assert proc.returncode == 4, stderr
     assert "automl" in stderr and "Canceled" in stdout.splitlines()[0]
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("deployment", "package"),
+    [("bank-marketing", "bank_marketing_client"), ("v2.prod", "v2_prod_client"), ("2024", "_2024_client")],
+)
+def test_client_package_names_are_importable_identifiers(deployment: str, package: str) -> None:
+    assert client_package_name(deployment) == package
+    assert package.isidentifier()
