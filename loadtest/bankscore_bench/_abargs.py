@@ -642,6 +642,12 @@ def _check_combination(parser: _Parser, options: AbOptions) -> None:
         )
     if options.master and options.worker:
         raise parser.fail("--master and --worker exclude each other")
+    # Options that only mean something with another one are refused rather than silently ignored.
+    rate_sweep = (options.sweep or "").strip().startswith("rate")
+    if options.arrivals != "constant" and options.rate is None and not rate_sweep:
+        raise parser.fail(f"--arrivals {options.arrivals} needs --rate R (or --sweep rate=...): it shapes an open loop")
+    if options.expect_workers is not None and not options.master:
+        raise parser.fail("--expect-workers needs --master")
     authorizations = [
         flag
         for flag, given in (

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit
@@ -43,7 +44,9 @@ __all__ = [
 ]
 
 ARRIVALS: Final = ("constant", "poisson")
-METHODS: Final = ("GET", "HEAD", "POST", "PUT")
+METHODS: Final = ("GET", "HEAD", "POST", "PUT")  # the ones ab picks itself; -m may name any other token
+# RFC 9110 token: what ab's -m may send verbatim (DELETE, PATCH, OPTIONS, ...).
+_METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A request counts as late when it starts more than 1 ms after its scheduled time: wrk2's own granularity,
 # and far below a scoring call's latency, so "late" means the generator, not scheduling noise, fell behind.
 LATE_AFTER_US: Final = 1_000
@@ -92,8 +95,8 @@ class LoadPlan:
             _ = parts.port
         except ValueError:
             raise ValueError(f"url has an invalid port: {self.url!r}") from None
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if not _METHOD_TOKEN.fullmatch(self.method):
+            raise ValueError(f"method must be an HTTP method name such as {', '.join(METHODS)}, got {self.method!r}")
         if self.requests < 1:
             raise ValueError(f"requests (-n) must be at least 1, got {self.requests}")
         if self.concurrency is not None and self.concurrency < 1:

@@ -35,7 +35,7 @@ from bankscore._version import __version__
 from bankscore_bench._payloads import Payload
 from bankscore_bench._samples import Failure
 
-__all__ = ["Connection", "Exchange", "Target", "build_requests", "exchange"]
+__all__ = ["Connection", "Exchange", "Target", "build_requests", "exchange", "request_dump", "response_dump"]
 
 _RECV_SIZE = 65536
 _SECRET_HINTS = ("authorization", "key", "token", "secret", "cookie")
@@ -112,6 +112,22 @@ def redacted_head(request: bytes) -> str:
         lines.append(f"{name}: <redacted>" if secret else line)
     return "\n".join(lines)
 
+
+def request_dump(method: str, request: bytes) -> str:
+    """ab's ``-v 2`` request dump, byte for byte as ab prints it: the head with its CRLFs and the blank line that
+    ends it, then ab's own newline."""
+    head = redacted_head(request).replace("\n", "\r\n")
+    return f"INFO: {method} header == \n---\n{head}\r\n\r\n\n---\n"
+
+
+def response_dump(head: bytes, body: bytes) -> str:
+    """ab's ``-v 2`` response dump: the head with its CRLFs, its blank line, the body, then ab's newline (ab shows
+    what came in the head's read; here the whole body, up to ab's 8 KiB read buffer, so a 401's message shows)."""
+    text = (head + b"\r\n\r\n" + body[:_DUMP_BODY_MAX]).decode("latin-1")
+    return f"LOG: header received:\n{text}\n"
+
+
+_DUMP_BODY_MAX: Final = 8192
 
 _SINK: Final[set[str]] = set()
 

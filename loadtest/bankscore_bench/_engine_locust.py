@@ -25,7 +25,15 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from bankscore_bench._engine import LoadPlan, arrival_offsets
-from bankscore_bench._engine_http import Connection, Exchange, Target, build_requests, exchange, redacted_head
+from bankscore_bench._engine_http import (
+    Connection,
+    Exchange,
+    Target,
+    build_requests,
+    exchange,
+    request_dump,
+    response_dump,
+)
 from bankscore_bench._samples import Failure, RunInfo, SampleLog
 
 __all__ = [
@@ -206,10 +214,13 @@ class RunState:
             self.finished.set()
 
     def _print_verbose(self, result: Exchange) -> None:
+        # ab's order and levels: the head at -v 2, then a warning for a non-2xx (-v 2) or the code (-v 3)
+        if result.head:
+            print(response_dump(result.head, bytes(result.body)), end="")
         if result.status and result.status // 100 != 2:
             print(f"WARNING: Response code not 2xx ({result.status})")
-        if result.head:
-            print(f"LOG: header received:\n{result.head_text()}\n")
+        elif result.status and self.plan.verbosity >= 3:
+            print(f"LOG: Response code = {result.status}")
 
 
 def _server_software(value: str | None) -> str:
@@ -247,7 +258,7 @@ def execute(plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[
     target = Target(plan.url, plan.timeout_s)
     run = RunState(plan, target, on_progress)
     if run.verbose:
-        print(f"INFO: {plan.method} header == \n---\n{redacted_head(run.requests_bytes[0])}\n\n---")
+        print(request_dump(plan.method, run.requests_bytes[0]), end="")
     env = Environment(user_classes=[bench_user_class(lambda: run)])
     run.locust_events = env.events
     runner = env.create_local_runner()

@@ -86,8 +86,9 @@ def _line_chart(
     y_label: str,
     x_ticks: Sequence[tuple[float, str]] | None = None,
     point_titles: Sequence[str] | None = None,
+    whole_x: bool = False,
 ) -> str:
-    """An SVG line chart; y starts at 0; each point carries a <title> tooltip."""
+    """An SVG line chart; y starts at 0; each point carries a <title> tooltip; ``whole_x``: integer x ticks."""
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points if y is not None]
     x_min, x_max = (min(xs), max(xs)) if xs else (0.0, 1.0)
@@ -117,6 +118,8 @@ def _line_chart(
         tick += y_step
     if x_ticks is None:
         x_step = _nice_step(x_max - x_min, 8)
+        if whole_x:  # seconds are whole: a "0.2 s" tick would promise data that is not there
+            x_step = float(max(1, math.ceil(x_step)))
         first = math.ceil(x_min / x_step) * x_step
         x_ticks = [(first + i * x_step, f"{first + i * x_step:g}") for i in range(int((x_max - first) / x_step) + 1)]
     for value, label in x_ticks:
@@ -203,9 +206,19 @@ def _timeline_charts(timeline: Sequence[Second]) -> str:
         _Series("errors", _COLORS["errors"], [(s.second, float(s.errors)) for s in timeline]),
     ]
     return _line_chart(
-        "chart-latency-over-time", "Latency per second (exact p50, p95, p99)", latency, x_label="second", y_label="ms"
+        "chart-latency-over-time",
+        "Latency per second (exact p50, p95, p99)",
+        latency,
+        x_label="second",
+        y_label="ms",
+        whole_x=True,
     ) + _line_chart(
-        "chart-throughput", "Throughput and errors per second", throughput, x_label="second", y_label="per second"
+        "chart-throughput",
+        "Throughput and errors per second",
+        throughput,
+        x_label="second",
+        y_label="per second",
+        whole_x=True,
     )
 
 
@@ -249,9 +262,10 @@ def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
         ("Duration", f"{summary.duration_s:.3f} s"),
         ("Requests per second", f"{summary.requests_per_s:.2f}"),
         ("OK requests per second", f"{summary.ok_per_s:.2f}"),
-        ("Records scored per second", f"{summary.records_per_s:.2f}"),
-        ("Bytes received / body / sent", f"{summary.bytes_read} / {summary.body_bytes} / {summary.bytes_sent}"),
     ]
+    if summary.records:  # a -p file or a GET sends no records: no "0.00 records/s" that reads as a failure
+        rows.append(("Records scored per second", f"{summary.records_per_s:.2f}"))
+    rows.append(("Bytes received / body / sent", f"{summary.bytes_read} / {summary.body_bytes} / {summary.bytes_sent}"))
     if summary.open_loop:
         rows += [("Late sends", str(summary.late)), ("Dropped (never sent)", str(summary.dropped))]
     return rows

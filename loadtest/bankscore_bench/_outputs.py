@@ -337,9 +337,11 @@ def render_summary_text(
         f"  requests {summary.requests}  ok {summary.ok}  errors {summary.errors} "
         f"= {summary.error_rate * 100:.2f}%{detail}"
     )
+    # records/s only when records were sent: a -p file or a GET has none, and "records 0.00/s" reads as a failure
+    records = f"records {summary.records_per_s:.2f}/s  " if summary.records else ""
     lines.append(
         f"  throughput {summary.requests_per_s:.2f} req/s  ok {summary.ok_per_s:.2f} req/s  "
-        f"records {summary.records_per_s:.2f}/s  over {summary.duration_s:.3f} s"
+        f"{records}over {summary.duration_s:.3f} s"
     )
     if summary.uncorrected_latency is not None:
         lines += _latency_lines("latency (ms, exact, from the actual send)", summary.uncorrected_latency)

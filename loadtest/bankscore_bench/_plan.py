@@ -22,7 +22,7 @@ import dataclasses
 from urllib.parse import urlsplit
 
 from bankscore._endpoint import Key, resolve_endpoint
-from bankscore._wire import PREDICT_PROBA
+from bankscore._wire import PREDICT, PREDICT_PROBA
 from bankscore.deploy._generations import WireGeneration
 from bankscore_bench._abargs import AbOptions
 from bankscore_bench._engine import LoadPlan
@@ -32,7 +32,6 @@ from bankscore_bench._payloads import (
     bank_marketing_payloads,
     detect_endpoint_generation,
     fixed_payload,
-    scoring_method,
 )
 from bankscore_bench._samples import RunInfo
 
@@ -118,8 +117,8 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
         described = f"{method} of {options.body_file} ({len(payloads.payloads[0].body)} bytes)"
     elif uses_records(options, target.url):
         generation = _generation(options, target, headers)
-        # As bankscore.Client asks: probabilities wherever the generation has them (A has only labels).
-        wanted = PREDICT_PROBA if options.proba else scoring_method(generation)
+        # Labels unless --proba, as the help says and as the seed's endpoint.py and data.json ask.
+        wanted = PREDICT_PROBA if options.proba else PREDICT
         if options.proba and generation is WireGeneration.A:
             raise PlanError("--proba: wire generation A can only predict labels; drop --proba")
         batch = options.batch_size or 1

@@ -82,6 +82,9 @@ class _Run:
         from bankscore_bench._thresholds import ThresholdError, parse_thresholds
 
         options = self.options
+        unwritable = _unwritable_output(options)
+        if unwritable is not None:  # before the run, so a typo in a path does not waste it
+            return self.fail(unwritable)
         try:
             thresholds = parse_thresholds(list(options.thresholds))
             slo = parse_thresholds(options.slo) if options.slo else []
@@ -117,9 +120,11 @@ class _Run:
         if plan.accept_variable_length:  # generated records: "Document Length: Variable", as with -l
             settings = dataclasses.replace(settings, variable_length=True)
         host = parse_ab_url(target.url, prog=PROG).host
-        self.out.write(banner() + "\n" + benchmarking_line(host, settings))
-        self.out.flush()
+        # What is sent goes first, so on a terminal it does not land inside ab's "(be patient)..." line.
         self.err.write(f"{PROG}: {described}; {_load_words(options)}\n")
+        self.err.flush()
+        self.out.write(banner() + benchmarking_line(host, settings))  # banner() ends with ab's blank line
+        self.out.flush()
 
         def on_progress(done: int) -> None:
             line = progress_line(done, settings.heartbeat)
@@ -137,10 +142,13 @@ class _Run:
             self.err.write(finished)
         self.out.write(done_line(settings))
         self.out.write(format_report(info, log, settings))
-        for path, text in ((options.csv_file, format_csv(log)), (options.gnuplot_file, format_gnuplot(log))):
-            if path is not None and text is not None:
-                Path(path).write_text(text)
-        results = self.reports(info, log, thresholds, sweep=None)
+        try:
+            for path, text in ((options.csv_file, format_csv(log)), (options.gnuplot_file, format_gnuplot(log))):
+                if path is not None and text is not None:
+                    Path(path).write_text(text)
+            results = self.reports(info, log, thresholds, sweep=None)
+        except OSError as exc:  # checked before the run; this is the disk filling up or a folder vanishing
+            return self.fail(f"cannot write {exc.filename}: {exc.strerror}")
         return self.exit_code(info, log, results)
 
     def run_engine(self, plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[RunInfo, SampleLog]:
@@ -265,11 +273,39 @@ class _Run:
         self.out.write(render_sweep_text(result))
         if last:
             info, log = last[0]
-            self.reports(info, log, [], sweep=result)
+            try:
+                self.reports(info, log, [], sweep=result)
+            except OSError as exc:
+                return self.fail(f"cannot write {exc.filename}: {exc.strerror}")
         if slo and result.best is None:
             self.err.write(f"{PROG}: no level of the sweep met the SLO\n")
             return THRESHOLDS_FAILED_EXIT_CODE
         return 0
+
+
+def _unwritable_output(options: AbOptions) -> str | None:
+    """A message naming the first output option whose file cannot be written, else None."""
+    import os
+
+    outputs = [
+        ("-e", options.csv_file, ""),
+        ("-g", options.gnuplot_file, ""),
+        ("--json", options.json_file, ""),
+        ("--html", options.html_file, ""),
+        ("--csv", options.csv_prefix, "_requests.csv"),  # a prefix: its files are PREFIX_requests.csv, ...
+    ]
+    for flag, given, suffix in outputs:
+        if not given:
+            continue
+        path = Path(given + suffix)
+        folder = path.parent
+        if not folder.is_dir():
+            return f"{flag} {given!r}: the folder {str(folder)!r} does not exist"
+        if path.is_dir():
+            return f"{flag} {given!r}: is a folder, not a file"
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            return f"{flag} {given!r}: not writable"
+    return None
 
 
 def _load_words(options: AbOptions) -> str:

@@ -300,6 +300,21 @@ def test_bad_urls_are_usage_errors(url: str) -> None:
     assert "p@host" not in error.message or "credentials" in error.message
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--arrivals", "poisson", URL], "--arrivals poisson needs --rate R"),
+        (["--expect-workers", "2", URL], "--expect-workers needs --master"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(argv: list[str], named: str) -> None:
+    error = _error(argv)
+
+    assert named in error.message
+    assert error.exit_code == EXIT_USAGE
+    assert parse_ab_args(["--arrivals", "poisson", "--sweep", "rate=10,20", URL]).arrivals == "poisson"
+
+
 def test_help_and_version_stop_parsing() -> None:
     assert parse_ab_args(["-n", "5", "-h", "-c", "not-checked"]) == AbOptions(show_help=True)
     assert parse_ab_args(["--help"]).show_help

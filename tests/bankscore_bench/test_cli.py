@@ -67,6 +67,19 @@ def test_bad_threshold_is_named_before_anything_runs() -> None:
     assert out.getvalue() == ""
 
 
+@pytest.mark.parametrize("flag", ["-e", "-g", "--json", "--html", "--csv"])
+def test_an_output_in_a_missing_folder_is_named_before_the_run(flag: str, tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    missing = tmp_path / "no-such-folder" / "report"
+    code = run_cli(["-n", "1", flag, str(missing), "http://127.0.0.1:9/"], stdout=out, stderr=err)
+    assert code == 1
+    assert (
+        err.getvalue()
+        == f"bankscore-bench: {flag} {str(missing)!r}: the folder {str(missing.parent)!r} does not exist\n"
+    )
+    assert out.getvalue() == ""  # nothing ran
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ab") is None, reason="needs Apache Bench (apt-get install apache2-utils)")
 def test_same_target_same_flags_as_ab_field_by_field(target_url: str) -> None:
@@ -95,6 +108,8 @@ def test_same_target_same_flags_as_ab_field_by_field(target_url: str) -> None:
 
     assert names(ours.stdout) == names(ab.stdout)
     assert "Finished 300 requests" in ours.stderr
+    # The banner has ab's line count: three lines and one blank line before "Benchmarking".
+    assert ours.stdout.split("Benchmarking")[0].count("\n") == ab.stdout.split("Benchmarking")[0].count("\n")
 
 
 @pytest.mark.slow
@@ -233,3 +248,18 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_custom_method_and_verbose_lines_as_ab_prints_them(target_url: str) -> None:
+    # ab sends any -m method verbatim; the target answers DELETE with 501, which ab counts as Non-2xx.
+    result = _bench("-n", "2", "-m", "DELETE", "-v", "3", f"{target_url}/")
+    assert result.returncode == 0, result.stderr
+    assert _field(result.stdout, "Non-2xx responses") == "2"
+    assert "DELETE / HTTP/1.1\n" in result.stdout  # (text=True reads ab's CRLFs as newlines)
+    # ab: the response head at -v 2, then the warning after it; the body follows the head's blank line.
+    assert "Content-Length: 359\n\n<!DOCTYPE HTML>" in result.stdout
+    assert "</html>\n\nWARNING: Response code not 2xx (501)\n" in result.stdout  # ab: the dump, then one newline
+    ok = _bench("-n", "1", "-v", "3", f"{target_url}/")
+    assert "\nLOG: Response code = 200\n" in ok.stdout
+    assert "LOG: Response code" not in _bench("-n", "1", "-v", "2", f"{target_url}/").stdout

@@ -41,7 +41,7 @@ def _p99(values: list[int]) -> int:
         ("concurrency", {"requests": 5, "concurrency": 9}, "concurrency (-c) 9 cannot exceed requests (-n) 5"),
         ("rate", {"rate": -3.0}, "rate must be a positive number of requests/s, got -3.0"),
         ("arrivals", {"rate": 10.0, "arrivals": "bursty"}, "arrivals must be one of constant, poisson, got 'bursty'"),
-        ("method", {"method": "DELETE"}, "method must be one of GET, HEAD, POST, PUT, got 'DELETE'"),
+        ("method", {"method": "GET /"}, "method must be an HTTP method name such as GET, HEAD, POST, PUT, got 'GET /'"),
         ("time_limit_s", {"time_limit_s": 0.0}, "time_limit_s must be a positive number of seconds, got 0.0"),
     ],
 )
@@ -223,6 +223,21 @@ def test_the_content_length_fast_path_frames_only_what_it_should() -> None:
     assert not keeps_alive(b"HTTP/1.1 200 OK\r\nConnection: close")
     assert not keeps_alive(b"HTTP/1.0 200 OK\r\nContent-Length: 1")
     assert keeps_alive(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive")
+
+
+def test_verbose_dumps_have_abs_lines(ab_fixtures: Path) -> None:
+    """ab -v 2's request and response dumps, byte for byte (raw CRLFs included)."""
+    from bankscore_bench._engine_http import request_dump, response_dump
+
+    capture = (ab_fixtures / "11-request-dump-v2.stdout.txt").read_bytes().decode("latin-1")
+    start = capture.index("INFO: POST header")
+    expected = capture[start : capture.index("..done", start)]
+    request_head, response_head = expected.split("---\nLOG: header received:\n")
+    request = request_head.removeprefix("INFO: POST header == \n---\n").removesuffix("\r\n\r\n\n")
+    response = response_head.removesuffix("\r\n\r\n\n")
+    dumped = request_dump("POST", request.encode() + b"\r\n\r\n{}") + response_dump(response.encode(), b"")
+    assert dumped == expected.replace("X-Api-Key: demo", "X-Api-Key: <redacted>")  # keys never in output
+    assert response_dump(b"HTTP/1.1 401 Unauthorized", b"no").endswith("Unauthorized\r\n\r\nno\n")
 
 
 # --- stopping --------------------------------------------------------------------------------------------------

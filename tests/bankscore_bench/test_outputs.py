@@ -345,3 +345,25 @@ def test_html_escapes_everything_from_the_run(stats_synthetic_run) -> None:
     assert "<script>" not in page
     assert "&lt;script&gt;" in page or "%3Cscript%3E" in page
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
+
+
+def test_per_second_charts_tick_whole_seconds(stats_synthetic_run) -> None:
+    import re
+
+    info, log = stats_synthetic_run([1_000] * 4, start_us=[0, 400_000, 1_100_000, 1_600_000])
+    summary = summarize(info, log)
+    page = render_html(info, summary, timeline=timeline(info, log))
+    chart = page[page.index('id="chart-throughput"') :]
+    chart = chart[: chart.index("</svg>")]
+    ticks = [label for label in re.findall(r'text-anchor="middle">([^<]*)</text>', chart) if label[0].isdigit()]
+    assert ticks == ["0", "1"]  # no "0.2" ticks between whole seconds
+
+
+def test_summary_text_leaves_out_records_when_none_were_sent(stats_synthetic_run) -> None:
+    plain = render_summary_text(summarize(*stats_synthetic_run([1_000] * 10, records=0)))  # -p file or GET
+    scored = render_summary_text(summarize(*stats_synthetic_run([1_000] * 10, records=3)))
+    assert "records" not in plain
+    assert "records " in scored
+    info, _ = stats_synthetic_run([1_000] * 10, records=0)
+    assert "Records scored" not in render_html(info, summarize(*stats_synthetic_run([1_000] * 10, records=0)))
+    assert "Records scored" in render_html(info, summarize(*stats_synthetic_run([1_000] * 10, records=3)))

@@ -180,3 +180,16 @@ def test_the_engine_scores_a_real_deployment_and_catches_a_wrong_generation(
     _, log = engine_run(plan)
     assert set(log.status) == {200}
     assert set(log.failure) == {Failure.BAD_BODY}
+
+
+@pytest.mark.parametrize(("flags", "method"), [([], "predict"), (["--proba"], "predict_proba")])
+def test_records_ask_for_labels_unless_proba_is_given(flags: list[str], method: str) -> None:
+    from bankscore_bench._abargs import parse_ab_args
+    from bankscore_bench._plan import BenchTarget, build_plan
+
+    options = parse_ab_args(["-n", "1", "--generation", "C", *flags, "http://127.0.0.1:9/score"])
+    plan, described = build_plan(options, BenchTarget(options.url or "", generation=WireGeneration.C))
+    assert plan.payloads is not None
+    body = json.loads(plan.payloads.payloads[0].body)
+    assert body.get("GlobalParameters", {}).get("method", "predict") == method
+    assert f"generation C, {method}," in described
