@@ -79,9 +79,9 @@ def local_endpoint(name: str = DEFAULT_DEPLOYMENT) -> Endpoint:
         state = json.loads((folder / "state.json").read_text())
     except FileNotFoundError:
         raise BankscoreError(
-            f"no local deployment {name!r} in {folder.parent}: start one with `bankscore deploy local`"
+            f"no local deployment {name!r} in {folder.parent}: start one with `bankscore deploy local"
             + ("" if name == DEFAULT_DEPLOYMENT else f" --name {name}")
-            + ", or pass the scoring URI (or set BANKSCORE_URI)"
+            + "`, or pass the scoring URI (or set BANKSCORE_URI)"
         ) from None
     except (OSError, ValueError) as exc:
         raise BankscoreError(f"cannot read the local deployment {name!r}: {exc}") from None

@@ -91,9 +91,13 @@ def _auth_headers(options: AbOptions, target: BenchTarget) -> list[tuple[str, st
 def _generation(options: AbOptions, target: BenchTarget, headers: list[tuple[str, str]]) -> WireGeneration:
     if target.generation is not None:
         return target.generation
+    from bankscore._exceptions import APIConnectionError
+
     try:
         return detect_endpoint_generation(target.url, dict(headers))
-    except Exception as exc:  # any failure to read the spec gets one clear message
+    except APIConnectionError as exc:  # nothing listens there: no flag would help, say so plainly
+        raise PlanError(str(exc)) from None
+    except Exception as exc:  # any other failure to read the spec gets one clear message
         raise PlanError(
             f"cannot detect the wire generation of {target.url} from its /swagger.json ({exc}); "
             "give --generation A, B or C"

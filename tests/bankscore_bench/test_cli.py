@@ -263,3 +263,11 @@ def test_custom_method_and_verbose_lines_as_ab_prints_them(target_url: str) -> N
     ok = _bench("-n", "1", "-v", "3", f"{target_url}/")
     assert "\nLOG: Response code = 200\n" in ok.stdout
     assert "LOG: Response code" not in _bench("-n", "1", "-v", "2", f"{target_url}/").stdout
+
+
+def test_a_scoring_url_nobody_listens_on_is_named_without_a_wrong_hint(target_refused_url: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run_cli(["-n", "3", f"{target_refused_url}score"], stdout=out, stderr=err) == 1
+    assert "Connection refused" in err.getvalue()
+    assert "--generation" not in err.getvalue()
+    assert "Traceback" not in err.getvalue()
