@@ -47,6 +47,7 @@ Level = int | float
 RunLevel = Callable[[Level], tuple[RunInfo, SampleLog]]
 MAX_LEVELS: Final = 200  # a sweep is bounded in count: a typo like rate=1:100000:1 is refused, not run
 _STABILITY_WINDOWS: Final = 3  # perf_analyzer compares the last three measurements
+P99_WINDOW_MIN: Final = 1_000  # responses per window before its p99 (10 samples above it) is compared
 
 
 class SweepError(ValueError):
@@ -163,8 +164,10 @@ def parse_sweep(spec: str) -> SweepSpec:
     return SweepSpec(dimension, "linear", tuple(sorted(levels)))
 
 
-def _window_values(info: RunInfo, log: SampleLog, windows: int, corrected: bool) -> list[tuple[float, int | None]]:
-    """(throughput, p99 µs or None) per equal time window of the run, by completion time."""
+def _window_values(
+    info: RunInfo, log: SampleLog, windows: int, corrected: bool
+) -> list[tuple[float, int | None, int | None, int]]:
+    """(throughput, p99 µs, p50 µs, responses) per equal time window of the run, by completion time."""
     done, responded_done, latency = completion_and_latency_us(log, corrected=corrected)
     span = max(info.ended_us - info.started_us, 1)
     window_s = span / windows / 1e6
@@ -175,10 +178,12 @@ def _window_values(info: RunInfo, log: SampleLog, windows: int, corrected: bool)
 
     requests = np.bincount(window_of(done), minlength=windows)
     latency_window = window_of(responded_done)
-    values: list[tuple[float, int | None]] = []
+    values: list[tuple[float, int | None, int | None, int]] = []
     for window in range(windows):
         mine = np.sort(latency[latency_window == window])
-        values.append((int(requests[window]) / window_s, percentile_us(mine, Fraction(99)) if len(mine) else None))
+        p99 = percentile_us(mine, Fraction(99)) if len(mine) else None
+        p50 = percentile_us(mine, Fraction(50)) if len(mine) else None
+        values.append((int(requests[window]) / window_s, p99, p50, len(mine)))
     return values
 
 
@@ -188,12 +193,19 @@ def _within(values: Sequence[float], tolerance: float) -> bool:
 
 
 def is_stable(info: RunInfo, log: SampleLog, *, windows: int = 3, tolerance: float = 0.10, corrected: bool) -> bool:
-    """Throughput and p99 of the last three windows each within ``tolerance`` of their mean."""
+    """Throughput and p99 of the last three windows each within ``tolerance`` of their mean.
+
+    A window's p99 rests on its slowest 1%: with fewer than ``P99_WINDOW_MIN`` responses per window it is
+    little more than that window's maximum and never steady, so short levels are judged on the median instead
+    (throughput is judged either way).
+    """
     last = _window_values(info, log, windows, corrected)[-_STABILITY_WINDOWS:]
-    p99s = [p99 for _, p99 in last]
+    p99s = [p99 for _, p99, _, _ in last]
     if any(p99 is None for p99 in p99s):
         return False  # a window with no response: certainly not steady
-    return _within([rate for rate, _ in last], tolerance) and _within([float(p or 0) for p in p99s], tolerance)
+    enough = min(count for _, _, _, count in last) >= P99_WINDOW_MIN
+    latencies = [float(p99 or 0) for p99 in p99s] if enough else [float(p50 or 0) for _, _, p50, _ in last]
+    return _within([rate for rate, _, _, _ in last], tolerance) and _within(latencies, tolerance)
 
 
 class _Runner:

@@ -193,3 +193,27 @@ def test_stability_compares_throughput_and_p99_of_the_windows(stats_synthetic_ru
         totals = [1_000] * 200 + [int(1_000 * factor)] * 100
         run = stats_synthetic_run(totals, start_us=list(range(0, 3_000_000, 10_000)))
         assert is_stable(*run, corrected=False) is expected
+
+
+def test_short_windows_are_judged_on_the_median_long_ones_on_p99(stats_synthetic_run) -> None:
+    from bankscore_bench._sweep import P99_WINDOW_MIN
+
+    def run_with_one_slow_request_per_window(per_window: int):
+        totals = []
+        for window in range(3):
+            slow = [5_000 * (window + 1)]  # the window's p99 is its one outlier when the window is short
+            totals += [1_000] * (per_window - 1) + slow
+        step = 3_000_000 // len(totals)
+        return stats_synthetic_run(totals, start_us=[i * step for i in range(len(totals))])
+
+    # 100 per window: p99 is the outlier (5, 10, 15 ms: far apart) but the median is steady.
+    assert is_stable(*run_with_one_slow_request_per_window(100), corrected=False)
+    # Enough responses per window: the p99 is compared (the outliers are now below it, so it is steady too) ...
+    assert is_stable(*run_with_one_slow_request_per_window(P99_WINDOW_MIN + 100), corrected=False)
+    # ... and a p99 that really moves between long windows is caught.
+    totals = []
+    for window in range(3):
+        totals += [1_000] * (P99_WINDOW_MIN + 50) + [2_000 * (window + 1)] * 50
+    step = 3_000_000 // len(totals)
+    moving = stats_synthetic_run(totals, start_us=[i * step for i in range(len(totals))])
+    assert not is_stable(*moving, corrected=False)
