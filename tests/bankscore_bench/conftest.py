@@ -192,18 +192,9 @@ def ab_fixtures() -> Path:
 
 
 @pytest.fixture(scope="module")
-def ab_server_url() -> Iterator[str]:
-    """Base URL (no trailing slash) of fixtures/ab/ka_server.py: HTTP/1.1 keep-alive on a free loopback port."""
-    proc = subprocess.Popen([sys.executable, str(AB_FIXTURES / "ka_server.py")], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    port = proc.stdout.readline().strip()
-    if not port.isdigit():
-        _target_stop(proc)
-        pytest.fail("the ab loopback server did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _target_stop(proc)
+def ab_server_url(target_url: str) -> str:
+    """Base URL (no trailing slash) of the keep-alive loopback target (fixtures/targets/ka_server.py)."""
+    return target_url
 
 
 _ENGINE_WORKERS_CHILD = """
