@@ -1,13 +1,19 @@
 """Benchmark: the local deployment's scoring speed, side by side with an AutoML-style scoring script.
 
 One run, one model, one server (azmlinfsrv), measured in turn:
-  * bankscore's score.py (lean scorer, @rawhttp) with 1 and 2 workers;
+  * bankscore's score.py (lean scorer, @rawhttp) with 1 and 2 workers, as `bankscore deploy local` serves it:
+    through its public port (nginx in front when nginx is installed) and on the server's own port;
+  * the server's floor: a do-nothing @rawhttp score.py (reads the body, answers a constant) with 2 workers and
+    the deployment's own logging.json, on the server's port: no script can serve faster on this machine;
   * an AutoML-style score.py (inference-schema decorators with PandasParameterType, then the model's pandas
     predict, as Azure AutoML's generated scoring scripts do; CONTRACT.md section 2) with 2 workers.
 For each: `ab -k -c 8 -n N` requests/s with one record per request, and the server's own scoring-function time
-(`x-ms-run-fn-exec-ms`) p50/p99 for 1 and 1,000 records.
+(`x-ms-run-fn-exec-ms`) p50/p99 for 1 and 1,000 records. Every server stays up for the whole run and the
+measurements go round them in --rounds interleaved rounds (medians reported, every round kept in the JSON),
+so a change in the machine's other load hits every row alike; the load average before and after is recorded
+too. Compare rows of one run, not runs.
 
-    python benchmarks/serving.py [--requests 5000] [--budget 60] [--output benchmarks/results/serving.json]
+    python benchmarks/serving.py [--requests 5000] [--rounds 3] [--budget 60] [--output benchmarks/results/serving.json]
 
 Needs bankscore[all] and Apache Bench (`ab`). Trains a model in a temporary workspace first (AutoML budget
 --budget seconds), so the numbers are for the kind of model `bankscore train` produces.
@@ -20,12 +26,14 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +72,24 @@ def run(Inputs, GlobalParameters={"method": "predict"}):
 '''
 
 
+# The server's floor: what azmlinfsrv answers per second when run() does no work at all.
+DO_NOTHING_SCORE = '''\
+"""Do nothing: read the body, answer a constant (the server's own per-request cost, for comparison only)."""
+from azureml.contrib.services.aml_request import rawhttp
+from azureml.contrib.services.aml_response import AMLResponse
+
+
+def init():
+    pass
+
+
+@rawhttp
+def run(request):
+    request.get_data()
+    return AMLResponse({"Results": ["no"]}, 200, json_str=True)
+'''
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -93,17 +119,21 @@ def _ab(url: str, body: Path, requests: int) -> float:
     return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def _fn_times(url: str, body: bytes, count: int) -> dict[str, float]:
+def _fn_times(url: str, body: bytes, count: int) -> list[float]:
     import httpx
 
-    times = []
     with httpx.Client(headers={"Content-Type": "application/json"}, timeout=60) as client:
+        times = []
         for _ in range(count):
             response = client.post(url, content=body)
             response.raise_for_status()
             times.append(float(response.headers["x-ms-run-fn-exec-ms"]))
-    times.sort()
-    return {"p50_ms": round(statistics.median(times), 3), "p99_ms": round(times[int(len(times) * 0.99) - 1], 3)}
+    return times
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1], 3)}
 
 
 def _wait(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
@@ -112,28 +142,62 @@ def _wait(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("the AutoML-style server exited during start-up")
+            raise SystemExit(f"the server on port {port} exited during start-up")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).text == "Healthy":
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise SystemExit("the AutoML-style server did not become healthy")
+    raise SystemExit(f"the server on port {port} did not become healthy")
 
 
-def _measure(url: str, bodies: dict[str, Path], requests: int) -> dict[str, Any]:
-    _ab(url, bodies["one"], min(300, requests))  # warm-up: every worker has loaded and scored
-    return {
-        "requests_per_s_ab_k_c8": _ab(url, bodies["one"], requests),
-        "fn_exec_1_record": _fn_times(url, bodies["one"].read_bytes(), 300),
-        "fn_exec_1000_records": _fn_times(url, bodies["thousand"].read_bytes(), 60),
+@dataclass
+class Target:
+    """One thing to measure: ab at ``url``; the scoring-function header at ``fn_url`` (None: not measured)."""
+
+    key: str
+    label: str
+    workers: int
+    where: str
+    url: str
+    fn_url: str | None
+    requests: int
+    rps: list[float] = field(default_factory=list)
+    fn_one: list[float] = field(default_factory=list)
+    fn_thousand: list[float] = field(default_factory=list)
+
+    def result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "requests_per_s_ab_k_c8": round(statistics.median(self.rps), 1),
+            "requests_per_s_each_round": self.rps,
+        }
+        if self.fn_url is not None:
+            result["fn_exec_1_record"] = _percentiles(self.fn_one)
+            result["fn_exec_1000_records"] = _percentiles(self.fn_thousand)
+        return result
+
+
+def _serve_script(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start azmlinfsrv on ``folder/score.py`` (model in ``folder/model``) with 2 workers, as bankscore does."""
+    port = _free_port()
+    script_env = {
+        **env,
+        "AML_APP_ROOT": str(folder),
+        "AZUREML_MODEL_DIR": str(folder / "model"),
+        "GUNICORN_CMD_ARGS": "--no-control-socket",
     }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bankscore.deploy._launch", "--entry_script", str(folder / "score.py"),
+         "--model_dir", str(folder / "model"), "--port", str(port), "--worker_count", "2"],
+        env=script_env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    _wait(port, server)
+    return server, port
 
 
-def _automl_style(work: Path, env: dict[str, str], rows: list[Any], bodies: dict[str, Path], requests: int) -> Any:
-    """Serve the same registered model through the AutoML-style script and measure it."""
-    # The AutoML-style script serves the very same registered model through FLAML's pandas path.
+def _automl_style_folder(work: Path, env: dict[str, str]) -> Path:
+    """The AutoML-style script over the very same registered model, through FLAML's pandas path."""
     style = work / "automl-style"
     (style / "model").mkdir(parents=True)
     (style / "score.py").write_text(AUTOML_STYLE_SCORE)
@@ -142,31 +206,77 @@ def _automl_style(work: Path, env: dict[str, str], rows: list[Any], bodies: dict
         "pickle.dump(load_model(), open(sys.argv[1], 'wb'))"
     )
     subprocess.run([sys.executable, "-c", loader, str(style / "model" / "model.pkl")], env=env, check=True)
-    port = _free_port()
-    style_env = {
-        **env,
-        "AML_APP_ROOT": str(style),
-        "AZUREML_MODEL_DIR": str(style / "model"),
-        "GUNICORN_CMD_ARGS": "--no-control-socket",
-        "BENCH_SAMPLE_ROW": json.dumps(rows[0]),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bankscore.deploy._launch", "--entry_script", str(style / "score.py"),
-         "--model_dir", str(style / "model"), "--port", str(port), "--worker_count", "2"],
-        env=style_env, cwd=style, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait(port, server)
-        return _measure(f"http://127.0.0.1:{port}/score", bodies, requests)
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+    return style
+
+
+def _do_nothing_folder(work: Path, release: Path) -> Path:
+    """The server's floor, with the deployment's own logging configuration."""
+    floor = work / "do-nothing"
+    (floor / "model").mkdir(parents=True)
+    (floor / "score.py").write_text(DO_NOTHING_SCORE)
+    if (release / "logging.json").is_file():
+        shutil.copy(release / "logging.json", floor / "logging.json")
+    return floor
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _start_all(
+    work: Path, env: dict[str, str], rows: list[Any], args: argparse.Namespace, servers: list[subprocess.Popen[bytes]]
+) -> list[Target]:
+    """Deploy bankscore with 1 and 2 workers, start the floor and the AutoML-style server; the targets to measure."""
+    targets: list[Target] = []
+    release: Path | None = None
+    for workers in (1, 2):
+        port = _free_port()
+        name = f"bench-{workers}w"
+        deploy = ("deploy", "local", "--name", name, "--port", str(port), "--workers", str(workers), "--json")
+        state = json.loads(_bankscore(*deploy, env=env))
+        release = Path(state["folder"])
+        backend = state.get("backend_port") or port
+        server_url = f"http://127.0.0.1:{backend}/score"
+        key = f"bankscore_{workers}_worker"
+        targets.append(Target(key, "bankscore", workers, "server", server_url, server_url, args.requests))
+        if backend != port:  # a gateway in front: what callers of the scoring URI get
+            public = state["scoring_uri"]
+            targets.append(Target(f"{key}_public_port", "bankscore", workers, "public", public, None, args.requests))
+    if release is None:
+        raise SystemExit("no deployment was made")
+    floor, port = _serve_script(_do_nothing_folder(work, release), env)
+    servers.append(floor)
+    url = f"http://127.0.0.1:{port}/score"
+    targets.append(Target("do_nothing_2_workers", "do-nothing (floor)", 2, "server", url, url, args.requests))
+    style_env = {**env, "BENCH_SAMPLE_ROW": json.dumps(rows[0])}
+    style, port = _serve_script(_automl_style_folder(work, env), style_env)
+    servers.append(style)
+    url = f"http://127.0.0.1:{port}/score"
+    style_requests = args.requests_automl_style
+    targets.append(Target("automl_style_2_workers", "AutoML-style", 2, "server", url, url, style_requests))
+    return targets
+
+
+def _measure_rounds(targets: list[Target], bodies: dict[str, Path], rounds: int) -> None:
+    """Every target in turn, ``rounds`` times: a change in the machine's load hits every target alike."""
+    one, thousand = bodies["one"].read_bytes(), bodies["thousand"].read_bytes()
+    for target in targets:
+        _ab(target.url, bodies["one"], min(300, target.requests))  # warm-up: every worker has loaded and scored
+    for number in range(rounds):
+        for target in targets:
+            target.rps.append(_ab(target.url, bodies["one"], target.requests))
+            if target.fn_url is not None:
+                target.fn_one += _fn_times(target.fn_url, one, max(1, 300 // rounds))
+                target.fn_thousand += _fn_times(target.fn_url, thousand, max(1, 60 // rounds))
+        done = ", ".join(f"{t.key} {t.rps[-1]:.0f}" for t in targets)
+        print(f"round {number + 1}/{rounds} (req/s): {done}", file=sys.stderr)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--requests-automl-style", type=int, default=1000, help="fewer: it is much slower")
+    parser.add_argument("--requests-automl-style", type=int, default=300, help="fewer: it is much slower")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=60)
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "serving.json")
     args = parser.parse_args()
@@ -179,53 +289,63 @@ def main() -> None:
         work = Path(tmp)
         env = {**os.environ, "BANKSCORE_HOME": str(work / "ws")}
         env.pop("MLFLOW_TRACKING_URI", None)
-        bodies = {
-            "one": work / "one.json",
-            "thousand": work / "thousand.json",
-        }
+        bodies = {"one": work / "one.json", "thousand": work / "thousand.json"}
         bodies["one"].write_text(json.dumps({"Inputs": {"data": rows[:1]}}))
         bodies["thousand"].write_text(json.dumps({"Inputs": {"data": rows[:1000]}}))
         summary = json.loads(_bankscore("train", "--time-budget", str(args.budget), "--json", env=env))
         results["model"] = {"ref": summary["model"], "algorithm": summary["algorithm"]}
 
-        for workers in (1, 2):
-            port = _free_port()
-            _bankscore("deploy", "local", "--port", str(port), "--workers", str(workers), env=env)
-            try:
-                results[f"bankscore_{workers}_worker"] = _measure(
-                    f"http://127.0.0.1:{port}/score", bodies, args.requests
-                )
-            finally:
-                _bankscore("deploy", "stop", env=env)
-
-        results["automl_style_2_workers"] = _automl_style(work, env, rows, bodies, args.requests_automl_style)
+        servers: list[subprocess.Popen[bytes]] = []
+        try:
+            targets = _start_all(work, env, rows, args, servers)
+            load_before = _load()
+            _measure_rounds(targets, bodies, args.rounds)
+            load_after = _load()
+        finally:
+            for server in servers:
+                os.killpg(server.pid, 15)
+                server.wait(timeout=30)
+            for workers in (1, 2):
+                subprocess.run(
+                    [sys.executable, "-m", "bankscore.cli", "deploy", "stop", "--name", f"bench-{workers}w"],
+                    env=env, capture_output=True, check=False,
+                )  # fmt: skip
+        for target in targets:
+            results[target.key] = target.result()
 
     ours = results["bankscore_2_worker"]["requests_per_s_ab_k_c8"]
     theirs = results["automl_style_2_workers"]["requests_per_s_ab_k_c8"]
+    floor = results["do_nothing_2_workers"]["requests_per_s_ab_k_c8"]
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "requests": {"bankscore": args.requests, "automl_style": args.requests_automl_style},
+        "load_average_1_5_15_min": {"before": load_before, "after": load_after},
+        "requests": {"bankscore": args.requests, "automl_style": args.requests_automl_style, "rounds": args.rounds},
         "results": results,
         "throughput_ratio_bankscore_vs_automl_style": round(ours / theirs, 1),
+        "throughput_share_of_do_nothing_floor": round(ours / floor, 2),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n")
+    _print_table(record, targets)
+
+
+def _print_table(record: dict[str, Any], targets: list[Target]) -> None:
+    results = record["results"]
+    load = record["load_average_1_5_15_min"]
     print(f"model {results['model']['ref']} ({results['model']['algorithm']})")
-    print("| score.py | workers | req/s (ab -k -c 8, 1 record) | fn p50 1 rec (ms) | fn p50 1,000 rec (ms) |")
-    print("|---|---|---|---|---|")
-    for key, label, workers in (
-        ("bankscore_1_worker", "bankscore", 1),
-        ("bankscore_2_worker", "bankscore", 2),
-        ("automl_style_2_workers", "AutoML-style", 2),
-    ):
-        r = results[key]
-        print(
-            f"| {label} | {workers} | {r['requests_per_s_ab_k_c8']:.0f} | {r['fn_exec_1_record']['p50_ms']} "
-            f"| {r['fn_exec_1000_records']['p50_ms']} |"
-        )
+    print(f"load average (1, 5, 15 min): before {load['before']}, after {load['after']}")
+    print("| score.py | workers | port | req/s (ab -k -c 8, 1 record) | fn p50 1 rec (ms) | fn p50 1,000 rec (ms) |")
+    print("|---|---|---|---|---|---|")
+    for target in targets:
+        r = results[target.key]
+        one = r.get("fn_exec_1_record", {}).get("p50_ms", "-")
+        thousand = r.get("fn_exec_1000_records", {}).get("p50_ms", "-")
+        rps = f"{r['requests_per_s_ab_k_c8']:.0f} ({', '.join(f'{x:.0f}' for x in target.rps)})"
+        print(f"| {target.label} | {target.workers} | {target.where} | {rps} | {one} | {thousand} |")
     ratio = record["throughput_ratio_bankscore_vs_automl_style"]
     print(f"throughput ratio bankscore / AutoML-style (2 workers): {ratio}x")
+    print(f"bankscore (2 workers) reaches {record['throughput_share_of_do_nothing_floor']:.0%} of the do-nothing floor")
 
 
 if __name__ == "__main__":

@@ -11,19 +11,29 @@ codes) and ``contract.json`` (the features with their types, categories and rang
 the model version and the limits), both written by ``bankscore deploy``.
 
 Per request: the raw body is read with a size bound (``@rawhttp``), parsed once, checked column by column
-without pandas, encoded to a float matrix and scored. A caller's mistake is a 400 (or 413, 415) with
-``{"message": ...}`` naming the record, field and value; never a 500. One JSON line per request goes to the
-log (request id, status, latency, record count, model version; never features or keys).
+without pandas, encoded and scored. A caller's mistake is a 400 (or 413, 415) with ``{"message": ...}``
+naming the record, field and value; never a 500. One JSON line per request goes to the log (request id,
+status, latency, record count, model version; never features or keys).
+
+Where the time goes (measured on the server, 2 shared cores): a one-record request is mostly the server's
+own work, so the script keeps its share small: up to SMALL_BATCH rows are scored by walking every learner's
+trees in Python (each library's predict call costs 10-70 us of set-up per call, more than the trees), and
+the checks loop without numpy. A 1,000-record request is mostly parsing, checking and freeing the body, so
+the body is read in one piece, each column is converted to floats once and reused for scoring.
 """
 
 from __future__ import annotations
 
+import gc
+import io
 import json
 import math
 import os
 import pickle
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +68,12 @@ except ImportError:  # imported by bankscore for the pure functions below
     rawhttp = None
     AMLResponse = None
 
+request_globals: Any = None  # inside the server: Flask's per-request globals, which hold the request id
+if rawhttp is not None:
+    import flask
+
+    request_globals = flask.g
+
 __all__ = [
     "ARTIFACT_FILE",
     "CONTRACT_FILE",
@@ -89,6 +105,19 @@ class InputError(Exception):
         self.message = message
 
 
+# Rows, one list of floats per record, in the artifact's column order.
+Rows = list[list[float]]
+# A learner's small-batch path: P(yes) per row, from the rows as float64 (False) or rounded to float32 (True).
+SmallPath = tuple[bool, Callable[[Rows], list[float]]]
+# A checked column: a list (few records), a tuple of categories or a float64 array of numbers (many).
+Column = Sequence[Any] | np.ndarray[Any, Any]
+# A feature's check as plain values: (wire name, kind, allowed categories, lowest, highest).
+Check = tuple[str, str, frozenset[str], float, float]
+
+SMALL_BATCH = 16  # up to this many rows, walking the trees in Python beats the libraries' per-call cost
+_FLOAT_MAX = sys.float_info.max  # the bound of a number without a range: a larger JSON integer is refused
+
+
 class Model:
     """The loaded scorer: checks rows against the contract, encodes them and blends the learners."""
 
@@ -100,10 +129,26 @@ class Model:
         self.features: list[dict[str, Any]] = [
             {**f, "_allowed": frozenset(f.get("categories") or ())} for f in contract["features"]
         ]
+        # The same facts as plain tuples for the per-request checks: (name, kind, allowed, low, high).
+        self.checks: list[Check] = [
+            (
+                f["wire_name"],
+                f["kind"],
+                f["_allowed"],
+                -_FLOAT_MAX if f.get("minimum") is None else f["minimum"],
+                _FLOAT_MAX if f.get("maximum") is None else f["maximum"],
+            )
+            for f in self.features
+        ]
+        names = [f["wire_name"] for f in self.features]
+        # One C-level call per record picks every feature in contract order (KeyError if one is missing).
+        self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*names) if len(names) > 1 else lambda record: (record[names[0]],)
+        )
         self.classes: list[str] = list(contract.get("classes", ["no", "yes"]))
         self.max_records: int = int(contract.get("max_records", DEFAULT_MAX_RECORDS))
         self.max_body_bytes: int = int(contract.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES))
-        self.feature_names = frozenset(f["wire_name"] for f in self.features)
+        self.feature_names = frozenset(names)
         self.columns: list[str] = list(artifact["columns"])
         self.codes: list[dict[str, int] | None] = list(artifact["codes"])
         self.members: list[dict[str, Any]] = list(artifact["members"])
@@ -114,19 +159,43 @@ class Model:
         missing = [c for c in self.columns if c not in self.feature_names]
         if missing:
             raise ValueError(f"the scorer needs columns the contract lacks: {missing}")
+        small = [(float(m["weight"]), _small_path(m)) for m in self.members]
+        # Only when every learner has one: a mixed blend would pay the per-call costs anyway.
+        self._small: list[tuple[float, SmallPath]] | None = (
+            [(w, path) for w, path in small if path is not None] if all(p is not None for _, p in small) else None
+        )
+        self._small_needs_float32 = any(path[0] for _, path in self._small or ())
+        # The log line's fixed tail, encoded once.
+        self.log_tail: str = json.dumps(
+            {"model": self.model_name, "model_version": self.model_version, "generation": self.generation}
+        )[1:]
 
-    def p_yes(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray[Any, Any]:
+    def p_yes(self, columns: Mapping[str, Column], n: int) -> np.ndarray[Any, Any]:
         """P(yes) per record, from checked columns keyed by wire name."""
-        # Encode in Python lists and convert once: one numpy conversion instead of one per column.
-        encoded = [
-            columns[name] if codes is None else [codes[v] for v in columns[name]]
-            for name, codes in zip(self.columns, self.codes, strict=True)
-        ]
-        z = np.array(encoded, dtype=np.float64).T.reshape(n, len(self.columns))
+        if n <= SMALL_BATCH and self._small is not None:
+            return self._p_yes_small(columns, n)
+        z = np.empty((n, len(self.columns)), dtype=np.float64)
+        for j, (name, codes) in enumerate(zip(self.columns, self.codes, strict=True)):
+            values = columns[name]
+            z[:, j] = values if codes is None else list(map(codes.__getitem__, values))
         blended = np.zeros(n, dtype=np.float64)
         for member in self.members:
             blended += member["weight"] * _member_p_yes(member, z)
         return blended / self._total_weight
+
+    def _p_yes_small(self, columns: Mapping[str, Column], n: int) -> np.ndarray[Any, Any]:
+        encoded = [
+            columns[name] if codes is None else [codes[v] for v in columns[name]]
+            for name, codes in zip(self.columns, self.codes, strict=True)
+        ]
+        rows64: Rows = [[float(v) for v in row] for row in zip(*encoded, strict=True)]
+        # XGBoost and scikit-learn compare float32 values, so their rows are rounded as the libraries do.
+        rows32: Rows = np.array(rows64, dtype=np.float32).tolist() if self._small_needs_float32 else rows64
+        blended = [0.0] * n
+        for weight, (float32, path) in self._small or ():
+            for i, p in enumerate(path(rows32 if float32 else rows64)):
+                blended[i] += weight * p
+        return np.array(blended, dtype=np.float64) / self._total_weight
 
 
 def _member_p_yes(member: Mapping[str, Any], z: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -137,7 +206,7 @@ def _member_p_yes(member: Mapping[str, Any], z: np.ndarray[Any, Any]) -> np.ndar
     if kind == "xgboost":
         trees = member.get("trees")
         if trees is not None and len(z) <= SMALL_BATCH:
-            return _xgboost_small(trees, float(member["base_margin"]), z)
+            return np.asarray(_xgboost_small(trees, float(member["base_margin"]), z.astype(np.float32).tolist()))
         return np.asarray(model.inplace_predict(z))
     if kind == "forest":
         # scikit-learn's predict_proba validates and starts joblib on every call (about 0.8 ms); the trees'
@@ -154,25 +223,173 @@ def _member_p_yes(member: Mapping[str, Any], z: np.ndarray[Any, Any]) -> np.ndar
     raise ValueError(f"unknown learner kind {kind!r}")
 
 
-SMALL_BATCH = 16  # up to this many rows, walking XGBoost's trees here beats its per-call cost (~0.2 ms)
+# ------------------------------------------------------------------------------------- small-batch learners
 
 
-def _xgboost_small(trees: Sequence[Sequence[Any]], base_margin: float, z: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """XGBoost's binary:logistic prediction for a few rows, walking the trees in Python.
+def _small_path(member: Mapping[str, Any]) -> SmallPath | None:
+    """The member's Python path for a few rows, or None where only the library's own predict applies."""
+    kind, model = member["kind"], member["model"]
+    if kind == "xgboost" and member.get("trees") is not None:
+        trees, base_margin = member["trees"], float(member["base_margin"])
+        return True, lambda rows: _xgboost_small(trees, base_margin, rows)
+    if kind == "lightgbm":
+        lightgbm = _lightgbm_trees(model, member.get("num_iteration"))
+        if lightgbm is None:
+            return None
+        return False, lambda rows: _lightgbm_small(*lightgbm, rows)
+    if kind == "forest":
+        forest = _forest_trees(model)
+        if forest is None:
+            return None
+        return True, lambda rows: _forest_small(forest, rows)
+    if kind == "linear":
+        coef, intercept = model
+        return False, lambda rows: (1.0 / (1.0 + np.exp(-(np.array(rows) @ coef + intercept)))).tolist()
+    return None
+
+
+def _xgboost_small(trees: Sequence[Sequence[Any]], base_margin: float, rows: Rows) -> list[float]:
+    """XGBoost's binary:logistic prediction for a few float32 rows, walking the trees in Python.
 
     Each tree is (left, right, feature, threshold, is_leaf) lists; a leaf's value is in threshold, as XGBoost
     stores it. XGBoost compares float32 values (``x < threshold`` goes left), so both sides are float32.
     """
-    rows = np.asarray(z, dtype=np.float32).tolist()
-    out = np.empty(len(rows), dtype=np.float64)
-    for r, x in enumerate(rows):
+    out = []
+    for x in rows:
         margin = base_margin
         for left, right, feature, threshold, leaf in trees:
             node = 0
             while not leaf[node]:
                 node = left[node] if x[feature[node]] < threshold[node] else right[node]
             margin += threshold[node]
-        out[r] = 1.0 / (1.0 + math.exp(-margin))
+        out.append(1.0 / (1.0 + math.exp(-margin)))
+    return out
+
+
+LightGBMTree = tuple[list[int], list[float], list[int], list[int], list[frozenset[int] | None], list[bool | None]]
+_LIGHTGBM_ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at most this is "zero" for missing_type Zero
+
+
+def _lightgbm_trees(
+    booster: Any, num_iteration: int | None
+) -> tuple[list[LightGBMTree], list[list[float]], float] | None:
+    """A binary LightGBM booster's trees from its public JSON dump, or None for anything else.
+
+    ``dump_model`` chooses the trees exactly as ``predict`` does (``num_iteration``, else the best iteration).
+    Each tree: (feature, threshold, left, right, categories, zero_goes_left) per split; a child below 0 is
+    the leaf ``~child`` in the tree's leaf values.
+    """
+    document = booster.dump_model(num_iteration=num_iteration)
+    objective = str(document.get("objective", "")).split()
+    if document.get("num_tree_per_iteration") != 1 or document.get("average_output") or objective[:1] != ["binary"]:
+        return None
+    sigmoid = next((float(part.split(":", 1)[1]) for part in objective if part.startswith("sigmoid:")), 1.0)
+    trees, leaves = [], []
+    for info in document["tree_info"]:
+        flat = _flatten_lightgbm(info["tree_structure"])
+        if flat is None:
+            return None
+        trees.append(flat[0])
+        leaves.append(flat[1])
+    return trees, leaves, sigmoid
+
+
+def _flatten_lightgbm(root: Mapping[str, Any]) -> tuple[LightGBMTree, list[float]] | None:
+    feature: list[int] = []
+    threshold: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    categories: list[frozenset[int] | None] = []
+    zero_left: list[bool | None] = []
+    leaves: list[float] = []
+    # Iterative, not recursive: an unbounded num_leaves can grow a chain deeper than Python's recursion limit.
+    pending: list[tuple[Mapping[str, Any], list[int] | None, int]] = [(root, None, 0)]
+    while pending:
+        node, parent_side, parent = pending.pop()
+        if "split_feature" not in node:
+            if "leaf_coeff" in node:  # a linear tree: its leaves are models, not values
+                return None
+            leaves.append(float(node["leaf_value"]))
+            index = ~(len(leaves) - 1)
+        else:
+            index = len(feature)
+            feature.append(int(node["split_feature"]))
+            left.append(0)
+            right.append(0)
+            if node["decision_type"] == "==":  # categories that go left, as "1||4||7"
+                categories.append(frozenset(int(c) for c in str(node["threshold"]).split("||")))
+                threshold.append(0.0)
+                zero_left.append(None)
+            elif node["decision_type"] == "<=":
+                categories.append(None)
+                threshold.append(float(node["threshold"]))
+                zero_left.append(bool(node["default_left"]) if node["missing_type"] == "Zero" else None)
+            else:
+                return None
+            pending.append((node["left_child"], left, index))
+            pending.append((node["right_child"], right, index))
+        if parent_side is not None:
+            parent_side[parent] = index
+    return (feature, threshold, left, right, categories, zero_left), leaves
+
+
+def _lightgbm_small(trees: list[LightGBMTree], leaves: list[list[float]], sigmoid: float, rows: Rows) -> list[float]:
+    """LightGBM's binary prediction for a few rows, walking the trees as its C++ does (values are finite here)."""
+    out = []
+    for x in rows:
+        raw = 0.0
+        for (feature, threshold, left, right, categories, zero_left), values in zip(trees, leaves, strict=True):
+            node = 0 if feature else -1  # a tree of one leaf has no splits
+            while node >= 0:
+                value = x[feature[node]]
+                allowed = categories[node]
+                if allowed is not None:
+                    go_left = value >= 0 and int(value) in allowed
+                elif zero_left[node] is not None and -_LIGHTGBM_ZERO <= value <= _LIGHTGBM_ZERO:
+                    go_left = bool(zero_left[node])
+                else:
+                    go_left = value <= threshold[node]
+                node = left[node] if go_left else right[node]
+            raw += values[~node]
+        out.append(1.0 / (1.0 + math.exp(-sigmoid * raw)))
+    return out
+
+
+ForestTree = tuple[list[int], list[int], list[int], list[float], list[float]]
+
+
+def _forest_trees(trees: Sequence[Any]) -> list[ForestTree] | None:
+    """scikit-learn trees as (left, right, feature, threshold, P(yes) per node) lists, or None if not binary."""
+    flat = []
+    for tree in trees:
+        values = np.asarray(tree.value)
+        if values.ndim != 3 or values.shape[1:] != (1, 2):
+            return None
+        counts = values[:, 0, :]
+        p = (counts[:, 1] / counts.sum(axis=1)).tolist()  # the same division as the batch path
+        flat.append(
+            (
+                tree.children_left.tolist(),
+                tree.children_right.tolist(),
+                tree.feature.tolist(),
+                tree.threshold.tolist(),
+                p,
+            )
+        )
+    return flat
+
+
+def _forest_small(trees: list[ForestTree], rows: Rows) -> list[float]:
+    """The forest's mean P(yes) for a few float32 rows (``x <= threshold`` goes left; -1 marks a leaf)."""
+    out = []
+    for x in rows:
+        total = 0.0
+        for left, right, feature, threshold, p in trees:
+            node = 0
+            while left[node] != -1:
+                node = left[node] if x[feature[node]] <= threshold[node] else right[node]
+            total += p[node]
+        out.append(total / len(trees))
     return out
 
 
@@ -217,62 +434,76 @@ def parse_body(raw: bytes, generation: str) -> tuple[list[Any], str]:
     return data, method
 
 
-def check_columns(model: Model, rows: list[Any]) -> dict[str, list[Any]]:
+def check_columns(model: Model, rows: list[Any]) -> dict[str, Column]:
     """Check every record against the contract and return the values by column.
 
-    The common case (every record valid) runs column by column with set lookups; only when something is
-    wrong does the slow path walk the records to name each problem's record index, field and value.
+    The common case (every record valid) runs column by column; only when something is wrong does the slow
+    path walk the records to name each problem's record index, field and value. Up to SMALL_BATCH records
+    the columns are lists; beyond, a number column comes back as the float64 array its check built (so
+    scoring does not convert it again) and a category column as a tuple.
     """
     if len(rows) > model.max_records:
         raise InputError(400, f"data holds {len(rows)} records; this deployment takes at most {model.max_records}")
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, Column] = {}
     try:
-        if not all(type(r) is dict and len(r) == len(model.features) for r in rows):
+        width = len(model.checks)
+        if not all(type(r) is dict and len(r) == width for r in rows):
             raise LookupError
-        for feature in model.features:
-            name = feature["wire_name"]
-            values = [r[name] for r in rows]  # KeyError if a record lacks it
-            if not _column_ok(feature, values):
-                raise LookupError
-            columns[name] = values
+        if len(rows) <= SMALL_BATCH:
+            for check in model.checks:
+                few = [r[check[0]] for r in rows]  # KeyError if a record lacks it
+                if not _few_ok(check, few):
+                    raise LookupError
+                columns[check[0]] = few
+        else:
+            # Transposed in two C-level passes instead of one Python loop per column.
+            for check, values in zip(model.checks, zip(*map(model.pick, rows), strict=True), strict=True):
+                checked = _many_checked(check, values)
+                if checked is None:
+                    raise LookupError
+                columns[check[0]] = checked
     except LookupError:
         raise InputError(400, _describe_problems(model, rows)) from None
     return columns
 
 
-def _column_ok(feature: Mapping[str, Any], values: list[Any]) -> bool:
-    if len(values) > SMALL_BATCH:
-        return _column_ok_bulk(feature, values)
-    kind = feature["kind"]
+def _few_ok(check: Check, values: list[Any]) -> bool:
+    """Whether a few values fit the feature, as plain loops (numpy's per-call cost exceeds the work)."""
+    _, kind, allowed, low, high = check
     if kind == "category":
-        allowed = feature["_allowed"]
         return all(type(v) is str and v in allowed for v in values)
-    if kind == "integer":
-        if not all(type(v) is int or (type(v) is float and v.is_integer()) for v in values):
+    for v in values:
+        if type(v) is float:
+            # is_integer() is False for NaN and infinities too; math.isfinite would overflow on a huge int.
+            if not (v.is_integer() if kind == "integer" else math.isfinite(v)):
+                return False
+        elif type(v) is not int:  # bool is its own type, so true/false are refused here too
             return False
-    elif not all(type(v) is int or (type(v) is float and math.isfinite(v)) for v in values):
-        return False  # (math.isfinite would overflow on a huge JSON integer; ints are finite anyway)
-    low, high = feature.get("minimum"), feature.get("maximum")
-    return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+        if v < low or v > high:
+            return False
+    return True
 
 
-def _column_ok_bulk(feature: Mapping[str, Any], values: list[Any]) -> bool:
-    """The same test as _column_ok for many values, with set and numpy operations instead of a Python loop."""
+def _many_checked(check: Check, values: Sequence[Any]) -> Column | None:
+    """The same test as _few_ok with set and numpy operations: the column ready to score, or None."""
+    _, kind, allowed, low, high = check
     types = set(map(type, values))
-    if feature["kind"] == "category":
-        return types == {str} and feature["_allowed"].issuperset(values)
-    if not types <= {int, float}:  # bool is its own type, so true/false are refused here too
-        return False
+    if kind == "category":
+        return values if types == {str} and allowed.issuperset(values) else None
+    if not types <= {int, float}:
+        return None
     try:
         array = np.fromiter(values, dtype=np.float64, count=len(values))
     except OverflowError:  # an integer beyond float range
-        return False
-    if not np.isfinite(array).all():
-        return False
-    if feature["kind"] == "integer" and float in types and not np.array_equal(array, np.floor(array)):
-        return False
-    low, high = feature.get("minimum"), feature.get("maximum")
-    return (low is None or array.min() >= low) and (high is None or array.max() <= high)
+        return None
+    if float in types:
+        if not np.isfinite(array).all():
+            return None
+        if kind == "integer" and not np.array_equal(array, np.floor(array)):
+            return None
+    if array.min() < low or array.max() > high:
+        return None
+    return array
 
 
 def _value_problem(feature: Mapping[str, Any], value: Any) -> str | None:
@@ -369,6 +600,10 @@ def init() -> None:
     global _MODEL  # noqa: PLW0603 - the server's init()/run() contract keeps state at module level
     model_dir = os.environ.get("AZUREML_MODEL_DIR") or str(Path(__file__).resolve().parent / "azureml-models")
     _MODEL = load_model(model_dir)
+    # The libraries and the model live as long as the worker: take them out of the collector's generations
+    # so that no full collection walks them again (measured: one took 109 ms in the middle of a request).
+    gc.collect()
+    gc.freeze()
 
 
 # ------------------------------------------------------------------------------------------------- the route
@@ -380,27 +615,35 @@ def _respond(status: int, body: Any) -> Any:
 
 def _request_id() -> str:
     try:
-        from flask import g
-
-        return str(getattr(g, "request_id", ""))
-    except (ImportError, RuntimeError):
+        return str(getattr(request_globals, "request_id", "")) if request_globals is not None else ""
+    except RuntimeError:  # no request context: called outside a request
         return ""
 
 
-def _log(model: Model | None, status: int, started: float, records: int, method: str) -> None:
+def _log(model: Model, status: int, started: float, records: int, method: str) -> None:
     # print() inside run() goes to the server's azmlinfsrv.print logger, which also feeds Application Insights.
-    line = {
-        "event": "score",
-        "request_id": _request_id(),
-        "status": status,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        "records": records,
-        "method": method,
-        "model": model.model_name if model else None,
-        "model_version": model.model_version if model else None,
-        "generation": model.generation if model else None,
-    }
-    print(json.dumps(line), flush=True)
+    # Built as text around the model's pre-encoded tail: the same JSON as json.dumps of the whole dict.
+    latency = round((time.perf_counter() - started) * 1000, 3)
+    print(
+        f'{{"event": "score", "request_id": {json.dumps(_request_id())}, "status": {status}, '
+        f'"latency_ms": {latency!r}, "records": {records}, "method": {json.dumps(method)}, {model.log_tail}',
+        flush=True,
+    )
+
+
+def _read_body(request: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body.
+
+    gunicorn's body object copies what it reads 1 KB at a time (1.2-2 ms for a 400 KB body, measured inside
+    the server); its reader underneath takes the socket's chunks whole. Anything else reads as usual.
+    """
+    environ = getattr(request, "environ", None)
+    stream = environ.get("wsgi.input") if isinstance(environ, dict) else None
+    reader, buffered = getattr(stream, "reader", None), getattr(stream, "buf", None)
+    # Only gunicorn's own Body with nothing read yet; any other shape (another gunicorn) reads as usual.
+    if type(stream).__module__ == "gunicorn.http.body" and isinstance(buffered, io.BytesIO) and not buffered.tell():
+        return bytes(getattr(reader, "read", request.stream.read)(limit))
+    return bytes(request.stream.read(limit))
 
 
 def _handle(request: Any) -> Any:
@@ -408,6 +651,8 @@ def _handle(request: Any) -> Any:
     model = _MODEL
     if model is None:
         raise RuntimeError("init() has not loaded the model")
+    # The server passes Flask's request proxy; every attribute read through it costs a context lookup.
+    request = getattr(request, "_get_current_object", lambda: request)()
     records, method, status = 0, "", 200
     try:
         if request.method == "OPTIONS":  # an empty 200, as the server answers OPTIONS itself
@@ -420,7 +665,7 @@ def _handle(request: Any) -> Any:
         length = request.content_length
         if length is not None and length > model.max_body_bytes:
             raise InputError(413, f"the body has {length} bytes; this deployment takes at most {model.max_body_bytes}")
-        raw = request.stream.read(model.max_body_bytes + 1)
+        raw = _read_body(request, model.max_body_bytes + 1)
         if len(raw) > model.max_body_bytes:
             raise InputError(413, f"the body exceeds {model.max_body_bytes} bytes")
         rows, method = parse_body(raw, model.generation)

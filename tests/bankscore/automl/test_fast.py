@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bankscore.automl import BankMarketingModel, TrainOptions, run_automl
-from bankscore.automl._fast import lean_model
+from bankscore.automl._fast import TOLERANCE, lean_model
 from bankscore.data import Dataset
 from bankscore.deploy.score_script import Model
 
@@ -21,7 +21,7 @@ def test_each_learner_scores_the_same_through_the_lean_path(small_dataset: Datas
     records = list(small_dataset.records())
     scorer = lean_model(result.model, records[:500])
     expected = result.model.predict_proba(records)[:, 1]
-    np.testing.assert_allclose(_p_yes(scorer, records), expected, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(_p_yes(scorer, records), expected, rtol=0, atol=TOLERANCE)
     kinds = {"lgbm": "lightgbm", "xgboost": "xgboost", "rf": "forest", "extra_tree": "forest", "lrl1": "linear"}
     assert [m["kind"] for m in scorer.members] == [kinds[learner]]
 
@@ -31,7 +31,9 @@ def test_an_ensemble_blends_with_its_weights(small_dataset: Dataset) -> None:
     records = list(small_dataset.records())[:300]
     scorer = lean_model(result.model, records)
     assert [m["weight"] for m in scorer.members] == [m.weight for m in result.model.members]
-    np.testing.assert_allclose(_p_yes(scorer, records[:1]), result.model.predict_proba(records[:1])[:, 1], atol=1e-7)
+    np.testing.assert_allclose(
+        _p_yes(scorer, records[:1]), result.model.predict_proba(records[:1])[:, 1], atol=TOLERANCE
+    )
 
 
 def test_a_lean_path_that_disagrees_is_refused(small_dataset: Dataset) -> None:

@@ -360,7 +360,6 @@ def test_no_local_deployment_is_a_clear_error() -> None:
 
 def test_ctrl_c_while_threads_score_leaves_a_partial_result(shipped: list[dict[str, Any]]) -> None:
     """SIGINT reaches the main thread while it waits for the pool: queued batches are dropped, nothing is lost."""
-    import os
     import signal
     import threading
 
@@ -373,7 +372,9 @@ def test_ctrl_c_while_threads_score_leaves_a_partial_result(shipped: list[dict[s
         with lock:
             calls += 1
             if calls == 6:
-                os.kill(os.getpid(), signal.SIGINT)
+                # To the main thread itself, as a terminal's Ctrl-C is: os.kill may hand the signal to this
+                # worker thread, and the main thread then sees it only after every batch is done.
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         return endpoint(request)
 
     client = Client(URI, generation="C", transport=httpx.MockTransport(handler))

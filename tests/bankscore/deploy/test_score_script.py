@@ -304,3 +304,265 @@ def test_a_failing_request_is_not_logged_as_200(
         score_script._handle(request(body("C", [GOOD])))
     line = json.loads(capsys.readouterr().out)
     assert line["status"] == 500
+
+
+# ----------------------------------------------------------------------------------- many records at once
+
+MANY = score_script.SMALL_BATCH + 4  # past SMALL_BATCH: the set/numpy checks and the libraries' predict
+
+
+def test_many_valid_records_come_back_as_columns_ready_to_score() -> None:
+    rows = [{**GOOD, "duration": 100 + i, "age": 40.0} for i in range(MANY)]
+    columns = check_columns(tiny_model(max_records=100), rows)
+    assert list(columns) == [f.wire_name for f in FEATURES]
+    assert isinstance(columns["duration"], np.ndarray) and columns["duration"].dtype == np.float64
+    assert columns["duration"].tolist() == [100.0 + i for i in range(MANY)]
+    assert list(columns["job"]) == [GOOD["job"]] * MANY
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("age", "forty", 'age="forty" must be an integer'),
+        ("age", 41.5, "age=41.5 must be an integer"),
+        ("age", 150, "age=150 is outside the range 17..120"),
+        ("emp.var.rate", True, "emp.var.rate=true must be a number"),
+        ("cons.price.idx", math.nan, "cons.price.idx=NaN must be a number"),
+        ("cons.price.idx", -math.inf, "cons.price.idx=-Infinity must be a number"),
+        ("emp.var.rate", 10**400, "emp.var.rate=1000"),
+        ("job", "astronaut", 'job="astronaut" is not one of admin.'),
+        ("month", 5, "month=5 must be a string"),
+    ],
+)
+def test_a_problem_deep_in_a_large_batch_is_named(field: str, value: Any, expected: str) -> None:
+    rows = [dict(GOOD) for _ in range(MANY)]
+    rows[MANY - 2][field] = value
+    error = input_error(check_columns, tiny_model(max_records=100), rows)
+    assert error.message.startswith(f"record {MANY - 2}: {expected}"), error.message
+
+
+def test_a_missing_or_renamed_field_in_a_large_batch_is_named() -> None:
+    rows = [dict(GOOD) for _ in range(MANY)]
+    del rows[3]["job"]
+    rows[5]["Age"] = rows[5].pop("age")
+    error = input_error(check_columns, tiny_model(max_records=100), rows)
+    assert error.message == (
+        "record 3: job is missing; record 5: Age is not an input feature of this model; record 5: age is missing"
+    )
+
+
+def test_a_large_batch_scores_like_the_same_records_one_by_one() -> None:
+    model = tiny_model(max_records=100)
+    rows = [{**GOOD, "duration": 40 * i} for i in range(MANY)]
+    together = model.p_yes(check_columns(model, rows), len(rows))
+    alone = np.concatenate([model.p_yes(check_columns(model, [r]), 1) for r in rows])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-15)
+    assert together[0] < 0.5 < together[-1]
+
+
+# -------------------------------------------------------------------- small batches through the learners
+
+CATEGORY_COLUMNS = [i for i, f in enumerate(FEATURES) if f.kind is FeatureKind.CATEGORY]
+
+
+def synthetic_records(count: int, seed: int) -> list[dict[str, Any]]:
+    """Valid records spread over every feature's range, with exact zeros where the range allows them."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(count):
+        record: dict[str, Any] = {}
+        for f in FEATURES:
+            if f.kind is FeatureKind.CATEGORY:
+                record[f.wire_name] = f.categories[int(rng.integers(len(f.categories)))]
+                continue
+            low, high = float(f.minimum or 0), float(f.maximum or 1)
+            value = low if rng.random() < 0.2 else (0.0 if low <= 0 <= high and rng.random() < 0.2 else None)
+            if value is None:
+                value = low + (high - low) * float(rng.random()) ** 3  # most values near the bottom
+            record[f.wire_name] = int(value) if f.kind is FeatureKind.INTEGER else value
+        records.append(record)
+    return records
+
+
+def encoded(model: Model, records: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
+    return np.array(
+        [
+            [
+                float(r[name]) if codes is None else float(codes[r[name]])
+                for name, codes in zip(model.columns, model.codes, strict=True)
+            ]
+            for r in records
+        ]
+    )
+
+
+def learner_model(member: dict[str, Any]) -> Model:
+    base = tiny_model(max_records=1000)
+    artifact = {"format": 1, "columns": base.columns, "codes": base.codes, "members": [member]}
+    contract = {"generation": "C", "model_version": "1", "max_records": 1000, "features": base.features}
+    return Model(artifact, contract)
+
+
+def labels(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    names = [f.wire_name for f in FEATURES]
+    by_category = x[:, CATEGORY_COLUMNS[0]] % 3 == 0
+    by_numbers = (x[:, names.index("euribor3m")] > 1.5) ^ (x[:, names.index("cons.conf.idx")] > -60)
+    return ((x[:, names.index("duration")] > 300) ^ by_category ^ by_numbers).astype(int)
+
+
+def at_thresholds(records: list[dict[str, Any]], splits: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    """Records whose number features sit exactly on split thresholds: where `<=` and `<`, or a value and its
+    float32 rounding, send a record down different branches."""
+    out = []
+    for i, (column, threshold) in enumerate(splits):
+        feature = FEATURES[column]
+        if feature.kind is FeatureKind.NUMBER and (feature.minimum or 0) <= threshold <= (feature.maximum or 0):
+            out.append({**records[i % len(records)], feature.wire_name: threshold})
+    assert len(out) > 20, "too few thresholds on number features to test the comparisons"
+    return out
+
+
+def assert_small_batches_match_the_library(model: Model, records: list[dict[str, Any]], atol: float) -> None:
+    assert model._small is not None, "this learner should have a small-batch path"
+    library = model.p_yes(check_columns(model, records), len(records))  # past SMALL_BATCH: the library's predict
+    singles = np.concatenate([model.p_yes(check_columns(model, [r]), 1) for r in records])
+    step = score_script.SMALL_BATCH
+    batches = np.concatenate(
+        [
+            model.p_yes(check_columns(model, records[i : i + step]), len(records[i : i + step]))
+            for i in range(0, len(records), step)
+        ]
+    )
+    np.testing.assert_allclose(singles, library, rtol=0, atol=atol)
+    np.testing.assert_allclose(batches, library, rtol=0, atol=atol)
+    assert library.min() < 0.2 and library.max() > 0.8  # the trees really split these records
+
+
+@pytest.mark.parametrize("zero_as_missing", [False, True])
+def test_lightgbm_small_batches_walk_the_trees_exactly(zero_as_missing: bool) -> None:
+    lgb = pytest.importorskip("lightgbm")
+    train = synthetic_records(3000, seed=1)
+    shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
+    x = encoded(shape, train)
+    params = {"objective": "binary", "num_leaves": 15, "verbose": -1, "num_threads": 1, "seed": 1}
+    params |= {"zero_as_missing": zero_as_missing, "min_data_per_group": 5, "max_cat_to_onehot": 2}
+    booster = lgb.train(params, lgb.Dataset(x, labels(x), categorical_feature=CATEGORY_COLUMNS), num_boost_round=25)
+    splits = json.dumps(booster.dump_model())
+    assert '"decision_type": "=="' in splits  # category splits are exercised
+    assert ('"missing_type": "Zero"' in splits) is zero_as_missing
+    model = learner_model({"kind": "lightgbm", "weight": 1.0, "model": booster, "num_iteration": 20})
+    frame = booster.trees_to_dataframe()
+    numeric = frame[frame["decision_type"] == "<="]
+    columns = [int(name.removeprefix("Column_")) for name in numeric["split_feature"]]
+    records = synthetic_records(400, seed=2)
+    records += at_thresholds(records, list(zip(columns, numeric["threshold"].astype(float), strict=True)))
+    assert_small_batches_match_the_library(model, records, atol=0)
+
+
+def test_forest_small_batches_walk_the_trees_exactly() -> None:
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
+    x = encoded(shape, synthetic_records(2000, seed=3))
+    forest = ensemble.RandomForestClassifier(n_estimators=7, max_depth=8, random_state=0).fit(x, labels(x))
+    model = learner_model({"kind": "forest", "weight": 1.0, "model": tuple(t.tree_ for t in forest.estimators_)})
+    splits = [
+        (int(f), float(t))
+        for e in forest.estimators_
+        for f, t in zip(e.tree_.feature, e.tree_.threshold, strict=True)
+        if f >= 0
+    ]
+    records = synthetic_records(400, seed=4)
+    assert_small_batches_match_the_library(model, records + at_thresholds(records, splits), atol=0)
+
+
+def test_xgboost_small_batches_match_its_float32_predict() -> None:
+    xgb = pytest.importorskip("xgboost")
+    from bankscore.automl._fast import _xgboost_trees
+
+    shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
+    x = encoded(shape, synthetic_records(2000, seed=5))
+    classifier = xgb.XGBClassifier(n_estimators=30, max_depth=5, n_jobs=1, random_state=0).fit(x, labels(x))
+    booster = classifier.get_booster()
+    model = learner_model({"kind": "xgboost", "weight": 1.0, "model": booster, **_xgboost_trees(booster)})
+    frame = booster.trees_to_dataframe()
+    splits = frame[frame["Feature"] != "Leaf"]
+    columns = [int(name.removeprefix("f")) for name in splits["Feature"]]
+    records = synthetic_records(400, seed=6)
+    records += at_thresholds(records, list(zip(columns, splits["Split"].astype(float), strict=True)))
+    # XGBoost sums and answers in float32; the walk sums in float64, so they agree to float32's precision.
+    assert_small_batches_match_the_library(model, records, atol=3e-7)
+
+
+def test_a_blend_scores_few_records_without_the_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
+    x = encoded(shape, synthetic_records(500, seed=7))
+    forest = ensemble.RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(x, labels(x))
+    coef = np.zeros(len(FEATURES))
+    coef[[f.wire_name for f in FEATURES].index("duration")] = 0.01
+    base = tiny_model(max_records=1000)
+    members = [
+        {"kind": "forest", "weight": 0.25, "model": tuple(t.tree_ for t in forest.estimators_)},
+        {"kind": "linear", "weight": 0.75, "model": (coef, -3.0)},
+    ]
+    artifact = {"format": 1, "columns": base.columns, "codes": base.codes, "members": members}
+    model = Model(artifact, {"generation": "C", "model_version": "1", "max_records": 1000, "features": base.features})
+    records = synthetic_records(MANY, seed=8)
+    expected = model.p_yes(check_columns(model, records), len(records))
+    calls: list[str] = []
+    monkeypatch.setattr(score_script, "_member_p_yes", lambda member, z: calls.append(member["kind"]))
+    few = np.concatenate([model.p_yes(check_columns(model, [r]), 1) for r in records])
+    assert calls == []  # not one library call for a single record
+    np.testing.assert_allclose(few, expected, rtol=0, atol=1e-15)
+
+
+# ------------------------------------------------------------------------------------------- reading the body
+
+
+def gunicorn_request(raw: bytes, *, chunked: bool = False) -> SimpleNamespace:
+    """A request whose WSGI input is gunicorn's own body object over an in-memory socket stream."""
+    body_module = pytest.importorskip("gunicorn.http.body")
+    unreader_module = pytest.importorskip("gunicorn.http.unreader")
+    pieces = [raw[i : i + 8192] for i in range(0, len(raw), 8192)]
+    if chunked:
+        wire = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+        unreader = unreader_module.IterUnreader([wire[i : i + 8192] for i in range(0, len(wire), 8192)])
+        reader = body_module.ChunkedReader(SimpleNamespace(trailers=None), unreader)
+    else:
+        reader = body_module.LengthReader(unreader_module.IterUnreader(pieces), len(raw))
+    stream = body_module.Body(reader)
+    return SimpleNamespace(environ={"wsgi.input": stream}, stream=stream)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_gunicorn_body_is_read_whole_by_its_reader(chunked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = json.dumps({"Inputs": {"data": [GOOD] * 500}}).encode()
+    request = gunicorn_request(raw, chunked=chunked)
+    # Body.read copies 1 KB at a time: the script must go around it.
+    monkeypatch.setattr(type(request.stream), "read", lambda self, size=None: pytest.fail("read through Body"))
+    assert score_script._read_body(request, len(raw) + 1) == raw
+    limited = gunicorn_request(raw, chunked=chunked)
+    assert len(score_script._read_body(limited, 1001)) >= 1001  # enough to see that the limit is exceeded
+
+
+def test_other_streams_are_read_as_they_are() -> None:
+    raw = b'{"Inputs": {"data": []}}'
+    assert score_script._read_body(SimpleNamespace(stream=io.BytesIO(raw)), 100) == raw
+    assert score_script._read_body(SimpleNamespace(environ={"wsgi.input": None}, stream=io.BytesIO(raw)), 5) == raw[:5]
+
+
+def test_the_log_line_is_the_json_of_its_fields(loaded: Model, capsys: pytest.CaptureFixture[str]) -> None:
+    score_script._log(loaded, 400, 0.0, 3, "predict_proba")
+    out = capsys.readouterr().out
+    line = json.loads(out)
+    assert out == json.dumps(line) + "\n"  # the same bytes json.dumps writes: one line, no surprises
+    assert {k: v for k, v in line.items() if k != "latency_ms"} == {
+        "event": "score",
+        "request_id": "",
+        "status": 400,
+        "records": 3,
+        "method": "predict_proba",
+        "model": "tiny",
+        "model_version": "7",
+        "generation": "C",
+    }
