@@ -222,6 +222,18 @@ def _timeline_charts(timeline: Sequence[Second]) -> str:
     )
 
 
+def _sweep_scope_note(sweep: SweepResult | None) -> list[str]:
+    """For a sweep, say which run the summary, latency and per-second sections describe (the last one)."""
+    if sweep is None or not sweep.points:
+        return []
+    last = sweep.points[-1]
+    text = (
+        f"Summary, latency and charts describe the last run of the sweep ({sweep.spec.dimension} {last.level:g}, "
+        f"trial {last.trials}); the Sweep section below covers every level."
+    )
+    return [f'<p class="meta">{_e(text)}</p>']
+
+
 def _sweep_chart(sweep: SweepResult) -> str:
     curve = sweep.curve
     titles = [
@@ -354,6 +366,7 @@ def render_html(
         "<h1>bankscore-bench report</h1>",
         f'<p class="meta">{_e(meta)}</p>',
         *[f'<p class="warning">{_e(note)}</p>' for note in _warnings(info, summary)],
+        *_sweep_scope_note(sweep),
         '<section id="summary"><h2>Summary</h2>',
         _table("summary-table", ["", "value"], _summary_rows(summary)),
         "</section>",

@@ -273,6 +273,9 @@ class _Run:
         self.out.write(render_sweep_text(result))
         if last:
             info, log = last[0]
+            if result.points and not self.options.ab_strict:
+                level = result.points[-1].level
+                self.out.write(f"\nThe summary below is the sweep's last run ({spec.dimension} {level:g}).\n")
             try:
                 self.reports(info, log, [], sweep=result)
             except OSError as exc:

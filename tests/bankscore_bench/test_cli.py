@@ -167,14 +167,18 @@ def test_open_loop_reports_the_corrected_view(target_url: str) -> None:
 
 @pytest.mark.slow
 def test_concurrency_sweep_finds_a_level_meeting_the_slo(target_url: str, tmp_path: Path) -> None:
-    out = tmp_path / "sweep.json"
+    out, html = tmp_path / "sweep.json", tmp_path / "sweep.html"
     result = _bench(
-        "-n", "300", "--sweep", "concurrency=1,2,4", "--slo", "errors<=1%", "--json", str(out), f"{target_url}/"
+        "-n", "300", "--sweep", "concurrency=1,2,4", "--slo", "errors<=1%", "--json", str(out),
+        "--html", str(html), f"{target_url}/",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     sweep = json.loads(out.read_text())["sweep"]
     assert [point["level"] for point in sweep["points"]] == [1, 2, 4]
     assert sweep["best_level"] in (1, 2, 4)
+    # The summary after the sweep table, and the report's summary sections, say which run they describe.
+    assert "The summary below is the sweep's last run (concurrency 4)." in result.stdout
+    assert "describe the last run of the sweep (concurrency 4, trial" in html.read_text()
 
 
 @pytest.mark.slow
