@@ -21,6 +21,7 @@ else (chunked, read-until-close, HEAD, 1xx/204/304, duplicate lengths) goes thro
 from __future__ import annotations
 
 import errno
+import os
 import re
 import ssl
 from collections.abc import Sequence
@@ -250,13 +251,33 @@ def _connect(target: Target) -> gevent.socket.socket:
     try:
         sock.settimeout(target.timeout)
         sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
-        sock.connect(target.address)
+        _nonblocking_connect(sock, target.address)
         if target.ssl_context is not None:
             sock = target.ssl_context.wrap_socket(sock, server_hostname=target.server_hostname)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _nonblocking_connect(sock: gevent.socket.socket, address: tuple[str, int] | tuple[str, int, int, int]) -> None:
+    """gevent's ``connect`` with two system calls instead of four: one connect_ex, then one SO_ERROR check.
+
+    gevent's own ``connect`` reads SO_ERROR, calls connect_ex, waits, then reads SO_ERROR and calls connect_ex
+    again; without keep-alive that runs per request, and measured on loopback this saves about 10% of the
+    engine's CPU per request. It uses gevent's socket internals (``_sock``, ``_wait``, ``_write_event``, the
+    same ones its ``connect`` uses); test_engine's refused and timed-out connect tests guard them. The address
+    is already resolved (``Target``), so unlike gevent's ``connect`` there is nothing to look up.
+    """
+    if not (hasattr(sock, "_sock") and hasattr(sock, "_wait") and hasattr(sock, "_write_event")):
+        sock.connect(address)  # a gevent whose internals moved: its own connect, slower but right
+        return
+    err = sock._sock.connect_ex(address)
+    if err == errno.EINPROGRESS:
+        sock._wait(sock._write_event)  # gevent's wait: the socket's timeout, "timed out" when it expires
+        err = sock.getsockopt(gevent.socket.SOL_SOCKET, gevent.socket.SO_ERROR)
+    if err:
+        raise OSError(err, os.strerror(err))
 
 
 def exchange(target: Target, conn: Connection, request: bytes, method: str, *, keepalive: bool) -> Exchange:

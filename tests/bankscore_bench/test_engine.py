@@ -10,6 +10,7 @@ import itertools
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -136,6 +137,24 @@ def test_refused_connections_are_connect_failures(engine_run: EngineRun, target_
     assert set(log.status) == {0}
     assert info.server_software == ""
     assert info.document_length is None
+
+
+def test_connects_that_never_complete_time_out_as_connect_failures(engine_run: EngineRun) -> None:
+    """A listener whose accept queue is full drops new SYNs: the engine's connect must give up at -s."""
+    listener = socket.socket()
+    filler = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)  # room for one unaccepted connection
+        filler.connect(listener.getsockname())  # ...now taken: further SYNs are dropped, connects hang
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        info, log = engine_run(LoadPlan(url=url, requests=2, concurrency=1, timeout_s=0.3, max_time_s=20.0))
+    finally:
+        filler.close()
+        listener.close()
+    assert not info.interrupted  # each connect gave up by itself, the run was not cut by max_time_s
+    assert list(log.failure) == [Failure.CONNECT, Failure.CONNECT]
+    assert set(log.status) == {0}
 
 
 def test_body_length_changes_are_length_failures_unless_variable(engine_run: EngineRun, target_url: str) -> None:
