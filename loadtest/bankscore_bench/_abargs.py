@@ -32,6 +32,7 @@ __all__ = [
     "AbOptions",
     "AbUrl",
     "AbUsageError",
+    "basic_credentials",
     "format_request_head",
     "format_usage",
     "parse_ab_args",
@@ -346,11 +347,11 @@ class AbOptions:
             # ab keeps only the last -C although its usage says "repeatable"; we send them all.
             headers.append(("Cookie", "; ".join(self.cookies)))
         if self.basic_auth is not None:
-            headers.append(("Authorization", "Basic " + _b64(self.basic_auth)))
+            headers.append(("Authorization", basic_credentials(self.basic_auth)))
         if self.key is not None:
             headers.append(("Authorization", f"Bearer {self.key}"))
         if self.proxy_auth is not None:
-            headers.append(("Proxy-Authorization", "Basic " + _b64(self.proxy_auth)))
+            headers.append(("Proxy-Authorization", basic_credentials(self.proxy_auth)))
         if content_length is not None:
             headers.append(("Content-length", str(content_length)))
             headers.append(("Content-type", content_type or self.content_type or "text/plain"))
@@ -376,9 +377,10 @@ def format_request_head(method: str, path: str, headers: Sequence[tuple[str, str
     return "\r\n".join(lines) + "\r\n\r\n"
 
 
-def _b64(credentials: str) -> str:
+def basic_credentials(credentials: str) -> str:
+    """The ``Basic ...`` header value of ``-A``/``-P user:pass``, encoded as ab encodes it."""
     # ab skips leading whitespace before encoding (ab.c case 'A').
-    return base64.b64encode(credentials.lstrip().encode()).decode("ascii")
+    return "Basic " + base64.b64encode(credentials.lstrip().encode()).decode("ascii")
 
 
 def _default_user_agent() -> str:

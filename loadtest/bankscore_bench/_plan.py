@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from bankscore._endpoint import Key, resolve_endpoint
 from bankscore._wire import PREDICT, PREDICT_PROBA
 from bankscore.deploy._generations import WireGeneration
-from bankscore_bench._abargs import AbOptions
+from bankscore_bench._abargs import AbOptions, basic_credentials
 from bankscore_bench._engine import LoadPlan
 from bankscore_bench._payloads import (
     PayloadPool,
@@ -33,7 +33,6 @@ from bankscore_bench._payloads import (
     detect_endpoint_generation,
     fixed_payload,
 )
-from bankscore_bench._samples import RunInfo
 
 __all__ = ["BenchTarget", "PlanError", "build_plan", "resolve_target", "uses_records"]
 
@@ -47,20 +46,13 @@ class BenchTarget:
     url: str
     key: Key | None = dataclasses.field(default=None, repr=False)
     generation: WireGeneration | None = None  # known from the saved deployment or --generation
-    source: str = "argument"  # argument | deployment NAME | BANKSCORE_URI
 
 
 def resolve_target(options: AbOptions) -> BenchTarget:
     """The URL and key to load, from the options, the environment or the saved local deployment."""
     generation = None if options.generation == "auto" else WireGeneration(options.generation)
     endpoint = resolve_endpoint(options.url, options.key, generation, options.deployment)
-    if options.url is not None:
-        source = "argument"
-    elif options.deployment is not None:
-        source = f"deployment {options.deployment}"
-    else:
-        source = "BANKSCORE_URI or the saved local deployment"
-    return BenchTarget(endpoint.scoring_uri, endpoint.key, endpoint.generation, source)
+    return BenchTarget(endpoint.scoring_uri, endpoint.key, endpoint.generation)
 
 
 def uses_records(options: AbOptions, url: str) -> bool:
@@ -78,10 +70,7 @@ def _auth_headers(options: AbOptions, target: BenchTarget) -> list[tuple[str, st
         headers.append(("Cookie", "; ".join(options.cookies)))
     given = {name.lower() for name, _ in options.headers}
     if options.basic_auth is not None:
-        import base64
-
-        token = base64.b64encode(options.basic_auth.encode()).decode()
-        headers.append(("Authorization", f"Basic {token}"))
+        headers.append(("Authorization", basic_credentials(options.basic_auth)))
     elif target.key is not None and "authorization" not in given:
         headers.append(("Authorization", target.key.header()))
     headers.extend(options.headers)
@@ -160,10 +149,3 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
     except ValueError as exc:
         raise PlanError(str(exc)) from None
     return plan, described
-
-
-def describe_run(info: RunInfo) -> str:
-    """The load model in a few words, for the summary ("closed loop, 8 users")."""
-    if info.rate is None:
-        return f"closed loop, {info.concurrency} concurrent"
-    return f"open loop, {info.rate:g} requests/s {info.arrivals}, at most {info.concurrency} in flight"
