@@ -142,6 +142,7 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
         bench_user_class,
         cpu_seconds,
         generator_cpu_fields,
+        locust_counts,
         run_info,
     )
 
@@ -175,8 +176,7 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
         info = run_info(sub, run, interrupted=not completed)
         _stopped_by(info, sub, ctrl_c=stop.is_set(), completed=completed)
         generator_cpu_fields(info, cpu_after - cpu_before, wall_after - wall_before)
-        info.extra["locust_requests"] = str(env.stats.total.num_requests)
-        info.extra["locust_failures"] = str(env.stats.total.num_failures)
+        info.extra.update(locust_counts(run, env))
         rows = state["shipper"].next_chunk()
         # Plain data, not a pickle: the master must not unpickle what arrives over the network.
         runner.send_message(ROWS_MESSAGE, {"rows": rows, "info": dataclasses.asdict(info), "recorded": len(run.log)})

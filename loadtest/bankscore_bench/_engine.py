@@ -34,6 +34,7 @@ from bankscore_bench._samples import RunInfo, SampleLog
 
 __all__ = [
     "ARRIVALS",
+    "CORES",
     "LATE_AFTER_US",
     "METHODS",
     "LoadPlan",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 ARRIVALS: Final = ("constant", "poisson")
+CORES: Final = ("auto", "mux", "greenlet")
 METHODS: Final = ("GET", "HEAD", "POST", "PUT")  # the ones ab picks itself; -m may name any other token
 # RFC 9110 token: what ab's -m may send verbatim (DELETE, PATCH, OPTIONS, ...).
 _METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -86,6 +88,9 @@ class LoadPlan:
     verbosity: int = 1  # -v: 2+ prints the request head once and every response head
     progress_every: int | None = None  # on_progress every N completions; None: ab's max(100, n/10) when n > 150
     late_after_us: int = LATE_AFTER_US
+    # How users' connections are driven: "auto" (the epoll core for the closed loop over plain http, else the
+    # greenlet core), "mux" (the epoll core, or an error), "greenlet" (a gevent socket per user; for comparisons)
+    core: str = "auto"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -111,6 +116,10 @@ class LoadPlan:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        if self.core not in CORES:
+            raise ValueError(f"core must be one of {', '.join(CORES)}, got {self.core!r}")
+        if self.core == "mux" and (self.rate is not None or urlsplit(self.url).scheme == "https"):
+            raise ValueError("core 'mux' runs only the closed loop over plain http (no rate, no https)")
         if self.warmup < 0:
             raise ValueError(f"warmup must be 0 or more requests, got {self.warmup}")
         if self.progress_every is not None and self.progress_every < 1:

@@ -163,34 +163,38 @@ class _Response(HTTPResponseParser):
         self.message_complete = True
 
 
-_CONTENT_LENGTH: Final = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*(?=\r\n|$)")
-_CONNECTION: Final = re.compile(rb"\r\nconnection:([^\r]*)")
+# Case-insensitive patterns searched between positions of the received bytes: no copy, no lowered copy.
+_CONTENT_LENGTH: Final = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*(?=\r\n|$)", re.IGNORECASE)
+_TRANSFER_ENCODING: Final = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
+_CONNECTION: Final = re.compile(rb"\r\nconnection:([^\r]*)", re.IGNORECASE)
 
 
-def framed_length(head: bytes, method: str) -> int:
+def framed_length(head: bytes | bytearray, method: str, end: int | None = None) -> int:
     """Total bytes of a response whose framing is a single Content-Length, else -1 (llhttp decides).
 
-    ``head`` is the response up to (not including) its blank line. Anything unusual (HEAD, 1xx/204/304,
-    chunked transfer, no or several lengths, a malformed status line) goes to the full parser.
+    ``head[:end]`` (all of ``head`` without ``end``) is the response up to, not including, its blank line.
+    Anything unusual (HEAD, 1xx/204/304, chunked transfer, no or several lengths, a malformed status line)
+    goes to the full parser.
     """
+    if end is None:
+        end = len(head)
     if method == "HEAD" or not head.startswith(b"HTTP/1.") or head[8:9] != b" " or not head[9:12].isdigit():
         return -1
     status = int(head[9:12])
     if status < 200 or status in {204, 304}:
         return -1
-    lower = head.lower()
-    if b"\r\ntransfer-encoding:" in lower:
+    if _TRANSFER_ENCODING.search(head, 0, end):
         return -1
-    lengths = _CONTENT_LENGTH.findall(lower)
+    lengths = _CONTENT_LENGTH.findall(head, 0, end)
     if len(lengths) != 1:
         return -1
-    return len(head) + 4 + int(lengths[0])
+    return end + 4 + int(lengths[0])
 
 
-def keeps_alive(head: bytes) -> bool:
+def keeps_alive(head: bytes | bytearray, end: int | None = None) -> bool:
     """HTTP/1.1 keeps the connection unless it says close; HTTP/1.0 only when it says keep-alive."""
-    match = _CONNECTION.search(head.lower())
-    value = match.group(1) if match else b""
+    match = _CONNECTION.search(head, 0, len(head) if end is None else end)
+    value = match.group(1).lower() if match else b""
     if head[5:8] == b"1.1":
         return b"close" not in value
     return b"keep-alive" in value
@@ -356,27 +360,35 @@ class _Reader:
 
     def __init__(self, method: str) -> None:
         self.method = method
-        self.buffer = bytearray()  # every byte of the response, as received
+        # Every byte of the response, as received: the first chunk as it came (most responses are one chunk),
+        # a bytearray from the second on.
+        self.buffer: bytes | bytearray = b""
         self.head_end = -1  # where the head ends (the blank line), once seen
         self.need = -1  # the response's total length, once the fast path has framed it
         self.parser: _Response | None = None
 
     def take(self, data: bytes) -> bool:
         """Add received bytes; True once the response is complete."""
-        self.buffer += data
+        if not self.buffer:
+            self.buffer = data
+        elif type(self.buffer) is bytes:
+            self.buffer = bytearray(self.buffer) + data
+        else:
+            self.buffer += data
         if self.parser is not None:
             self.parser.feed(data)
             return self.parser.message_complete
+        buffer = self.buffer
         if self.head_end < 0:
-            self.head_end = self.buffer.find(b"\r\n\r\n")
+            self.head_end = buffer.find(b"\r\n\r\n")
             if self.head_end < 0:
                 return False
-            self.need = framed_length(bytes(self.buffer[: self.head_end]), self.method)
+            self.need = framed_length(buffer, self.method, self.head_end)
             if self.need < 0:
                 self.parser = _Response(self.method)
-                self.parser.feed(bytes(self.buffer))
+                self.parser.feed(bytes(buffer))
                 return self.parser.message_complete
-        return len(self.buffer) >= self.need
+        return len(buffer) >= self.need
 
     def complete_at_eof(self) -> bool:
         """The server closed: complete only if the body was the kind that runs until the close."""
@@ -387,10 +399,10 @@ class _Reader:
 
     def conclude(self, result: Exchange) -> None:
         """Status, body, bytes and keep-alive into ``result``."""
-        buffer, parser = self.buffer, self.parser
+        buffer, parser, head_end = self.buffer, self.parser, self.head_end
         result.bytes_read = len(buffer)
-        if self.head_end >= 0:
-            result.head = bytes(buffer[: self.head_end])
+        if head_end >= 0:
+            result.head = bytes(buffer[:head_end])
         ok = result.failure is Failure.NONE
         if parser is not None:
             if parser.headers_complete:
@@ -399,9 +411,9 @@ class _Reader:
             result.keepalive = ok and parser.message_complete and parser.should_keep_alive()
         elif self.need >= 0:
             result.status = int(buffer[9:12])
-            result.body = buffer[self.head_end + 4 : self.need]
+            result.body = buffer[head_end + 4 : self.need]
             # bytes beyond the answer (a server talking out of turn): do not reuse the connection
-            result.keepalive = ok and len(buffer) == self.need and keeps_alive(result.head)
+            result.keepalive = ok and len(buffer) == self.need and keeps_alive(buffer, head_end)
 
 
 def _why(exc: BaseException) -> str:

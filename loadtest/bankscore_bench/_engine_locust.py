@@ -2,10 +2,13 @@
 
 Importing this module imports Locust, which gevent-patches the process; only ``run_load`` imports it.
 
-Each user loops: take a ticket (``_Run.next_ticket``), send the ticket's request (``_engine_http.exchange``),
-record it (``_Run.record``). Tickets are what keep ab's ``-n`` exact: the counter is taken before sending, so
+Closed loop over plain HTTP: each user adds its connection to the epoll core (``_engine_mux``), which sends
+the users' requests from one greenlet. Otherwise (open loop, https) each user loops: take a ticket
+(``RunState.next_ticket``), send the ticket's request (``_engine_http.exchange``), record it
+(``RunState.record``). Tickets are what keep ab's ``-n`` exact: the counter is taken before sending, so
 no more than ``requests`` are ever sent, however many users race for the last ones. Every request also fires
-Locust's ``request`` event, so Locust's own statistics (and anything listening to them) exist as usual.
+Locust's ``request`` event, so Locust's own statistics (and anything listening to them) exist as usual:
+failures at once, successes in batches (``RunState.fire_events``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from bankscore_bench._engine_http import (
     request_dump,
     response_dump,
 )
+from bankscore_bench._engine_mux import Multiplexer
+from bankscore_bench._engine_mux import supports as mux_supports
 from bankscore_bench._samples import Failure, RunInfo, SampleLog
 
 __all__ = [
@@ -42,11 +47,13 @@ __all__ = [
     "cpu_seconds",
     "execute",
     "generator_cpu_fields",
+    "locust_counts",
     "quiet_locust_start",
     "run_info",
 ]
 
 _MIN_CPU_WINDOW_S = 0.5  # shorter runs get no CPU figure (rusage ticks are too coarse to judge them)
+EVENT_BATCH_S = 1.0  # how often Locust's request events for successes are fired (RunState.fire_events)
 _SATURATED_PERCENT = 90.0  # Locust's own CPU warning threshold (runners.py CPU_WARNING_THRESHOLD)
 
 
@@ -73,6 +80,15 @@ class RunState:
         )
         self.records = [p.records for p in pool.payloads] if pool else [0]
         self.log = SampleLog()
+        log = self.log
+        self.columns = (
+            log.intended_us.append, log.start_us.append, log.connect_us.append, log.wait_us.append,
+            log.total_us.append, log.status.append, log.failure.append, log.bytes_read.append,
+            log.body_bytes.append, log.bytes_sent.append, log.keepalive.append, log.records.append,
+        )  # fmt: skip
+        self.sent_sizes = [len(request) for request in self.requests_bytes]
+        self.events_fired = 0  # rows of the log whose Locust request event has been fired
+        gevent.spawn(self._announce)
         self.issued = 0  # tickets handed out, warmup included
         self.warmup_left = plan.warmup
         self.warmed_up = gevent.event.Event()
@@ -92,6 +108,10 @@ class RunState:
         self.locust_events: Any = None
         self.error: Exception | None = None
         self.name = target.path
+        # The closed loop over plain HTTP runs on the epoll core (_engine_mux) unless the plan asks otherwise.
+        self.mux: Multiplexer | None = None
+        if plan.core != "greenlet" and mux_supports(target, open_loop=plan.rate is not None):
+            self.mux = Multiplexer(self)
 
     # --- tickets -----------------------------------------------------------------------------------------
 
@@ -134,6 +154,9 @@ class RunState:
 
     def work(self) -> None:
         """One user's loop until the tickets run out or the run stops."""
+        if self.mux is not None:
+            self.mux.join()
+            return
         plan, target = self.plan, self.target
         conn = Connection()
         pool = self.requests_bytes
@@ -160,19 +183,10 @@ class RunState:
             return
         if self.finished.is_set():
             return  # completed after the run was stopped: not part of it
-        failure = result.failure
         body_len = len(result.body)
         records = self.records[slot]
-        if failure is Failure.NONE:
-            if self.document_length is None:
-                self.document_length = body_len
-                self.server_software = _server_software(result.server())
-            elif body_len != self.document_length and not plan.accept_variable_length:
-                failure = Failure.LENGTH
-            if failure is Failure.NONE and 200 <= result.status < 300 and plan.checker is not None:
-                reason = plan.checker(bytes(result.body), records)
-                if reason is not None:
-                    failure, result.reason = Failure.BAD_BODY, reason
+        status = result.status
+        failure = result.failure if result.failure is not Failure.NONE else self._judge(result, body_len, records)
         if self.verbose:
             self._print_verbose(result)
         start_ns = result.start_ns
@@ -180,38 +194,100 @@ class RunState:
             intended_ns = start_ns
         elif start_ns - intended_ns > plan.late_after_us * 1000:
             self.late += 1
-        log = self.log
         offset = self.epoch_offset_ns
-        log.intended_us.append((intended_ns + offset) // 1000)
-        log.start_us.append((start_ns + offset) // 1000)
-        log.connect_us.append(result.connect_ns // 1000)
-        log.wait_us.append(result.wait_ns // 1000)
         total_us = (result.end_ns - start_ns) // 1000
-        log.total_us.append(total_us)
-        log.status.append(result.status)
-        log.failure.append(int(failure))
-        log.bytes_read.append(result.bytes_read)
-        log.body_bytes.append(body_len)
-        log.bytes_sent.append(len(self.requests_bytes[slot]))
-        log.keepalive.append(1 if result.keepalive and plan.keepalive else 0)
-        log.records.append(records)
-        ok = failure is Failure.NONE and 200 <= result.status < 300
+        (
+            intended_us, start_us, connect_us, wait_us, total, statuses, failures, bytes_read, body_bytes,
+            bytes_sent, keepalive, records_column,
+        ) = self.columns  # fmt: skip
+        intended_us((intended_ns + offset) // 1000)
+        start_us((start_ns + offset) // 1000)
+        connect_us(result.connect_ns // 1000)
+        wait_us(result.wait_ns // 1000)
+        total(total_us)
+        statuses(status)
+        failures(failure)
+        bytes_read(result.bytes_read)
+        body_bytes(body_len)
+        bytes_sent(self.sent_sizes[slot])
+        keepalive(1 if result.keepalive and plan.keepalive else 0)
+        records_column(records)
+        if failure is not Failure.NONE or not 200 <= status < 300:
+            # A failure's reason is not in the log: its event goes now (successes follow in fire_events)
+            self.fire_events()
+            self._fire(
+                status, total_us, body_len, start_ns + offset, _NonSuccessError(result.reason or f"HTTP {status}")
+            )
+        done = len(self.log.total_us)
+        if self.progress_every and done % self.progress_every == 0 and self.on_progress is not None:
+            self.on_progress(done)
+        if done >= plan.requests:
+            self.finished.set()
+
+    def _judge(self, result: Exchange, body_len: int, records: int) -> Failure:
+        """ab's length rule, then the response checker, for an exchange that went through."""
+        plan = self.plan
+        if self.document_length is None:
+            self.document_length = body_len
+            self.server_software = _server_software(result.server())
+        elif body_len != self.document_length and not plan.accept_variable_length:
+            return Failure.LENGTH
+        if 200 <= result.status < 300 and plan.checker is not None:
+            reason = plan.checker(bytes(result.body), records)
+            if reason is not None:
+                result.reason = reason
+                return Failure.BAD_BODY
+        return Failure.NONE
+
+    def fire_events(self) -> None:
+        """Fire Locust's ``request`` event for every recorded success not yet announced.
+
+        Successes are announced in batches (every ``EVENT_BATCH_S`` while the run goes, and at its end),
+        not one by one: the event and Locust's statistics behind it cost more Python per request than the
+        request itself, and firing them inline halved the requests/s one process could send. Each event still
+        carries its request's own start time and response time; only Locust's per-second request counts
+        (which it stamps with the time of the event) shift by up to the batch interval.
+        """
+        log = self.log
+        end = len(log.total_us)
+        begin, self.events_fired = self.events_fired, end
+        if begin >= end or self.locust_events is None:
+            return
+        fire, method, name, url = self.locust_events.request.fire, self.plan.method, self.name, self.plan.url
+        statuses, failures, totals, bodies, starts = log.status, log.failure, log.total_us, log.body_bytes, log.start_us
+        for i in range(begin, end):
+            status = statuses[i]
+            if failures[i] or not 200 <= status < 300:
+                continue  # fired when it was recorded
+            fire(
+                request_type=method,
+                name=name,
+                response_time=totals[i] / 1000,
+                response_length=bodies[i],
+                response=None,
+                context={},
+                exception=None,
+                start_time=starts[i] / 1e6,
+                url=url,
+            )
+
+    def _announce(self) -> None:
+        """The announcer greenlet: successes in batches until the run ends (``locust_counts`` fires the rest)."""
+        while not self.finished.wait(timeout=EVENT_BATCH_S):
+            self.fire_events()
+
+    def _fire(self, status: int, total_us: int, body_len: int, start_ns: int, error: Exception | None) -> None:
         self.locust_events.request.fire(
-            request_type=plan.method,
+            request_type=self.plan.method,
             name=self.name,
             response_time=total_us / 1000,
             response_length=body_len,
             response=None,
             context={},
-            exception=None if ok else _NonSuccessError(result.reason or f"HTTP {result.status}"),
-            start_time=(start_ns + offset) / 1e9,
-            url=plan.url,
+            exception=error,
+            start_time=start_ns / 1e9,
+            url=self.plan.url,
         )
-        done = len(log)
-        if self.progress_every and done % self.progress_every == 0 and self.on_progress is not None:
-            self.on_progress(done)
-        if done >= plan.requests:
-            self.finished.set()
 
     def _print_verbose(self, result: Exchange) -> None:
         # ab's order and levels: the head at -v 2, then a warning for a non-2xx (-v 2) or the code (-v 3)
@@ -287,9 +363,7 @@ def execute(plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[
         info.extra["stopped_by"] = "ctrl-c"  # the CLI exits 130 for Ctrl-C, not for ab's -t
     elif not completed:
         info.extra["stopped_by"] = measured.bound
-    # Locust's own view of the same requests (its rounded statistics), for cross-checks and Locust users
-    info.extra["locust_requests"] = str(env.stats.total.num_requests)
-    info.extra["locust_failures"] = str(env.stats.total.num_failures)
+    info.extra.update(locust_counts(run, env))
     generator_cpu_fields(info, measured.cpu_s, measured.wall_s)
     return info, run.log
 
@@ -380,6 +454,16 @@ def run_info(plan: LoadPlan, run: RunState, *, interrupted: bool) -> RunInfo:
         dropped=max(0, run.scheduled - run.started) if plan.rate else 0,
         interrupted=interrupted,
     )
+
+
+def locust_counts(run: RunState, env: Any) -> dict[str, str]:
+    """Locust's own view of the run's requests (its rounded statistics), for cross-checks and Locust users:
+    every request's event fired first."""
+    run.fire_events()
+    return {
+        "locust_requests": str(env.stats.total.num_requests),
+        "locust_failures": str(env.stats.total.num_failures),
+    }
 
 
 def cpu_seconds() -> float:

@@ -26,6 +26,10 @@ EngineRun = Callable[..., tuple[RunInfo, SampleLog]]
 Counts = Callable[[str], dict[str, int]]
 
 
+# The closed loop runs on the epoll core by default; the greenlet core (open loop, https) must agree with it.
+BOTH_CORES = pytest.mark.parametrize("core", ["mux", "greenlet"])
+
+
 def _p99(values: list[int]) -> int:
     ordered = sorted(values)
     return ordered[len(ordered) * 99 // 100]  # ab's rank rule: 0-based floor(n * p)
@@ -76,11 +80,12 @@ def test_poisson_schedule_is_reproducible_with_a_seed() -> None:
 # --- closed loop: ab's -n / -c / -k ----------------------------------------------------------------------------
 
 
+@BOTH_CORES
 def test_exactly_n_requests_are_sent_and_recorded(
-    engine_run: EngineRun, target_url: str, target_counts: Counts
+    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
 ) -> None:
     before = target_counts(target_url)
-    info, log = engine_run(LoadPlan(url=f"{target_url}/", requests=503, concurrency=7, keepalive=True))
+    info, log = engine_run(LoadPlan(core=core, url=f"{target_url}/", requests=503, concurrency=7, keepalive=True))
     after = target_counts(target_url)
     assert len(log) == 503
     assert "stopped_by" not in info.extra
@@ -97,11 +102,12 @@ def test_exactly_n_requests_are_sent_and_recorded(
     assert info.ended_us == max(s + t for s, t in zip(log.start_us, log.total_us, strict=True))
 
 
+@BOTH_CORES
 def test_keepalive_reuses_one_connection_per_user(
-    engine_run: EngineRun, target_url: str, target_counts: Counts
+    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
 ) -> None:
     before = target_counts(target_url)
-    _, log = engine_run(LoadPlan(url=f"{target_url}/", requests=200, concurrency=4, keepalive=True))
+    _, log = engine_run(LoadPlan(core=core, url=f"{target_url}/", requests=200, concurrency=4, keepalive=True))
     after = target_counts(target_url)
     assert after["connections"] - before["connections"] == 4 + 1  # 4 users + the /count request
     assert sum(1 for c in log.connect_us if c > 0) == 4  # connect time only on each connection's first request
@@ -112,11 +118,12 @@ def test_keepalive_reuses_one_connection_per_user(
     assert 0 <= sample.wait_us <= sample.total_us
 
 
+@BOTH_CORES
 def test_without_keepalive_every_request_connects(
-    engine_run: EngineRun, target_url: str, target_counts: Counts
+    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
 ) -> None:
     before = target_counts(target_url)
-    _, log = engine_run(LoadPlan(url=f"{target_url}/", requests=120, concurrency=3))
+    _, log = engine_run(LoadPlan(core=core, url=f"{target_url}/", requests=120, concurrency=3))
     after = target_counts(target_url)
     assert after["connections"] - before["connections"] == 120 + 1
     assert all(c > 0 for c in log.connect_us)
@@ -130,8 +137,9 @@ def test_404s_are_non_2xx_not_failures(engine_run: EngineRun, target_url: str) -
     assert info.extra["locust_failures"] == "50"  # Locust, like FastHttpUser, counts them as failures
 
 
-def test_refused_connections_are_connect_failures(engine_run: EngineRun, target_refused_url: str) -> None:
-    info, log = engine_run(LoadPlan(url=target_refused_url, requests=20, concurrency=2))
+@BOTH_CORES
+def test_refused_connections_are_connect_failures(engine_run: EngineRun, target_refused_url: str, core: str) -> None:
+    info, log = engine_run(LoadPlan(core=core, url=target_refused_url, requests=20, concurrency=2))
     assert len(log) == 20
     assert set(log.failure) == {Failure.CONNECT}
     assert set(log.status) == {0}
@@ -139,7 +147,8 @@ def test_refused_connections_are_connect_failures(engine_run: EngineRun, target_
     assert info.document_length is None
 
 
-def test_connects_that_never_complete_time_out_as_connect_failures(engine_run: EngineRun) -> None:
+@BOTH_CORES
+def test_connects_that_never_complete_time_out_as_connect_failures(engine_run: EngineRun, core: str) -> None:
     """A listener whose accept queue is full drops new SYNs: the engine's connect must give up at -s."""
     listener = socket.socket()
     filler = socket.socket()
@@ -148,7 +157,7 @@ def test_connects_that_never_complete_time_out_as_connect_failures(engine_run: E
         listener.listen(0)  # room for one unaccepted connection
         filler.connect(listener.getsockname())  # ...now taken: further SYNs are dropped, connects hang
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
-        info, log = engine_run(LoadPlan(url=url, requests=2, concurrency=1, timeout_s=0.3, max_time_s=20.0))
+        info, log = engine_run(LoadPlan(core=core, url=url, requests=2, concurrency=1, timeout_s=0.3, max_time_s=20.0))
     finally:
         filler.close()
         listener.close()
@@ -173,11 +182,16 @@ def test_body_length_changes_are_length_failures_unless_variable(engine_run: Eng
     assert info.document_length is None  # ab's "Variable"
 
 
-def test_posted_bodies_are_counted_and_bad_bodies_fail(engine_run: EngineRun, target_url: str, tmp_path: Path) -> None:
+@BOTH_CORES
+def test_posted_bodies_are_counted_and_bad_bodies_fail(
+    engine_run: EngineRun, target_url: str, tmp_path: Path, core: str
+) -> None:
     body_file = tmp_path / "post.json"
     body_file.write_bytes(b'{"features": [1, 2, 3]}')
     pool = fixed_payload(body_file, "application/json")
-    _, log = engine_run(LoadPlan(url=f"{target_url}/score", method="POST", payloads=pool, requests=30, keepalive=True))
+    _, log = engine_run(
+        LoadPlan(core=core, url=f"{target_url}/score", method="POST", payloads=pool, requests=30, keepalive=True)
+    )
     assert set(log.failure) == {Failure.NONE}
     request_head = len(b"POST /score HTTP/1.1\r\n")
     assert all(sent > request_head + len(body_file.read_bytes()) for sent in log.bytes_sent)
@@ -185,6 +199,7 @@ def test_posted_bodies_are_counted_and_bad_bodies_fail(engine_run: EngineRun, ta
 
     # The echo target's answer is not a scoring result: with a scoring checker every 2xx is a BAD_BODY.
     plan = LoadPlan(
+        core=core,
         url=f"{target_url}/score",
         method="POST",
         payloads=PayloadPool(pool.payloads, "application/json"),
@@ -198,11 +213,122 @@ def test_posted_bodies_are_counted_and_bad_bodies_fail(engine_run: EngineRun, ta
     assert info.extra["locust_failures"] == "30"
 
 
+@BOTH_CORES
+def test_answers_that_never_come_time_out_as_receive_failures(engine_run: EngineRun, core: str) -> None:
+    """The kernel completes the connects (the listener has room), but nobody ever answers: each read gives up."""
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        info, log = engine_run(
+            LoadPlan(core=core, url=url, requests=3, concurrency=1, timeout_s=0.3, keepalive=True, max_time_s=20.0)
+        )
+    finally:
+        listener.close()
+    assert not info.interrupted
+    assert list(log.failure) == [Failure.RECEIVE] * 3
+    assert all(250_000 <= total <= 5_000_000 for total in log.total_us)  # each waited about -s, not forever
+
+
+class _ClosesAfterEachAnswer:
+    """A keep-alive server that answers one request per connection, says nothing, and closes the connection.
+
+    A client that reuses the connection meets a reset or an end of file before any byte of the answer: ab
+    then sends the request again on a new connection, and so must both cores (no failure is counted).
+    """
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                if data:
+                    conn.sendall(self.ANSWER)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@BOTH_CORES
+def test_a_kept_alive_connection_the_server_closed_is_reopened_once(engine_run: EngineRun, core: str) -> None:
+    server = _ClosesAfterEachAnswer()
+    try:
+        _, log = engine_run(
+            LoadPlan(core=core, url=f"http://127.0.0.1:{server.port}/", requests=40, concurrency=1, keepalive=True)
+        )
+    finally:
+        server.close()
+    assert len(log) == 40
+    assert set(log.failure) == {Failure.NONE}
+    assert set(log.status) == {200}
+    assert server.connections == 40  # one per request: every reuse failed and was sent again once
+    assert all(c > 0 for c in log.connect_us)  # each request's time includes the connect it needed
+
+
+@BOTH_CORES
+def test_bodies_larger_than_the_socket_buffer_are_sent_whole(
+    engine_run: EngineRun, target_url: str, tmp_path: Path, core: str
+) -> None:
+    body = b'{"pad": "' + b"x" * (4 * 1024 * 1024) + b'"}'  # far beyond one send()
+    body_file = tmp_path / "big.json"
+    body_file.write_bytes(body)
+    pool = fixed_payload(body_file, "application/json")
+    info, log = engine_run(
+        LoadPlan(
+            core=core,
+            url=f"{target_url}/score",
+            method="POST",
+            payloads=pool,
+            requests=6,
+            concurrency=2,
+            keepalive=True,
+        )
+    )
+    assert set(log.failure) == {Failure.NONE}
+    assert info.write_errors == 0
+    assert set(log.body_bytes) == {len(b'{"received": %d}' % len(body))}  # the target read every byte
+
+
+def test_the_epoll_core_is_refused_where_it_cannot_run() -> None:
+    with pytest.raises(ValueError, match="core 'mux' runs only the closed loop over plain http"):
+        LoadPlan(url="http://127.0.0.1:1/", requests=10, rate=5.0, core="mux")
+    with pytest.raises(ValueError, match="core 'mux' runs only the closed loop over plain http"):
+        LoadPlan(url="https://127.0.0.1:1/", requests=10, core="mux")
+    with pytest.raises(ValueError, match="core must be one of auto, mux, greenlet, got 'fast'"):
+        LoadPlan(url="http://127.0.0.1:1/", core="fast")
+
+
+@BOTH_CORES
 def test_warmup_requests_are_sent_but_not_recorded(
-    engine_run: EngineRun, target_url: str, target_counts: Counts
+    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
 ) -> None:
     before = target_counts(target_url)
-    _, log = engine_run(LoadPlan(url=f"{target_url}/", requests=40, concurrency=2, keepalive=True, warmup=15))
+    _, log = engine_run(
+        LoadPlan(core=core, url=f"{target_url}/", requests=40, concurrency=2, keepalive=True, warmup=15)
+    )
     after = target_counts(target_url)
     assert len(log) == 40
     assert after["requests"] - before["requests"] == 40 + 15 + 1
@@ -212,11 +338,12 @@ def test_warmup_requests_are_sent_but_not_recorded(
     ("path", "method", "kept_alive"),
     [("/chunked", "GET", True), ("/eof", "GET", False), ("/", "HEAD", True)],
 )
+@BOTH_CORES
 def test_responses_without_a_content_length_are_read_by_llhttp(
-    engine_run: EngineRun, target_url: str, path: str, method: str, kept_alive: bool
+    engine_run: EngineRun, target_url: str, path: str, method: str, kept_alive: bool, core: str
 ) -> None:
     info, log = engine_run(
-        LoadPlan(url=f"{target_url}{path}", method=method, requests=30, concurrency=2, keepalive=True)
+        LoadPlan(core=core, url=f"{target_url}{path}", method=method, requests=30, concurrency=2, keepalive=True)
     )
     assert set(log.failure) == {Failure.NONE}
     assert set(log.status) == {200}

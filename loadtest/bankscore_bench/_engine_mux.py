@@ -1,0 +1,387 @@
+"""The closed-loop core: every user's connection driven by one loop over ``epoll``, the way ab drives its own.
+
+The greenlet core (``RunState.work``) gives each Locust user a gevent socket and lets the user block on it;
+every ``send``/``recv`` that would block is a trip through gevent's hub and back (measured: a raw gevent
+loop that parses and records nothing tops out at half of ``ab -k`` on loopback). Here each Locust user still
+stands for one concurrent request and owns one connection (a ``_Slot``), but one greenlet, the driver, runs
+all of them: non-blocking sockets from the unpatched ``_socket`` module, one ``epoll`` set, and a trip
+through the hub only when no socket is ready at all (the driver then waits on the epoll descriptor itself, so
+Locust's own greenlets, the time limit and Ctrl-C run as usual). Parsing, timing and recording are the
+greenlet core's own (``_engine_http._Reader``, ``Exchange``, ``RunState.record``), so both cores report the
+same facts for the same exchange.
+
+Used for the closed loop (ab's model) over plain HTTP; open-loop schedules and TLS stay on the greenlet core.
+Timeouts (``-s``) apply to each connect, write and wait for data, as ab's do, checked every
+``_SWEEP_NS`` (so a timeout fires up to that much late).
+"""
+
+from __future__ import annotations
+
+import _socket
+import contextlib
+import errno
+import os
+import select
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any, Final
+
+import gevent  # type: ignore[import-untyped]  # gevent ships no type hints
+import gevent.monkey  # type: ignore[import-untyped]
+from geventhttpclient._parser import HTTPParseError
+
+from bankscore_bench._engine_http import Exchange, Target, _Reader, _why
+from bankscore_bench._samples import Failure
+
+if TYPE_CHECKING:
+    from bankscore_bench._engine_locust import RunState
+
+__all__ = ["Multiplexer", "supports"]
+
+_RECV_SIZE: Final = 65536
+_SWEEP_NS: Final = 50_000_000  # how often deadlines are checked while requests flow
+_WAIT_S: Final = 0.05  # the longest the driver sleeps in the hub between deadline checks
+_RETRYABLE: Final = frozenset({errno.EPIPE, errno.ECONNRESET})
+
+# gevent's monkey-patching removes epoll from ``select``; the original is what we want (it never blocks here:
+# the driver polls with a zero timeout and waits in gevent's hub instead). Linux only: elsewhere every plan
+# runs on the greenlet core.
+try:
+    _epoll: Any = gevent.monkey.get_original("select", "epoll")
+except (AttributeError, ImportError):
+    _epoll = None
+_IN: Final = getattr(select, "EPOLLIN", 1)
+_OUT: Final = getattr(select, "EPOLLOUT", 4)
+
+# A slot's phases
+_IDLE, _CONNECTING, _SENDING, _READING = 0, 1, 2, 3
+
+
+def supports(target: Target, *, open_loop: bool) -> bool:
+    """Whether this core can run the plan: the closed loop over plain HTTP, on Linux."""
+    return _epoll is not None and target.ssl_context is None and not open_loop
+
+
+class _Slot:
+    """One user's connection and the request on it."""
+
+    __slots__ = (
+        "deadline", "index", "mask", "payload", "phase", "reader", "request", "result", "retry", "reused", "sent",
+        "sock", "written",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.sock: Any = None  # a non-blocking _socket.socket, or None between connections
+        self.mask = 0  # the events its descriptor is registered for
+        self.phase = _IDLE
+        self.index = -1  # the ticket (request number) being sent
+        self.payload = 0  # which prepared request
+        self.request = b""
+        self.sent = 0  # bytes of ``request`` written
+        self.result: Exchange | None = None
+        self.reader: _Reader | None = None
+        self.reused = False  # the request went out on a kept-alive connection
+        self.retry = False  # send the same request again on a new connection
+        self.written = 0  # perf_counter ns when the request was fully written
+        self.deadline = 0  # perf_counter ns by which the current connect, write or read must progress
+
+
+class Multiplexer:
+    """Drives every user's connection of one run (``RunState``) from a single greenlet."""
+
+    def __init__(self, run: RunState) -> None:
+        self.run = run
+        self.plan = run.plan
+        self.target = run.target
+        self.pool = run.requests_bytes
+        self.method = run.plan.method
+        self.keepalive = run.plan.keepalive
+        self.timeout_ns = int(run.target.timeout * 1e9)
+        self.epoll: Any = None
+        self.by_fd: dict[int, _Slot] = {}
+        self.slots: list[_Slot] = []
+        # Slots whose next request is due. A queue, not a call from the previous request's end: a run of
+        # requests that fail at once (a refused connect) must not nest one call per request.
+        self.ready: list[_Slot] = []
+        self.parked: list[_Slot] = []  # waiting for the warmup to end
+        self.driver: Any = None
+
+    # --- users ---------------------------------------------------------------------------------------------
+
+    def join(self) -> None:
+        """A Locust user's whole life in this core: add its connection, then wait for the run to end."""
+        run = self.run
+        if run.finished.is_set():
+            return
+        slot = _Slot()
+        self.slots.append(slot)
+        self.ready.append(slot)
+        if self.driver is None:
+            self.epoll = _epoll()
+            self.driver = gevent.spawn(self._drive)
+        run.finished.wait()
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+    def _drive(self) -> None:
+        run = self.run
+        epoll = self.epoll
+        hub = gevent.get_hub()
+        watcher = hub.loop.io(epoll.fileno(), 1)
+        wakeup = gevent.Timeout(_WAIT_S)
+        by_fd, ready = self.by_fd, self.ready
+        next_sweep = perf_counter_ns() + _SWEEP_NS
+        try:
+            while not run.finished.is_set():
+                while ready:
+                    self._start_next(ready.pop())
+                    if run.finished.is_set():
+                        return
+                events = epoll.poll(0)
+                if not events:
+                    wakeup.start()
+                    try:
+                        hub.wait(watcher)
+                    except gevent.Timeout as fired:
+                        if fired is not wakeup:
+                            raise
+                    finally:
+                        wakeup.cancel()
+                    events = epoll.poll(0)
+                for fd, _mask in events:
+                    slot = by_fd.get(fd)
+                    if slot is not None:
+                        self._on_event(slot)
+                now = perf_counter_ns()
+                if now >= next_sweep:
+                    next_sweep = now + _SWEEP_NS
+                    self._expire(now)
+        except gevent.GreenletExit:
+            pass
+        except Exception as exc:  # a bug, not a failed request: end the run; execute() raises it
+            run.error = exc
+            run.finished.set()
+        finally:
+            watcher.close()
+            for slot in self.slots:
+                self._close(slot)
+            epoll.close()
+
+    def _on_event(self, slot: _Slot) -> None:
+        phase = slot.phase
+        if phase == _READING:
+            self._read(slot)
+        elif phase == _SENDING:
+            self._send(slot)
+        elif phase == _CONNECTING:
+            self._connected(slot)
+
+    def _expire(self, now: int) -> None:
+        for slot in self.slots:
+            phase = slot.phase
+            if phase != _IDLE and now > slot.deadline:
+                self._close(slot)
+                if phase == _CONNECTING:
+                    self._fail(slot, Failure.CONNECT, "timed out")
+                elif phase == _SENDING:
+                    self._fail(slot, Failure.EXCEPTION, "timed out", write_error=True)
+                else:
+                    self._fail(slot, Failure.RECEIVE, "timed out")
+
+    # --- one request ---------------------------------------------------------------------------------------
+
+    def _ticket(self) -> int | None:
+        """The next request number, -1 to wait for the warmup to end, or None when nothing is left."""
+        run, plan = self.run, self.plan
+        if run.finished.is_set():
+            return None
+        if run.issued < plan.warmup:
+            run.issued += 1
+            return run.issued - 1
+        if not run.warmed_up.is_set():
+            return -1
+        if run.issued >= plan.warmup + plan.requests:
+            return None
+        run.issued += 1
+        return run.issued - 1
+
+    def _start_next(self, slot: _Slot) -> None:
+        if slot.retry:
+            slot.retry = False
+            self._connect(slot)
+            return
+        index = self._ticket()
+        if index is None:
+            self._close(slot)
+            return
+        if index < 0:
+            self.parked.append(slot)
+            return
+        slot.index = index
+        slot.payload = index % len(self.pool)
+        slot.request = self.pool[slot.payload]
+        slot.result = Exchange(perf_counter_ns())
+        slot.reader = _Reader(self.method)
+        if slot.sock is None:
+            slot.reused = False
+            self._connect(slot)
+        else:
+            slot.reused = True
+            self._begin_send(slot)
+
+    def _connect(self, slot: _Slot) -> None:
+        target = self.target
+        sock = _socket.socket(target.family, _socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        err = sock.connect_ex(target.address)
+        if err and err != errno.EINPROGRESS:
+            sock.close()
+            self._fail(slot, Failure.CONNECT, _why(OSError(err, os.strerror(err))))
+            return
+        slot.sock = sock
+        fd = sock.fileno()
+        self.by_fd[fd] = slot
+        slot.mask = _OUT
+        self.epoll.register(fd, _OUT)
+        if err:
+            slot.phase = _CONNECTING
+            slot.deadline = perf_counter_ns() + self.timeout_ns
+        else:
+            self._mark_connected(slot)
+
+    def _connected(self, slot: _Slot) -> None:
+        err = slot.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if err:
+            self._close(slot)
+            self._fail(slot, Failure.CONNECT, _why(OSError(err, os.strerror(err))))
+            return
+        self._mark_connected(slot)
+
+    def _mark_connected(self, slot: _Slot) -> None:
+        result = slot.result
+        assert result is not None
+        result.connect_ns = perf_counter_ns() - result.start_ns
+        self._begin_send(slot)
+
+    def _begin_send(self, slot: _Slot) -> None:
+        slot.sent = 0
+        slot.phase = _SENDING
+        slot.deadline = perf_counter_ns() + self.timeout_ns
+        self._send(slot)
+
+    def _send(self, slot: _Slot) -> None:
+        request = slot.request
+        try:
+            slot.sent += slot.sock.send(memoryview(request)[slot.sent :] if slot.sent else request)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            self._close(slot)
+            if slot.reused and exc.errno in _RETRYABLE:
+                self._retry(slot)
+            else:
+                self._fail(slot, Failure.EXCEPTION, _why(exc), write_error=True)
+            return
+        if slot.sent < len(request):  # the socket buffer is full: the rest when it is writable again
+            self._watch(slot, _OUT)
+            return
+        slot.written = perf_counter_ns()
+        slot.deadline = slot.written + self.timeout_ns
+        slot.phase = _READING
+        self._watch(slot, _IN)
+
+    def _watch(self, slot: _Slot, mask: int) -> None:
+        if slot.mask != mask:
+            slot.mask = mask
+            self.epoll.modify(slot.sock.fileno(), mask)
+
+    def _read(self, slot: _Slot) -> None:
+        sock, result, reader = slot.sock, slot.result, slot.reader
+        assert result is not None and reader is not None
+        try:
+            data = sock.recv(_RECV_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._close(slot)
+            if slot.reused and not reader.buffer and exc.errno in _RETRYABLE:
+                self._retry(slot)
+            else:
+                self._fail(slot, Failure.RECEIVE, _why(exc))
+            return
+        now = perf_counter_ns()
+        if not reader.buffer:
+            if not data and slot.reused:  # the server closed the kept-alive connection while it was idle
+                self._close(slot)
+                self._retry(slot)
+                return
+            result.wait_ns = now - slot.written
+        if not data:
+            self._close(slot)
+            if reader.complete_at_eof():
+                self._finish(slot, now)
+            else:
+                self._fail(slot, Failure.RECEIVE, "connection closed before the response ended")
+            return
+        try:
+            complete = reader.take(data)
+        except HTTPParseError as exc:
+            self._close(slot)
+            self._fail(slot, Failure.EXCEPTION, f"bad HTTP response: {exc}"[:200])
+            return
+        if complete:
+            self._finish(slot, now)
+        else:
+            slot.deadline = now + self.timeout_ns
+
+    def _retry(self, slot: _Slot) -> None:
+        """Once, as ab does: the request again on a new connection (the start time stays the first attempt's)."""
+        result = slot.result
+        assert result is not None
+        result.bytes_read = 0
+        result.failure, result.reason, result.write_error = Failure.NONE, "", False
+        slot.reader = _Reader(self.method)
+        slot.reused = False
+        # From the loop, not here: a new socket may reuse the descriptor number of one closed in this batch of
+        # events, and a stale event for that number must not reach it.
+        slot.retry = True
+        self.ready.append(slot)
+
+    def _finish(self, slot: _Slot, now: int) -> None:
+        result, reader = slot.result, slot.reader
+        assert result is not None and reader is not None
+        result.end_ns = now
+        reader.conclude(result)
+        if not (self.keepalive and result.keepalive):
+            self._close(slot)
+        self._record(slot, result)
+
+    def _fail(self, slot: _Slot, failure: Failure, reason: str, *, write_error: bool = False) -> None:
+        """Record a request that failed (its socket already closed); the slot goes on with the next."""
+        result, reader = slot.result, slot.reader
+        assert result is not None and reader is not None
+        result.end_ns = perf_counter_ns()
+        result.failure, result.reason, result.write_error = failure, reason, write_error
+        reader.conclude(result)
+        self._record(slot, result)
+
+    def _record(self, slot: _Slot, result: Exchange) -> None:
+        slot.phase = _IDLE
+        run = self.run
+        run.record(slot.index, 0, slot.payload, result)
+        if self.parked and run.warmed_up.is_set():
+            self.ready += self.parked
+            self.parked = []
+        self.ready.append(slot)
+
+    def _close(self, slot: _Slot) -> None:
+        sock = slot.sock
+        slot.phase = _IDLE
+        if sock is None:
+            return
+        slot.sock = None
+        fd = sock.fileno()
+        self.by_fd.pop(fd, None)
+        with contextlib.suppress(OSError, ValueError):  # the epoll set is already closed (the run has ended)
+            self.epoll.unregister(fd)
+        sock.close()
