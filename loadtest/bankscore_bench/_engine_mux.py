@@ -5,7 +5,7 @@ every ``send``/``recv`` that would block is a trip through gevent's hub and back
 loop that parses and records nothing tops out at half of ``ab -k`` on loopback). Here each Locust user still
 stands for one concurrent request and owns one connection (a ``_Slot``), but one greenlet, the driver, runs
 all of them: non-blocking sockets from the unpatched ``_socket`` module and one ``epoll`` set, the driver
-waiting in epoll itself and handing gevent's hub a turn every few milliseconds (so Locust's own greenlets,
+waiting in epoll itself and handing gevent's hub a turn every 10 milliseconds (so Locust's own greenlets,
 the time limit and Ctrl-C run as usual, at most that late). Parsing, timing and recording are the
 greenlet core's own (``_engine_http._Reader``, ``Exchange``, ``RunState.record``), so both cores report the
 same facts for the same exchange.
@@ -42,9 +42,9 @@ _SWEEP_NS: Final = 50_000_000  # how often deadlines are checked
 # The driver waits in epoll itself, not in gevent's hub: the hub's libev watching an epoll descriptor wakes
 # up spuriously (measured: 53 empty wake-ups per request against a 1 ms server, one core spent on nothing).
 # So the hub gets a turn every _YIELD_NS instead, and no epoll wait lasts longer than _POLL_S: the time limit,
-# Ctrl-C and Locust's own greenlets run at most that late.
-_POLL_S: Final = 0.002
-_YIELD_NS: Final = 2_000_000
+# Ctrl-C and Locust's own greenlets run at most that late (every 2 ms cost 3% of a core while idle; 10 ms, 1%).
+_POLL_S: Final = 0.01
+_YIELD_NS: Final = 10_000_000
 _RETRYABLE: Final = frozenset({errno.EPIPE, errno.ECONNRESET})
 
 # gevent's monkey-patching removes epoll from ``select``; the original is what we want. Linux only: elsewhere
