@@ -227,25 +227,179 @@ def _member_p_yes(member: Mapping[str, Any], z: np.ndarray[Any, Any]) -> np.ndar
 
 
 def _small_path(member: Mapping[str, Any]) -> SmallPath | None:
-    """The member's Python path for a few rows, or None where only the library's own predict applies."""
+    """The member's Python path for a few rows, or None where only the library's own predict applies.
+
+    Each learner's trees become one generated Python function (``_compile_*``) when they are small enough to
+    compile; otherwise the ``_*_small`` functions walk the same trees from lists. Both add the trees' values
+    in the same order, so they agree to the last bit.
+    """
     kind, model = member["kind"], member["model"]
     if kind == "xgboost" and member.get("trees") is not None:
         trees, base_margin = member["trees"], float(member["base_margin"])
+        margin = _compile_xgboost(trees, base_margin)
+        if margin is not None:
+            return True, lambda rows: [1.0 / (1.0 + math.exp(-margin(x))) for x in rows]
         return True, lambda rows: _xgboost_small(trees, base_margin, rows)
     if kind == "lightgbm":
         lightgbm = _lightgbm_trees(model, member.get("num_iteration"))
         if lightgbm is None:
             return None
+        raw, sigmoid = _compile_lightgbm(lightgbm[0], lightgbm[1]), lightgbm[2]
+        if raw is not None:
+            return False, lambda rows: [1.0 / (1.0 + math.exp(-sigmoid * raw(x))) for x in rows]
         return False, lambda rows: _lightgbm_small(*lightgbm, rows)
     if kind == "forest":
         forest = _forest_trees(model)
         if forest is None:
             return None
+        total, count = _compile_forest(forest), len(forest)
+        if total is not None:
+            return True, lambda rows: [total(x) / count for x in rows]
         return True, lambda rows: _forest_small(forest, rows)
     if kind == "linear":
         coef, intercept = model
         return False, lambda rows: (1.0 / (1.0 + np.exp(-(np.array(rows) @ coef + intercept)))).tolist()
     return None
+
+
+# ------------------------------------------------------------------------------------ trees as Python code
+#
+# A tree walked from lists costs several list lookups per node; the same tree as nested if/else statements
+# with its thresholds as constants costs one comparison (measured on one record: XGBoost's 100 trees 41 ->
+# 17 us, LightGBM's 22 trees 22 -> 6.5 us). The code is generated from the model's own numbers only (floats
+# written with repr, which reads back exactly), once per worker in init().
+
+# Python's parser takes at most 100 nested indented blocks; deep or huge forests (scikit-learn grows trees
+# without a depth limit) keep the list walk.
+CODEGEN_MAX_DEPTH = 60
+CODEGEN_MAX_NODES = 250_000
+
+
+class _NotCompilableError(Exception):
+    """The trees cannot become code (too deep, too many nodes, a number repr cannot write)."""
+
+
+def _number(value: float) -> str:
+    value = float(value)
+    if not math.isfinite(value):  # repr gives "inf"/"nan", names the generated code does not have
+        raise _NotCompilableError
+    return repr(value)
+
+
+class _TreeCode:
+    """Source lines of one function that adds one value per tree to an accumulator ``acc``."""
+
+    def __init__(self, name: str, start: float) -> None:
+        self.name = name
+        self.lines = [f"def {name}(x):", f"    acc = {_number(start)}"]
+        self.namespace: dict[str, Any] = {}
+        self.nodes = 0
+
+    def split(self, condition: str, depth: int) -> None:
+        self.nodes += 1
+        if depth > CODEGEN_MAX_DEPTH or self.nodes > CODEGEN_MAX_NODES:
+            raise _NotCompilableError
+        self.lines.append("    " * depth + f"if {condition}:")
+
+    def otherwise(self, depth: int) -> None:
+        self.lines.append("    " * depth + "else:")
+
+    def leaf(self, value: float, depth: int) -> None:
+        self.lines.append("    " * depth + f"acc += {_number(value)}")
+
+    def constant(self, value: Any) -> str:
+        name = f"K{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def compile(self) -> Callable[[list[float]], float] | None:
+        self.lines.append("    return acc")
+        try:
+            code = compile("\n".join(self.lines), f"<{self.name}>", "exec")
+        except (SyntaxError, RecursionError, MemoryError):
+            return None
+        exec(code, self.namespace)  # noqa: S102 - source generated above from the model's numbers only
+        function: Callable[[list[float]], float] = self.namespace[self.name]
+        return function
+
+
+def _compile_xgboost(trees: Sequence[Sequence[Any]], base_margin: float) -> Callable[[list[float]], float] | None:
+    """XGBoost's margin for one float32 row (``x < threshold`` goes left), as in ``_xgboost_small``."""
+    try:
+        code = _TreeCode("xgboost_margin", base_margin)
+    except _NotCompilableError:
+        return None
+
+    def emit(tree: Sequence[Any], node: int, depth: int) -> None:
+        left, right, feature, threshold, leaf = tree
+        if leaf[node]:
+            code.leaf(threshold[node], depth)
+            return
+        code.split(f"x[{int(feature[node])}] < {_number(threshold[node])}", depth)
+        emit(tree, left[node], depth + 1)
+        code.otherwise(depth)
+        emit(tree, right[node], depth + 1)
+
+    try:
+        for tree in trees:
+            emit(tree, 0, 1)
+    except _NotCompilableError:
+        return None
+    return code.compile()
+
+
+def _compile_lightgbm(trees: list[LightGBMTree], leaves: list[list[float]]) -> Callable[[list[float]], float] | None:
+    """LightGBM's raw score for one row, with its categorical and zero-as-missing splits (``_lightgbm_small``)."""
+    code = _TreeCode("lightgbm_raw", 0.0)
+
+    def emit(tree: LightGBMTree, values: list[float], node: int, depth: int) -> None:
+        feature, threshold, left, right, categories, zero_left = tree
+        if node < 0:
+            code.leaf(values[~node], depth)
+            return
+        x = f"x[{int(feature[node])}]"
+        allowed, zero = categories[node], zero_left[node]
+        if allowed is not None:
+            condition = f"{x} >= 0 and int({x}) in {code.constant(allowed)}"
+        elif zero is not None:  # |x| <= kZeroThreshold goes the zero's way, anything else by the threshold
+            is_zero = f"{-_LIGHTGBM_ZERO!r} <= {x} <= {_LIGHTGBM_ZERO!r}"
+            below = f"{x} <= {_number(threshold[node])}"
+            condition = f"{is_zero} or {below}" if zero else f"not ({is_zero}) and {below}"
+        else:
+            condition = f"{x} <= {_number(threshold[node])}"
+        code.split(condition, depth)
+        emit(tree, values, left[node], depth + 1)
+        code.otherwise(depth)
+        emit(tree, values, right[node], depth + 1)
+
+    try:
+        for tree, values in zip(trees, leaves, strict=True):
+            emit(tree, values, 0 if tree[0] else -1, 1)  # a tree of one leaf has no splits
+    except _NotCompilableError:
+        return None
+    return code.compile()
+
+
+def _compile_forest(trees: list[ForestTree]) -> Callable[[list[float]], float] | None:
+    """The sum of the trees' P(yes) for one float32 row (``x <= threshold`` goes left), as in ``_forest_small``."""
+    code = _TreeCode("forest_total", 0.0)
+
+    def emit(tree: ForestTree, node: int, depth: int) -> None:
+        left, right, feature, threshold, p = tree
+        if left[node] == -1:
+            code.leaf(p[node], depth)
+            return
+        code.split(f"x[{int(feature[node])}] <= {_number(threshold[node])}", depth)
+        emit(tree, left[node], depth + 1)
+        code.otherwise(depth)
+        emit(tree, right[node], depth + 1)
+
+    try:
+        for tree in trees:
+            emit(tree, 0, 1)
+    except _NotCompilableError:
+        return None
+    return code.compile()
 
 
 def _xgboost_small(trees: Sequence[Sequence[Any]], base_margin: float, rows: Rows) -> list[float]:

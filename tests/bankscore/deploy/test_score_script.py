@@ -422,6 +422,14 @@ def at_thresholds(records: list[dict[str, Any]], splits: list[tuple[int, float]]
     return out
 
 
+@pytest.fixture(params=["compiled", "walked"])
+def tree_code(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Score a few rows with the trees as generated code, or (no depth allowed) walked from their lists."""
+    if request.param == "walked":
+        monkeypatch.setattr(score_script, "CODEGEN_MAX_DEPTH", 0)
+    return str(request.param)
+
+
 def assert_small_batches_match_the_library(model: Model, records: list[dict[str, Any]], atol: float) -> None:
     assert model._small is not None, "this learner should have a small-batch path"
     library = model.p_yes(check_columns(model, records), len(records))  # past SMALL_BATCH: the library's predict
@@ -439,7 +447,7 @@ def assert_small_batches_match_the_library(model: Model, records: list[dict[str,
 
 
 @pytest.mark.parametrize("zero_as_missing", [False, True])
-def test_lightgbm_small_batches_walk_the_trees_exactly(zero_as_missing: bool) -> None:
+def test_lightgbm_small_batches_walk_the_trees_exactly(zero_as_missing: bool, tree_code: str) -> None:
     lgb = pytest.importorskip("lightgbm")
     train = synthetic_records(3000, seed=1)
     shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
@@ -459,7 +467,7 @@ def test_lightgbm_small_batches_walk_the_trees_exactly(zero_as_missing: bool) ->
     assert_small_batches_match_the_library(model, records, atol=0)
 
 
-def test_forest_small_batches_walk_the_trees_exactly() -> None:
+def test_forest_small_batches_walk_the_trees_exactly(tree_code: str) -> None:
     ensemble = pytest.importorskip("sklearn.ensemble")
     shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
     x = encoded(shape, synthetic_records(2000, seed=3))
@@ -475,7 +483,7 @@ def test_forest_small_batches_walk_the_trees_exactly() -> None:
     assert_small_batches_match_the_library(model, records + at_thresholds(records, splits), atol=0)
 
 
-def test_xgboost_small_batches_match_its_float32_predict() -> None:
+def test_xgboost_small_batches_match_its_float32_predict(tree_code: str) -> None:
     xgb = pytest.importorskip("xgboost")
     from bankscore.automl._fast import _xgboost_trees
 
@@ -491,6 +499,20 @@ def test_xgboost_small_batches_match_its_float32_predict() -> None:
     records += at_thresholds(records, list(zip(columns, splits["Split"].astype(float), strict=True)))
     # XGBoost sums and answers in float32; the walk sums in float64, so they agree to float32's precision.
     assert_small_batches_match_the_library(model, records, atol=3e-7)
+
+
+def test_trees_become_code_unless_they_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One XGBoost-style tree: node 0 splits feature 1 at 0.5 (x < 0.5 goes left); leaves hold their value.
+    trees = [([1, -1, -1], [2, -1, -1], [1, 0, 0], [0.5, 0.25, -0.75], [False, True, True])]
+    margin = score_script._compile_xgboost(trees, 0.125)
+    assert margin is not None
+    assert margin([9.0, 0.25]) == 0.125 + 0.25
+    assert margin([9.0, 0.5]) == 0.125 - 0.75  # on the threshold: not below it, so right
+    assert score_script._compile_xgboost(trees, float("inf")) is None  # repr would write a name
+    nan_split = [([1, -1, -1], [2, -1, -1], [1, 0, 0], [float("nan"), 0.25, -0.75], [False, True, True])]
+    assert score_script._compile_xgboost(nan_split, 0.0) is None
+    monkeypatch.setattr(score_script, "CODEGEN_MAX_DEPTH", 0)
+    assert score_script._compile_xgboost(trees, 0.125) is None  # too deep: the list walk scores it
 
 
 def test_a_blend_scores_few_records_without_the_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
