@@ -3,8 +3,11 @@
 One run, one model, one server (azmlinfsrv), measured in turn:
   * bankscore's score.py (lean scorer, @rawhttp) with 1 and 2 workers, as `bankscore deploy local` serves it:
     through its public port (nginx in front when nginx is installed) and on the server's own port;
+  * the same release with 2 workers on gunicorn's gthread worker (keep-alive): measured, not used, because
+    the server's scoring timeout (SCORING_TIMEOUT_MS, a SIGALRM) works only in the main thread;
   * the server's floor: a do-nothing @rawhttp score.py (reads the body, answers a constant) with 2 workers and
-    the deployment's own logging.json, on the server's port: no script can serve faster on this machine;
+    the deployment's own logging.json, on the server's port: no script can serve faster on this machine
+    with the server's default (sync) worker;
   * an AutoML-style score.py (inference-schema decorators with PandasParameterType, then the model's pandas
     predict, as Azure AutoML's generated scoring scripts do; CONTRACT.md section 2) with 2 workers.
 For each: `ab -k -c 8 -n N` requests/s with one record per request, and the server's own scoring-function time
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import platform
 import re
 import shutil
@@ -196,6 +200,46 @@ def _serve_script(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[b
     return server, port
 
 
+def _serve_release(release: Path, env: dict[str, str], gunicorn_args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start azmlinfsrv on a deployment release folder with 2 workers and extra gunicorn settings."""
+    port = _free_port()
+    model_dir = release / "azureml-models"
+    release_env = {
+        **env,
+        "AML_APP_ROOT": str(release),
+        "AZUREML_MODEL_DIR": str(model_dir),
+        "GUNICORN_CMD_ARGS": f"--no-control-socket {gunicorn_args}",
+        "OMP_NUM_THREADS": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bankscore.deploy._launch", "--entry_script", str(release / "score.py"),
+         "--model_dir", str(model_dir), "--port", str(port), "--worker_count", "2"],
+        env=release_env, cwd=release, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    _wait(port, server)
+    return server, port
+
+
+def _ensemble(release: Path) -> list[dict[str, Any]]:
+    """The served model's learners: kind, weight and tree count (the 1,000-record time depends on them)."""
+    artifact_path = next(release.rglob("scorer.pkl"))
+    with artifact_path.open("rb") as fh:
+        artifact = pickle.load(fh)  # noqa: S301 - the release this benchmark just deployed
+    members = []
+    for member in artifact["members"]:
+        kind, model = member["kind"], member["model"]
+        if kind == "xgboost" and member.get("trees") is not None:
+            trees = len(member["trees"])
+        elif kind == "lightgbm":
+            trees = int(model.num_trees())
+        elif kind == "forest":
+            trees = len(model)
+        else:
+            trees = 0
+        members.append({"kind": kind, "weight": round(float(member["weight"]), 4), "trees": trees})
+    return members
+
+
 def _automl_style_folder(work: Path, env: dict[str, str]) -> Path:
     """The AutoML-style script over the very same registered model, through FLAML's pandas path."""
     style = work / "automl-style"
@@ -244,6 +288,15 @@ def _start_all(
             targets.append(Target(f"{key}_public_port", "bankscore", workers, "public", public, None, args.requests))
     if release is None:
         raise SystemExit("no deployment was made")
+    # The same release on gunicorn's gthread worker (keep-alive; the server's default sync worker closes every
+    # connection and waits for the client's FIN). Measured, not what `deploy local` runs: in a request thread
+    # the server's scoring timeout (SIGALRM, main thread only) is silently off.
+    gthread, port = _serve_release(release, env, "--worker-class gthread --threads 1")
+    servers.append(gthread)
+    url = f"http://127.0.0.1:{port}/score"
+    targets.append(
+        Target("bankscore_2_workers_gthread", "bankscore, gthread worker", 2, "server", url, url, args.requests)
+    )
     floor, port = _serve_script(_do_nothing_folder(work, release), env)
     servers.append(floor)
     url = f"http://127.0.0.1:{port}/score"
@@ -254,7 +307,7 @@ def _start_all(
     url = f"http://127.0.0.1:{port}/score"
     style_requests = args.requests_automl_style
     targets.append(Target("automl_style_2_workers", "AutoML-style", 2, "server", url, url, style_requests))
-    return targets
+    return targets, release
 
 
 def _measure_rounds(targets: list[Target], bodies: dict[str, Path], rounds: int) -> None:
@@ -297,7 +350,8 @@ def main() -> None:
 
         servers: list[subprocess.Popen[bytes]] = []
         try:
-            targets = _start_all(work, env, rows, args, servers)
+            targets, release = _start_all(work, env, rows, args, servers)
+            results["model"]["members"] = _ensemble(release)
             load_before = _load()
             _measure_rounds(targets, bodies, args.rounds)
             load_after = _load()
@@ -334,6 +388,8 @@ def _print_table(record: dict[str, Any], targets: list[Target]) -> None:
     results = record["results"]
     load = record["load_average_1_5_15_min"]
     print(f"model {results['model']['ref']} ({results['model']['algorithm']})")
+    members = ", ".join(f"{m['kind']} x{m['weight']} ({m['trees']} trees)" for m in results["model"]["members"])
+    print(f"ensemble: {members}")
     print(f"load average (1, 5, 15 min): before {load['before']}, after {load['after']}")
     print("| score.py | workers | port | req/s (ab -k -c 8, 1 record) | fn p50 1 rec (ms) | fn p50 1,000 rec (ms) |")
     print("|---|---|---|---|---|---|")
