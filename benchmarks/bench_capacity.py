@@ -229,7 +229,7 @@ def print_table(summary: dict[str, Any], results: dict[str, list[float]], ab_nam
         print(f"  engine / plain Locust FastHttpUser: {summary['engine_vs_locust']:.0%} (target >= 90%)")
     print(f"  engine / {ab_name + ':':<26}{summary['engine_vs_ab']:.0%}")
     if summary["engine_vs_raw_gevent"] is not None:
-        print(f"  engine / raw gevent loop:           {summary['engine_vs_raw_gevent']:.0%} (its per-request cost)")
+        print(f"  engine / raw gevent loop:           {summary['engine_vs_raw_gevent']:.0%}")
     print(f"  engine / its greenlet core:         {summary['epoll_core_vs_greenlet_core']:.0%}")
     print(f"  engine's own CPU use (median): {summary['engine_cpu_percent_median']}% of one core")
 
