@@ -169,7 +169,7 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
         waiter = gevent.spawn(run.finished.wait)
         gevent.joinall([waiter, gevent.spawn(stop.wait)], timeout=min(limits), count=1)
         completed = run.finished.is_set() and not stop.is_set()
-        run.finished.set()
+        run.end()
         cpu_after, wall_after = cpu_seconds(), time.perf_counter()
         if scheduler is not None:
             scheduler.kill(block=True)

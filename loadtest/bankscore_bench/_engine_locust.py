@@ -224,6 +224,12 @@ class RunState:
         if done >= plan.requests:
             self.finished.set()
 
+    def end(self) -> None:
+        """Stop the run: nothing completing from now on is recorded; the epoll core closes its sockets."""
+        self.finished.set()
+        if self.mux is not None:
+            self.mux.stop()
+
     def _judge(self, result: Exchange, body_len: int, records: int) -> Failure:
         """ab's length rule, then the response checker, for an exchange that went through."""
         plan = self.plan
@@ -349,7 +355,7 @@ def execute(plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[
         measured.wait(plan, run, interrupted)
     finally:
         completed = run.finished.is_set()
-        run.finished.set()  # anything that completes from here on is not recorded
+        run.end()  # anything that completes from here on is not recorded
         measured.end()
         if scheduler is not None:
             scheduler.kill(block=True)

@@ -124,6 +124,11 @@ class Multiplexer:
             self.driver = gevent.spawn(self._drive)
         run.finished.wait()
 
+    def stop(self) -> None:
+        """After ``run.finished`` is set: wait for the driver to leave its loop and close every socket."""
+        if self.driver is not None:
+            self.driver.join(timeout=_POLL_S * 10)
+
     # --- the loop ------------------------------------------------------------------------------------------
 
     def _drive(self) -> None:
