@@ -138,11 +138,11 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
 
     from bankscore_bench._engine_http import Target
     from bankscore_bench._engine_locust import (
+        EventTally,
         RunState,
         bench_user_class,
         cpu_seconds,
         generator_cpu_fields,
-        locust_counts,
         run_info,
     )
 
@@ -150,6 +150,7 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
     env = Environment(user_classes=[bench_user_class(lambda: state["run"])])
     runner = env.create_worker_runner(master_host, master_port)
     stop = gevent.event.Event()
+    tally = EventTally(env)
 
     def on_share(environment: Any, msg: Any, **_: Any) -> None:
         share = msg.data
@@ -176,7 +177,7 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
         info = run_info(sub, run, interrupted=not completed)
         _stopped_by(info, sub, ctrl_c=stop.is_set(), completed=completed)
         generator_cpu_fields(info, cpu_after - cpu_before, wall_after - wall_before)
-        info.extra.update(locust_counts(run, env))
+        info.extra.update(tally.counts(run))
         rows = state["shipper"].next_chunk()
         # Plain data, not a pickle: the master must not unpickle what arrives over the network.
         runner.send_message(ROWS_MESSAGE, {"rows": rows, "info": dataclasses.asdict(info), "recorded": len(run.log)})

@@ -118,7 +118,7 @@ class LoadPlan:
             raise ValueError(f"arrivals must be one of {', '.join(ARRIVALS)}, got {self.arrivals!r}")
         for name in ("time_limit_s", "timeout_s", "max_time_s"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
+            if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value}")
         if self.core not in CORES:
             raise ValueError(f"core must be one of {', '.join(CORES)}, got {self.core!r}")

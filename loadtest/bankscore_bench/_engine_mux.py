@@ -128,6 +128,8 @@ class Multiplexer:
         """After ``run.finished`` is set: wait for the driver to leave its loop and close every socket."""
         if self.driver is not None:
             self.driver.join(timeout=_POLL_S * 10)
+            if not self.driver.dead:  # stuck in a callback (a slow progress printer): closed by force
+                self.driver.kill(block=True, timeout=1)
 
     # --- the loop ------------------------------------------------------------------------------------------
 
@@ -142,6 +144,9 @@ class Multiplexer:
                     self._start_next(ready.pop())
                     if run.finished.is_set():
                         return
+                    if perf_counter_ns() >= next_yield:  # requests failing at once must not hold the hub
+                        next_yield = perf_counter_ns() + _YIELD_NS
+                        gevent.sleep(0)
                 for fd, _mask in epoll.poll(_POLL_S):
                     slot = by_fd.get(fd)
                     if slot is not None:
@@ -158,8 +163,8 @@ class Multiplexer:
             pass
         except Exception as exc:  # a bug, not a failed request: end the run; execute() raises it
             run.error = exc
-            run.finished.set()
         finally:
+            run.finished.set()  # however the driver ends, the users waiting in join() end with it
             for slot in self.slots:
                 self._close(slot)
             epoll.close()
@@ -172,6 +177,8 @@ class Multiplexer:
             self._send(slot)
         elif phase == _CONNECTING:
             self._connected(slot)
+        else:  # an idle kept-alive connection the server closed (or spoke on): level-triggered, so drop it
+            self._close(slot)
 
     def _expire(self, now: int) -> None:
         for slot in self.slots:
@@ -211,7 +218,8 @@ class Multiplexer:
         if index is None:
             self._close(slot)
             return
-        if index < 0:
+        if index < 0:  # waiting for the warmup to end, which may take long: no idle connection meanwhile
+            self._close(slot)
             self.parked.append(slot)
             return
         slot.index = index
@@ -228,19 +236,23 @@ class Multiplexer:
 
     def _connect(self, slot: _Slot) -> None:
         target = self.target
-        sock = _socket.socket(target.family, _socket.SOCK_STREAM)
-        sock.setblocking(False)
-        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        err = sock.connect_ex(target.address)
-        if err and err != errno.EINPROGRESS:
-            sock.close()
-            self._fail(slot, Failure.CONNECT, _why(OSError(err, os.strerror(err))))
+        sock = None
+        try:
+            sock = _socket.socket(target.family, _socket.SOCK_STREAM)  # EMFILE when descriptors run out
+            sock.setblocking(False)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            err = sock.connect_ex(target.address)
+            if err and err != errno.EINPROGRESS:
+                raise OSError(err, os.strerror(err))
+            self.epoll.register(sock.fileno(), _OUT)
+        except OSError as exc:
+            if sock is not None:
+                sock.close()
+            self._fail(slot, Failure.CONNECT, _why(exc))
             return
         slot.sock = sock
-        fd = sock.fileno()
-        self.by_fd[fd] = slot
+        self.by_fd[sock.fileno()] = slot
         slot.mask = _OUT
-        self.epoll.register(fd, _OUT)
         if err:
             slot.phase = _CONNECTING
             slot.deadline = perf_counter_ns() + self.timeout_ns
@@ -314,14 +326,14 @@ class Multiplexer:
                 self._retry(slot)
                 return
             result.wait_ns = now - slot.written
-        if not data:
-            self._close(slot)
-            if reader.complete_at_eof():
-                self._finish(slot, now)
-            else:
-                self._fail(slot, Failure.RECEIVE, "connection closed before the response ended")
-            return
         try:
+            if not data:
+                self._close(slot)
+                if reader.complete_at_eof():
+                    self._finish(slot, now)
+                else:
+                    self._fail(slot, Failure.RECEIVE, "connection closed before the response ended")
+                return
             complete = reader.take(data)
         except HTTPParseError as exc:
             self._close(slot)

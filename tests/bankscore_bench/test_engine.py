@@ -289,6 +289,14 @@ def test_a_kept_alive_connection_the_server_closed_is_reopened_once(engine_run: 
 
 
 @BOTH_CORES
+def test_an_answer_cut_off_by_the_server_is_a_failed_request(engine_run: EngineRun, target_url: str, core: str) -> None:
+    info, log = engine_run(LoadPlan(core=core, url=f"{target_url}/cut", requests=5, concurrency=1, keepalive=True))
+    assert not info.interrupted
+    assert len(log) == 5  # each one counted, and the run went on
+    assert set(log.failure) == {Failure.EXCEPTION}
+
+
+@BOTH_CORES
 def test_bodies_larger_than_the_socket_buffer_are_sent_whole(
     engine_run: EngineRun, target_url: str, tmp_path: Path, core: str
 ) -> None:
