@@ -91,7 +91,7 @@ class RunState:
         )  # fmt: skip
         self.sent_sizes = [len(request) for request in self.requests_bytes]
         self.events_fired = 0  # rows of the log whose Locust request event has been fired
-        gevent.spawn(self._announce)
+        self.announcer: Any = None  # the greenlet firing Locust's events, from the first user's start
         self.issued = 0  # tickets handed out, warmup included
         self.warmup_left = plan.warmup
         self.warmed_up = gevent.event.Event()
@@ -168,6 +168,8 @@ class RunState:
 
     def work(self) -> None:
         """One user's loop until the tickets run out or the run stops."""
+        if self.announcer is None:
+            self.announcer = gevent.spawn(self._announce)
         if self.mux is not None:
             self.mux.join()
             return
