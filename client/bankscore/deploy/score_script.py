@@ -32,7 +32,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -286,31 +286,38 @@ def _number(value: float) -> str:
     return repr(value)
 
 
+# One tree as the generated code reads it: its root node; a node's leaf value (None for a split); and for a
+# split, the condition that sends a row left, then the left and right children.
+TreeShape = tuple[int, Callable[[int], float | None], Callable[[int], tuple[str, int, int]]]
+
+
 class _TreeCode:
     """Source lines of one function that adds one value per tree to an accumulator ``acc``."""
 
     def __init__(self, name: str, start: float) -> None:
         self.name = name
         self.lines = [f"def {name}(x):", f"    acc = {_number(start)}"]
-        self.namespace: dict[str, Any] = {}
         self.nodes = 0
 
-    def split(self, condition: str, depth: int) -> None:
-        self.nodes += 1
-        if depth > CODEGEN_MAX_DEPTH or self.nodes > CODEGEN_MAX_NODES:
-            raise _NotCompilableError
-        self.lines.append("    " * depth + f"if {condition}:")
+    def add_tree(self, shape: TreeShape) -> None:
+        root, leaf, split = shape
 
-    def otherwise(self, depth: int) -> None:
-        self.lines.append("    " * depth + "else:")
+        def emit(node: int, depth: int) -> None:
+            indent = "    " * depth
+            value = leaf(node)
+            if value is not None:
+                self.lines.append(f"{indent}acc += {_number(value)}")
+                return
+            self.nodes += 1
+            if depth > CODEGEN_MAX_DEPTH or self.nodes > CODEGEN_MAX_NODES:
+                raise _NotCompilableError
+            condition, left, right = split(node)
+            self.lines.append(f"{indent}if {condition}:")
+            emit(left, depth + 1)
+            self.lines.append(f"{indent}else:")
+            emit(right, depth + 1)
 
-    def leaf(self, value: float, depth: int) -> None:
-        self.lines.append("    " * depth + f"acc += {_number(value)}")
-
-    def constant(self, value: Any) -> str:
-        name = f"K{len(self.namespace)}"
-        self.namespace[name] = value
-        return name
+        emit(root, 1)
 
     def compile(self) -> Callable[[list[float]], float] | None:
         self.lines.append("    return acc")
@@ -318,88 +325,74 @@ class _TreeCode:
             code = compile("\n".join(self.lines), f"<{self.name}>", "exec")
         except (SyntaxError, RecursionError, MemoryError):
             return None
-        exec(code, self.namespace)  # noqa: S102 - source generated above from the model's numbers only
-        function: Callable[[list[float]], float] = self.namespace[self.name]
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)  # noqa: S102 - source generated above from the model's numbers only
+        function: Callable[[list[float]], float] = namespace[self.name]
         return function
+
+
+def _compile_trees(name: str, start: float, shapes: Iterable[TreeShape]) -> Callable[[list[float]], float] | None:
+    """One function adding up every tree's leaf for a row, or None when the trees cannot become code."""
+    try:
+        code = _TreeCode(name, start)
+        for shape in shapes:
+            code.add_tree(shape)
+    except _NotCompilableError:
+        return None
+    return code.compile()
 
 
 def _compile_xgboost(trees: Sequence[Sequence[Any]], base_margin: float) -> Callable[[list[float]], float] | None:
     """XGBoost's margin for one float32 row (``x < threshold`` goes left), as in ``_xgboost_small``."""
-    try:
-        code = _TreeCode("xgboost_margin", base_margin)
-    except _NotCompilableError:
-        return None
 
-    def emit(tree: Sequence[Any], node: int, depth: int) -> None:
+    def shape(tree: Sequence[Any]) -> TreeShape:
         left, right, feature, threshold, leaf = tree
-        if leaf[node]:
-            code.leaf(threshold[node], depth)
-            return
-        code.split(f"x[{int(feature[node])}] < {_number(threshold[node])}", depth)
-        emit(tree, left[node], depth + 1)
-        code.otherwise(depth)
-        emit(tree, right[node], depth + 1)
+        return (
+            0,
+            lambda node: threshold[node] if leaf[node] else None,  # a leaf's value is in threshold
+            lambda node: (f"x[{int(feature[node])}] < {_number(threshold[node])}", left[node], right[node]),
+        )
 
-    try:
-        for tree in trees:
-            emit(tree, 0, 1)
-    except _NotCompilableError:
-        return None
-    return code.compile()
+    return _compile_trees("xgboost_margin", base_margin, map(shape, trees))
 
 
 def _compile_lightgbm(trees: list[LightGBMTree], leaves: list[list[float]]) -> Callable[[list[float]], float] | None:
     """LightGBM's raw score for one row, with its categorical and zero-as-missing splits (``_lightgbm_small``)."""
-    code = _TreeCode("lightgbm_raw", 0.0)
 
-    def emit(tree: LightGBMTree, values: list[float], node: int, depth: int) -> None:
+    def shape(tree: LightGBMTree, values: list[float]) -> TreeShape:
         feature, threshold, left, right, categories, zero_left = tree
-        if node < 0:
-            code.leaf(values[~node], depth)
-            return
-        x = f"x[{int(feature[node])}]"
-        allowed, zero = categories[node], zero_left[node]
-        if allowed is not None:
-            condition = f"{x} >= 0 and int({x}) in {code.constant(allowed)}"
-        elif zero is not None:  # |x| <= kZeroThreshold goes the zero's way, anything else by the threshold
-            is_zero = f"{-_LIGHTGBM_ZERO!r} <= {x} <= {_LIGHTGBM_ZERO!r}"
-            below = f"{x} <= {_number(threshold[node])}"
-            condition = f"{is_zero} or {below}" if zero else f"not ({is_zero}) and {below}"
-        else:
-            condition = f"{x} <= {_number(threshold[node])}"
-        code.split(condition, depth)
-        emit(tree, values, left[node], depth + 1)
-        code.otherwise(depth)
-        emit(tree, values, right[node], depth + 1)
 
-    try:
-        for tree, values in zip(trees, leaves, strict=True):
-            emit(tree, values, 0 if tree[0] else -1, 1)  # a tree of one leaf has no splits
-    except _NotCompilableError:
-        return None
-    return code.compile()
+        def split(node: int) -> tuple[str, int, int]:
+            x = f"x[{int(feature[node])}]"
+            allowed, zero = categories[node], zero_left[node]
+            if allowed is not None:  # a set display of constants after `in` compiles to one frozenset constant
+                condition = f"{x} >= 0 and int({x}) in {{{', '.join(str(int(c)) for c in sorted(allowed))}}}"
+            elif zero is not None:  # |x| <= kZeroThreshold goes the zero's way, anything else by the threshold
+                is_zero = f"{-_LIGHTGBM_ZERO!r} <= {x} <= {_LIGHTGBM_ZERO!r}"
+                below = f"{x} <= {_number(threshold[node])}"
+                condition = f"{is_zero} or {below}" if zero else f"not ({is_zero}) and {below}"
+            else:
+                condition = f"{x} <= {_number(threshold[node])}"
+            return condition, left[node], right[node]
+
+        # a child below 0 is the leaf ~child; a tree of one leaf has no splits (its root is leaf 0, i.e. -1)
+        return (0 if feature else -1), lambda node: values[~node] if node < 0 else None, split
+
+    return _compile_trees("lightgbm_raw", 0.0, (shape(t, v) for t, v in zip(trees, leaves, strict=True)))
 
 
 def _compile_forest(trees: list[ForestTree]) -> Callable[[list[float]], float] | None:
     """The sum of the trees' P(yes) for one float32 row (``x <= threshold`` goes left), as in ``_forest_small``."""
-    code = _TreeCode("forest_total", 0.0)
 
-    def emit(tree: ForestTree, node: int, depth: int) -> None:
+    def shape(tree: ForestTree) -> TreeShape:
         left, right, feature, threshold, p = tree
-        if left[node] == -1:
-            code.leaf(p[node], depth)
-            return
-        code.split(f"x[{int(feature[node])}] <= {_number(threshold[node])}", depth)
-        emit(tree, left[node], depth + 1)
-        code.otherwise(depth)
-        emit(tree, right[node], depth + 1)
+        return (
+            0,
+            lambda node: p[node] if left[node] == -1 else None,
+            lambda node: (f"x[{int(feature[node])}] <= {_number(threshold[node])}", left[node], right[node]),
+        )
 
-    try:
-        for tree in trees:
-            emit(tree, 0, 1)
-    except _NotCompilableError:
-        return None
-    return code.compile()
+    return _compile_trees("forest_total", 0.0, map(shape, trees))
 
 
 def _xgboost_small(trees: Sequence[Sequence[Any]], base_margin: float, rows: Rows) -> list[float]:
