@@ -11,6 +11,14 @@ from bankscore.cli._extras import require_extra
 
 __all__ = ["deploy"]
 
+# The wire generation a deployment serves (deploy local, deploy azure, pipeline run).
+GENERATION_OPTION = click.option(
+    "--generation",
+    type=click.Choice(["A", "B", "C"]),
+    default="C",
+    show_default=True,
+    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}.",
+)
 _NAME = click.option("--name", default="bank-marketing", show_default=True, help="Deployment (service) name.")
 
 
@@ -24,13 +32,7 @@ def deploy() -> None:
 @_NAME
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server worker processes.")
-@click.option(
-    "--generation",
-    type=click.Choice(["A", "B", "C"]),
-    default="C",
-    show_default=True,
-    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}.",
-)
+@GENERATION_OPTION
 @click.option("--key", help="Require this scoring key (a secondary key is generated); implies the nginx gateway.")
 @click.option("--auth", is_flag=True, help="Generate a primary and a secondary key and require one.")
 @click.option("--app-insights", metavar="CONNECTION_STRING", help="Send telemetry to Application Insights.")
@@ -150,7 +152,7 @@ def logs_command(name: str, follow: bool, gateway: bool, lines: int) -> None:
 @deploy.command("azure")
 @click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
 @_NAME
-@click.option("--generation", type=click.Choice(["A", "B", "C"]), default="C", show_default=True)
+@GENERATION_OPTION
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")
 def azure_command(model_ref: str, name: str, generation: str, output: Path) -> None:
     """Write the deployment folder plus Azure ML online-endpoint YAML files (see README for `az ml`)."""

@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from bankscore import workspace
+from bankscore.cli._deploy import GENERATION_OPTION
 from bankscore.cli._extras import require_extra
 
 __all__ = ["EXIT_CANCELED", "EXIT_FAILED", "EXIT_TIMEOUT", "pipeline"]
@@ -405,13 +406,7 @@ def _summary_lines(result: Any) -> list[str]:
 @click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out (repeat), e.g. duration.")
 @click.option("--deployment", default="bank-marketing", show_default=True, help="Local deployment to replace.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: the running deployment's, else 5001).")
-@click.option(
-    "--generation",
-    type=click.Choice(["A", "B", "C"]),
-    default="C",
-    show_default=True,
-    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}.",
-)
+@GENERATION_OPTION
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server workers.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, search and learners.")
 @click.option("--experiment", default=_DEFAULT_EXPERIMENT, show_default=True, help="MLflow experiment of the run.")
