@@ -276,24 +276,21 @@ def main() -> None:
         try:
             c, n, post, ctype = args.concurrency, args.requests, args.post, args.content_type
 
-            def engine() -> float:
-                rate, percent = run_engine(url, c, n, post, ctype, tmp, keepalive)
-                if percent is not None:
-                    cpu.append(percent)
-                return rate
+            def engine(core: str, cpu_use: list[float]) -> Callable[[], float]:
+                def run() -> float:
+                    rate, percent = run_engine(url, c, n, post, ctype, tmp, keepalive, core=core)
+                    if percent is not None:
+                        cpu_use.append(percent)
+                    return rate
 
-            def greenlet_core() -> float:
-                rate, percent = run_engine(url, c, n, post, ctype, tmp, keepalive, core="greenlet")
-                if percent is not None:
-                    greenlet_cpu.append(percent)
-                return rate
+                return run
 
             runners: dict[str, Callable[[], float]] = {
                 ab_name: lambda: run_ab(url, c, n, post, ctype, keepalive),
                 "locust FastHttpUser": lambda: run_plain_locust(url, c, n, post, ctype, tmp),
                 "raw gevent loop": lambda: run_raw_gevent(url, c, n, tmp),
-                "bankscore-bench engine": engine,
-                GREENLET_CORE: greenlet_core,
+                "bankscore-bench engine": engine("auto", cpu),
+                GREENLET_CORE: engine("greenlet", greenlet_cpu),
             }
             order = [name for name in runners if name in results]
             for round_number in range(args.rounds):

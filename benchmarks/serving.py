@@ -182,39 +182,23 @@ class Target:
         return result
 
 
-def _serve_script(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    """Start azmlinfsrv on ``folder/score.py`` (model in ``folder/model``) with 2 workers, as bankscore does."""
+def _serve_script(
+    folder: Path, env: dict[str, str], *, model_dir: Path | None = None, gunicorn_args: str = ""
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start azmlinfsrv on ``folder/score.py`` (model in ``model_dir``, by default ``folder/model``) with 2
+    workers, as bankscore does, plus any extra gunicorn settings."""
     port = _free_port()
+    model = model_dir or folder / "model"
     script_env = {
         **env,
         "AML_APP_ROOT": str(folder),
-        "AZUREML_MODEL_DIR": str(folder / "model"),
-        "GUNICORN_CMD_ARGS": "--no-control-socket",
+        "AZUREML_MODEL_DIR": str(model),
+        "GUNICORN_CMD_ARGS": f"--no-control-socket {gunicorn_args}".strip(),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "bankscore.deploy._launch", "--entry_script", str(folder / "score.py"),
-         "--model_dir", str(folder / "model"), "--port", str(port), "--worker_count", "2"],
+         "--model_dir", str(model), "--port", str(port), "--worker_count", "2"],
         env=script_env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    _wait(port, server)
-    return server, port
-
-
-def _serve_release(release: Path, env: dict[str, str], gunicorn_args: str) -> tuple[subprocess.Popen[bytes], int]:
-    """Start azmlinfsrv on a deployment release folder with 2 workers and extra gunicorn settings."""
-    port = _free_port()
-    model_dir = release / "azureml-models"
-    release_env = {
-        **env,
-        "AML_APP_ROOT": str(release),
-        "AZUREML_MODEL_DIR": str(model_dir),
-        "GUNICORN_CMD_ARGS": f"--no-control-socket {gunicorn_args}",
-        "OMP_NUM_THREADS": "1",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bankscore.deploy._launch", "--entry_script", str(release / "score.py"),
-         "--model_dir", str(model_dir), "--port", str(port), "--worker_count", "2"],
-        env=release_env, cwd=release, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     _wait(port, server)
     return server, port
@@ -291,7 +275,12 @@ def _start_all(
     # The same release on gunicorn's gthread worker (keep-alive; the server's default sync worker closes every
     # connection and waits for the client's FIN). Measured, not what `deploy local` runs: in a request thread
     # the server's scoring timeout (SIGALRM, main thread only) is silently off.
-    gthread, port = _serve_release(release, env, "--worker-class gthread --threads 1")
+    gthread, port = _serve_script(
+        release,
+        {**env, "OMP_NUM_THREADS": "1"},  # as deploy local runs it
+        model_dir=release / "azureml-models",
+        gunicorn_args="--worker-class gthread --threads 1",
+    )
     servers.append(gthread)
     url = f"http://127.0.0.1:{port}/score"
     targets.append(

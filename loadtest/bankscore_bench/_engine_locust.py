@@ -56,7 +56,7 @@ __all__ = [
 _MIN_CPU_WINDOW_S = 0.5  # shorter runs get no CPU figure (rusage ticks are too coarse to judge them)
 EVENT_SLICE = 100  # events fired between two turns of gevent's loop (about 1 ms of Locust's work)
 EVENT_BATCH_S = 1.0  # how often Locust's request events for successes are fired (RunState.fire_events)
-_TIMER_SLACK_NS = 1_000_000
+_TIMER_SLACK_NS = 1_000_000  # how early the precise open loop wakes before a send (gevent's timers' rounding)
 _SATURATED_PERCENT = 90.0  # Locust's own CPU warning threshold (runners.py CPU_WARNING_THRESHOLD)
 
 
@@ -84,6 +84,7 @@ class RunState:
         self.records = [p.records for p in pool.payloads] if pool else [0]
         self.log = SampleLog()
         log = self.log
+        # The log's appends, bound once: record() is the hot path and appends to every column.
         self.columns = (
             log.intended_us.append, log.start_us.append, log.connect_us.append, log.wait_us.append,
             log.total_us.append, log.status.append, log.failure.append, log.bytes_read.append,
@@ -153,14 +154,13 @@ class RunState:
         for i, offset in enumerate(offsets):
             due = t0 + int(offset * 1e9)
             delay = due - time.perf_counter_ns()
-            if not precise:
-                if delay > 0:
-                    gevent.sleep(delay / 1e9)
-            else:
+            if precise:
                 if delay > _TIMER_SLACK_NS:
                     gevent.sleep((delay - _TIMER_SLACK_NS) / 1e9)
                 while time.perf_counter_ns() < due:
                     gevent.idle()
+            elif delay > 0:
+                gevent.sleep(delay / 1e9)
             self.queue.put((plan.warmup + i, due))
             self.scheduled += 1
 
@@ -231,7 +231,7 @@ class RunState:
         if failure is not Failure.NONE or not 200 <= status < 300:
             # A failure's reason is not in the log: its event goes now (fire_events skips it)
             self._fire(
-                status, total_us, body_len, start_ns + offset, _NonSuccessError(result.reason or f"HTTP {status}")
+                total_us, body_len, (start_ns + offset) / 1e9, _NonSuccessError(result.reason or f"HTTP {status}")
             )
         done = len(self.log.total_us)
         if self.progress_every and done % self.progress_every == 0 and self.on_progress is not None:
@@ -276,23 +276,12 @@ class RunState:
         begin, available = self.events_fired, len(log.total_us)
         end = available if at_most is None else min(available, begin + at_most)
         self.events_fired = end
-        fire, method, name, url = self.locust_events.request.fire, self.plan.method, self.name, self.plan.url
         statuses, failures, totals, bodies, starts = log.status, log.failure, log.total_us, log.body_bytes, log.start_us
         for i in range(begin, end):
             status = statuses[i]
             if failures[i] or not 200 <= status < 300:
                 continue  # fired when it was recorded
-            fire(
-                request_type=method,
-                name=name,
-                response_time=totals[i] / 1000,
-                response_length=bodies[i],
-                response=None,
-                context={},
-                exception=None,
-                start_time=starts[i] / 1e6,
-                url=url,
-            )
+            self._fire(totals[i], bodies[i], starts[i] / 1e6, None)
         return end < available
 
     def _announce(self) -> None:
@@ -305,7 +294,8 @@ class RunState:
             while self.fire_events(at_most=EVENT_SLICE) and not self.finished.is_set():
                 gevent.sleep(0)
 
-    def _fire(self, status: int, total_us: int, body_len: int, start_ns: int, error: Exception | None) -> None:
+    def _fire(self, total_us: int, body_len: int, start_s: float, error: Exception | None) -> None:
+        """One Locust ``request`` event, as FastHttpUser fires it (epoch start time, milliseconds)."""
         self.locust_events.request.fire(
             request_type=self.plan.method,
             name=self.name,
@@ -314,7 +304,7 @@ class RunState:
             response=None,
             context={},
             exception=error,
-            start_time=start_ns / 1e9,
+            start_time=start_s,
             url=self.plan.url,
         )
 
