@@ -32,9 +32,9 @@ from bankscore._exceptions import (
     ScoringInterrupted,
     ValidationError,
 )
+from bankscore._generations import WireGeneration
 from bankscore._results import Prediction, RecordFailure, ScoreResult
 from bankscore._version import __version__
-from bankscore.deploy._generations import WireGeneration
 from bankscore.features import FEATURE_NAMES, FEATURES, LABEL, Feature, FeatureKind, Label, ValueProblem
 
 if TYPE_CHECKING:

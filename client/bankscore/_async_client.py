@@ -15,12 +15,12 @@ import httpx
 from bankscore._base import DEFAULT_TIMEOUT, BaseClient, Run, batches, drift_changes, outcome, raise_on_drift
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
+from bankscore._generations import WireGeneration
 from bankscore._progress import ProgressCallback, make_progress
 from bankscore._records import RecordInput, RecordsInput, to_records, validate_records
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
 from bankscore._wire import detect_generation
-from bankscore.deploy._generations import WireGeneration
 
 __all__ = ["AsyncClient"]
 

@@ -30,6 +30,7 @@ from bankscore._exceptions import (
     ScoringError,
     status_error,
 )
+from bankscore._generations import WireGeneration
 from bankscore._models_generated import BankMarketingRecord
 from bankscore._progress import ProgressCallback
 from bankscore._records import dump_json
@@ -37,7 +38,6 @@ from bankscore._results import Prediction, RecordFailure, ScoreResult
 from bankscore._retry import RetryPolicy, parse_retry_after
 from bankscore._version import __version__
 from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body, supports_proba
-from bankscore.deploy._generations import WireGeneration
 
 __all__ = ["DEFAULT_TIMEOUT", "BaseClient", "Run", "batches", "drift_changes"]
 

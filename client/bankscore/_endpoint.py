@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 
 from bankscore._exceptions import BankscoreError
-from bankscore.deploy._generations import WireGeneration
+from bankscore._generations import WireGeneration
 
 __all__ = ["DEFAULT_DEPLOYMENT", "Endpoint", "Key", "local_endpoint", "resolve_endpoint"]
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from bankscore._exceptions import ScoringError
+from bankscore._generations import WireGeneration
 from bankscore._results import Prediction
-from bankscore.deploy._generations import WireGeneration
 
 __all__ = [
     "PREDICT",

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bankscore._exceptions import ScoringError
+from bankscore._generations import WireGeneration
 from bankscore._records import dump_json, validate_records
 from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body, supports_proba
-from bankscore.deploy._generations import WireGeneration
 
 __all__ = [
     "DEFAULT_POOL_SIZE",

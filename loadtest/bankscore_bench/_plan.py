@@ -22,8 +22,8 @@ import dataclasses
 from urllib.parse import urlsplit
 
 from bankscore._endpoint import Key, resolve_endpoint
+from bankscore._generations import WireGeneration
 from bankscore._wire import PREDICT, PREDICT_PROBA
-from bankscore.deploy._generations import WireGeneration
 from bankscore_bench._abargs import AbOptions, basic_credentials
 from bankscore_bench._engine import LoadPlan
 from bankscore_bench._payloads import (

@@ -85,8 +85,8 @@ def _ensure_model(time_budget: float, retrain: bool) -> str:
 
 def _deploy(model_ref: str, port: int) -> tuple[Any, str | None]:
     """Step 3: serve the model on 127.0.0.1, behind the key gateway when nginx is there."""
+    from bankscore._generations import WireGeneration
     from bankscore.deploy._gateway import find_nginx
-    from bankscore.deploy._generations import WireGeneration
     from bankscore.deploy._local import free_port, load_state, new_key, port_free, read_keys, start_local, stop_local
     from bankscore.deploy._release import build_release
 

@@ -57,7 +57,7 @@ def local_command(
     """
     require_extra("train")
     require_extra("serve")
-    from bankscore.deploy._generations import WireGeneration
+    from bankscore._generations import WireGeneration
     from bankscore.deploy._local import app_insights_environment, load_state, new_key, start_local
     from bankscore.deploy._release import build_release
 
@@ -157,8 +157,8 @@ def logs_command(name: str, follow: bool, gateway: bool, lines: int) -> None:
 def azure_command(model_ref: str, name: str, generation: str, output: Path) -> None:
     """Write the deployment folder plus Azure ML online-endpoint YAML files (see README for `az ml`)."""
     require_extra("train")
+    from bankscore._generations import WireGeneration
     from bankscore.deploy._azure import write_azure_assets
-    from bankscore.deploy._generations import WireGeneration
     from bankscore.deploy._release import build_release
 
     folder = build_release(model_ref, generation=WireGeneration(generation), name=name, folder=output)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
-from bankscore.deploy._generations import WireGeneration
+from bankscore._generations import WireGeneration
 from bankscore.swagger import (
     CODEGEN_CONFIG,
     GENERATED_DIR,

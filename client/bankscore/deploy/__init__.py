@@ -3,7 +3,7 @@
 Pure Python: importing it needs neither pandas, numpy nor the inference server.
 """
 
-from bankscore.deploy._generations import WireGeneration
+from bankscore._generations import WireGeneration
 from bankscore.deploy._swagger import (
     EXTENSION_KEY,
     SCORING_METHODS,

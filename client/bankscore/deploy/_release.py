@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bankscore import workspace
+from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import DeploymentFolder, write_deployment_folder
-from bankscore.deploy._generations import WireGeneration
 
 __all__ = ["build_release"]
 

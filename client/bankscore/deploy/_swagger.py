@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bankscore.deploy._generations import WireGeneration
+from bankscore._generations import WireGeneration
 from bankscore.features import FEATURES, LABEL, Feature, FeatureKind
 
 __all__ = [

@@ -156,8 +156,8 @@ def register_model(context: Context, progress: Progress) -> StepOutput:
 
 def deploy(context: Context, progress: Progress) -> StepOutput:
     """Build the release and replace the running deployment (zero downtime, see deploy._local)."""
+    from bankscore._generations import WireGeneration
     from bankscore.deploy._gateway import find_nginx
-    from bankscore.deploy._generations import WireGeneration
     from bankscore.deploy._local import DEFAULT_PORT, is_running, load_state, new_key, read_keys, start_local
     from bankscore.deploy._release import build_release
 

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Final
 
-from bankscore.deploy._generations import WireGeneration
+from bankscore._generations import WireGeneration
 from bankscore.deploy._swagger import SWAGGER3_FILE, swagger_files
 from bankscore.swagger._convert import to_openapi3
 from bankscore.swagger._document import dump_document, load_document, spec_version

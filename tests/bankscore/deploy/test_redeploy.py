@@ -140,7 +140,7 @@ def test_a_new_server_that_never_gets_healthy_leaves_the_old_one_serving(
 
 
 def _generation(value: str) -> Any:
-    from bankscore.deploy._generations import WireGeneration
+    from bankscore._generations import WireGeneration
 
     return WireGeneration(value)
 

@@ -1,4 +1,4 @@
-"""The three wire generations of an Azure AutoML scoring endpoint (``azure/CONTRACT.md`` section 0).
+"""The three wire generations of an Azure AutoML scoring endpoint, and what each one sends and answers.
 
 Azure's AutoML scoring script changed its request and response bodies twice; deployments of every era are
 still running, so bankscore speaks all three. The generation is a property of the deployed scoring script,
