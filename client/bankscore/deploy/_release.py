@@ -8,6 +8,7 @@ from pathlib import Path
 from bankscore import workspace
 from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import DeploymentFolder, write_deployment_folder
+from bankscore.deploy._scorer_artifact import contract_document, export_scorer, lean_model
 
 __all__ = ["build_release"]
 
@@ -22,7 +23,6 @@ def build_release(
     folder: Path | None = None,
 ) -> DeploymentFolder:
     """Load ``model_ref`` from the registry, prove the lean scorer on real rows, and write the folder."""
-    from bankscore.automl._fast import contract_document, export_scorer, lean_model
     from bankscore.automl._registry import get_model_version, load_model
     from bankscore.data import load_training_data
 

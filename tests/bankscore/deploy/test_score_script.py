@@ -485,7 +485,7 @@ def test_forest_small_batches_walk_the_trees_exactly(tree_code: str) -> None:
 
 def test_xgboost_small_batches_match_its_float32_predict(tree_code: str) -> None:
     xgb = pytest.importorskip("xgboost")
-    from bankscore.automl._fast import _xgboost_trees
+    from bankscore.deploy._scorer_artifact import _xgboost_trees
 
     shape = learner_model({"kind": "linear", "weight": 1.0, "model": (np.zeros(len(FEATURES)), 0.0)})
     x = encoded(shape, synthetic_records(2000, seed=5))

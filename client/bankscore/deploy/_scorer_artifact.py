@@ -1,10 +1,11 @@
-"""Reduce a trained model to what the scoring script needs: boosters, trees or coefficients, and category codes.
+"""The scorer artifact (``scorer.pkl``) and ``contract.json``: a trained model as the scoring script reads it.
 
-FLAML scores through pandas (its DataTransformer, then each learner's own preprocessing), which costs
-milliseconds per request. The learners themselves only need a float matrix: categorical columns as the
-category codes FLAML pinned at fit time, numeric columns as they are, in the transformer's column order.
-``export_scorer`` builds that artifact and checks, on real rows, that the deployment's scoring script
-(``bankscore.deploy.score_script``) gives the same probabilities as FLAML's own path; otherwise it refuses.
+This module writes the artifact; ``score_script.Model`` reads it. FLAML scores through pandas (its
+DataTransformer, then each learner's own preprocessing), which costs milliseconds per request. The learners
+themselves only need a float matrix: categorical columns as the category codes FLAML pinned at fit time,
+numeric columns as they are, in the transformer's column order. ``export_scorer`` reduces the model to that
+(boosters, trees or coefficients, and category codes); ``lean_model`` checks on real rows that the scoring
+script gives the same probabilities as FLAML's own path, and refuses otherwise.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bankscore.automl._model import BankMarketingModel
 from bankscore.deploy import score_script
 from bankscore.features import FEATURES, Feature
+
+if TYPE_CHECKING:
+    from bankscore.automl import BankMarketingModel  # deploy reads automl's trained model; never the reverse
 
 __all__ = ["TOLERANCE", "contract_document", "export_scorer", "lean_model"]
 
