@@ -18,7 +18,8 @@ from typing import Any
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
-from bankscore._versions import installed_pins, pick_version
+from bankscore._pins import installed_pins
+from bankscore._refs import pick_version
 from bankscore.automl._model import BankMarketingModel
 from bankscore.automl._search import TrainingResult
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bankscore import workspace
-from bankscore._versions import pick_version
+from bankscore._refs import pick_version
 from bankscore.data._csv import load_csv, parse_csv_bytes
 from bankscore.data._dataset import Dataset
 from bankscore.data._profile import profile

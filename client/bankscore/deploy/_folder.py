@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bankscore._generations import WireGeneration
-from bankscore._versions import installed_pins
+from bankscore._pins import installed_pins
 from bankscore.deploy._swagger import swagger_files
 from bankscore.deploy.score_script import ARTIFACT_FILE, CONTRACT_FILE
 from bankscore.features import FEATURES

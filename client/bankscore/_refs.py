@@ -1,14 +1,13 @@
-"""Small helpers shared by the registries and deployments: picking a version by ref, pinning installed versions."""
+"""References to registered datasets and models: ``name`` (the latest version) or ``name:version``."""
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from bankscore._exceptions import BankscoreError
 
-__all__ = ["installed_pins", "pick_version"]
+__all__ = ["pick_version"]
 
 
 class _Versioned(Protocol):
@@ -32,14 +31,3 @@ def pick_version(ref: str, list_versions: Callable[[str], Sequence[V]], *, what:
             return candidate
     known = ", ".join(str(v.version) for v in versions)
     raise BankscoreError(f"{what} {name!r} has no version {version!r} (versions: {known})")
-
-
-def installed_pins(distributions: Iterable[str]) -> list[str]:
-    """``name==version`` for each distribution installed here (the others are skipped)."""
-    pins = []
-    for dist in distributions:
-        try:
-            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return pins
