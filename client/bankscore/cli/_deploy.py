@@ -88,7 +88,8 @@ def local_command(
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status_command(name: str, show_keys: bool, as_json: bool) -> None:
     """Scoring URI, swagger URI, model version, generation, pid and health of a local deployment."""
-    from bankscore.deploy._local import health, is_running, load_state, read_keys
+    from bankscore.deploy._health import health
+    from bankscore.deploy._local import is_running, load_state, read_keys
 
     state = load_state(name)
     if state is None:

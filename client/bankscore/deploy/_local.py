@@ -30,8 +30,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -42,6 +40,8 @@ from bankscore import workspace
 from bankscore._exceptions import BankscoreError
 from bankscore.deploy._folder import DeploymentFolder
 from bankscore.deploy._gateway import find_nginx, new_key, nginx_config
+from bankscore.deploy._health import wait_healthy
+from bankscore.deploy._processes import alive, live_children, spawn, stop_group, wait_until
 
 __all__ = [
     "DEFAULT_PORT",
@@ -50,7 +50,6 @@ __all__ = [
     "app_insights_environment",
     "deployment_dir",
     "free_port",
-    "health",
     "load_state",
     "port_free",
     "read_keys",
@@ -134,31 +133,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) still answers kill(0); /proc tells.
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
-            return False
-    return True
-
-
-def health(port: int, timeout: float = 2.0) -> str | None:
-    """The body of ``GET /`` (``Healthy``), or None if nothing answers."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as response:
-            return str(response.read().decode(errors="replace"))
-    except (urllib.error.URLError, OSError):
-        return None
-
-
 def app_insights_environment(connection_string: str) -> dict[str, str]:
     """Hand an Application Insights connection string to the server's own Azure Monitor support.
 
@@ -184,62 +158,6 @@ def _log_tail(path: Path, lines: int = 30) -> str:
     if not path.is_file():
         return "(no log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-# Children started by this process, kept referenced until _terminate reaps them: a Popen collected while its
-# process runs warns (ResourceWarning), which matters when a long-lived process (a pipeline) deploys.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _spawn(args: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        # A session of its own: the server outlives this command and is stopped as a group.
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv built by bankscore
-            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    _CHILDREN[proc.pid] = proc
-    return proc
-
-
-def _wait_healthy(port: int, procs: list[subprocess.Popen[bytes]], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
-            return False
-        if health(port, timeout=1.0) == "Healthy":
-            return True
-        time.sleep(0.25)
-    return False
-
-
-def _terminate(pid: int | None, timeout: float = 15.0) -> None:
-    if not pid or not _alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.1)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-    child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=5)
-
-
-def _children(pid: int) -> set[int]:
-    """Live child processes of ``pid`` (nginx's workers under its master)."""
-    found: set[int] = set()
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat_file.read_text().rsplit(") ", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] not in "ZX":
-                found.add(int(stat_file.parent.name))
-    return found
 
 
 def _server_args(folder: DeploymentFolder, backend_port: int, workers: int) -> list[str]:
@@ -278,7 +196,7 @@ def _start_server(
         **(extra_env or {}),
     }
     args = _server_args(folder, backend_port, workers)
-    return _spawn(args, cwd=folder.path, env=env, log=log)
+    return spawn(args, cwd=folder.path, env=env, log=log)
 
 
 def _write_gateway_config(
@@ -374,8 +292,8 @@ def start_local(
         folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout, nginx=nginx
     )
     if previous is not None:
-        _terminate(previous.gateway_pid)
-        _terminate(previous.server_pid)
+        stop_group(previous.gateway_pid)
+        stop_group(previous.server_pid)
     return state
 
 
@@ -400,19 +318,19 @@ def _start_fresh(
     gateway: subprocess.Popen[bytes] | None = None
     if nginx:
         _write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys)
-        gateway = _spawn(
+        gateway = spawn(
             [nginx, "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir)],
             cwd=run_dir,
             env=dict(os.environ),
             log=run_dir / "gateway-error.log",
         )
         procs.append(gateway)
-    healthy = _wait_healthy(backend_port, [server], timeout) and (
-        gateway is None or _wait_healthy(port, procs, timeout=15)
+    healthy = wait_healthy(backend_port, [server], timeout) and (
+        gateway is None or wait_healthy(port, procs, timeout=15)
     )
     if not healthy:
         for proc in procs:
-            _terminate(proc.pid)
+            stop_group(proc.pid)
         raise _not_healthy(timeout, run_dir, log=run_dir / "server.log", gateway=gateway is not None)
     return _save(
         folder,
@@ -446,8 +364,8 @@ def _switch(
     server = _start_server(
         folder, name=name, backend_port=backend_port, workers=workers, extra_env=extra_env, log=next_log
     )
-    if not _wait_healthy(backend_port, [server], timeout):
-        _terminate(server.pid)
+    if not wait_healthy(backend_port, [server], timeout):
+        stop_group(server.pid)
         error = _not_healthy(timeout, run_dir, log=next_log, gateway=False)
         raise DeployError(f"{error} (the running deployment {name!r} keeps serving)")
     conf = run_dir / "nginx.conf"
@@ -457,7 +375,7 @@ def _switch(
         _reload(master, run_dir, timeout=30)
     except DeployError:
         _write_private(conf, old_conf)  # the master still runs the old configuration; the file says so again
-        _terminate(server.pid)
+        stop_group(server.pid)
         raise
     state = _save(
         folder,
@@ -469,7 +387,7 @@ def _switch(
         gateway_pid=master,
         keys=keys,
     )
-    _terminate(previous.server_pid)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
+    stop_group(previous.server_pid)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
     # The running server's log is server.log again (the process keeps its open file across the rename).
     with contextlib.suppress(FileNotFoundError):
         (run_dir / "server.log").replace(run_dir / "server.previous.log")
@@ -479,24 +397,28 @@ def _switch(
 
 def _reload(master: int, run_dir: Path, *, timeout: float) -> None:
     """SIGHUP the nginx master; return once a new worker serves and the old workers have finished and gone."""
-    old_workers = _children(master)
+    old_workers = live_children(master)
     error_log = run_dir / "gateway-error.log"
     logged = error_log.stat().st_size if error_log.is_file() else 0
+
+    def refused() -> bool:  # nginx keeps the old configuration when the new one is bad, and says why at [emerg]
+        return error_log.is_file() and "[emerg]" in error_log.read_bytes()[logged:].decode(errors="replace")
+
+    def new_workers() -> set[int]:
+        return live_children(master) - old_workers
+
     os.kill(master, signal.SIGHUP)
     deadline = time.monotonic() + timeout
-    while not (_children(master) - old_workers):
-        # nginx keeps the old configuration when the new one is bad, and says why at level [emerg].
-        refused = error_log.is_file() and "[emerg]" in error_log.read_bytes()[logged:].decode(errors="replace")
-        if refused or time.monotonic() > deadline or not _alive(master):
-            raise DeployError(
-                "nginx did not take the new configuration; the running deployment keeps serving. Its log:\n"
-                + _log_tail(run_dir / "gateway-error.log", 10)
-            )
-        time.sleep(0.05)
+    wait_until(lambda: bool(new_workers()) or refused() or not alive(master), timeout=timeout, interval=0.05)
+    if not new_workers():
+        raise DeployError(
+            "nginx did not take the new configuration; the running deployment keeps serving. Its log:\n"
+            + _log_tail(run_dir / "gateway-error.log", 10)
+        )
     # The old worker finishes the requests it holds (they go to the old server) before it exits. A request
     # that outlasts the deadline is still answered: the old server's own shutdown is graceful.
-    while old_workers & _children(master) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    remaining = max(0.0, deadline - time.monotonic())
+    wait_until(lambda: not old_workers & live_children(master), timeout=remaining, interval=0.05)
 
 
 def stop_local(name: str) -> LocalDeployment | None:
@@ -504,14 +426,14 @@ def stop_local(name: str) -> LocalDeployment | None:
     state = load_state(name)
     if state is None:
         return None
-    _terminate(state.gateway_pid)
-    _terminate(state.server_pid)
+    stop_group(state.gateway_pid)
+    stop_group(state.server_pid)
     (deployment_dir(name) / "state.json").unlink(missing_ok=True)
     return state
 
 
 def is_running(state: LocalDeployment) -> bool:
-    return _alive(state.server_pid) and (state.gateway_pid is None or _alive(state.gateway_pid))
+    return alive(state.server_pid) and (state.gateway_pid is None or alive(state.gateway_pid))
 
 
 def follow(path: Path, *, poll: float = 0.5) -> Iterator[str]:
