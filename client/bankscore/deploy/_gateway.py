@@ -71,8 +71,8 @@ http {{
     server_tokens off;
     # One request per client connection, as the server itself does (it answers `Connection: close`). A reload
     # (the zero-downtime redeploy) makes the old worker close its idle keep-alive connections at once, and a
-    # request already on its way on one of them meets a reset: measured, 2 failed requests per reload under
-    # `ab -k -c 4`. Without keep-alive no connection is ever idle, and every accepted one is answered.
+    # request already on its way on one of them meets a reset (a failed request under keep-alive load).
+    # Without keep-alive no connection is ever idle, and every accepted one is answered.
     keepalive_timeout 0;
     log_format bankscore escape=json '{{"event":"gateway","time":"$time_iso8601","request_id":"$bankscore_request_id",'
         '"method":"$request_method","path":"$uri","status":$status,"latency_ms":$request_time,'

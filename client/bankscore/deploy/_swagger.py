@@ -1,12 +1,12 @@
 """The Swagger 2.0 and OpenAPI 3.0.3 documents a local deployment ships beside its scoring script.
 
 The Azure ML inference server (azmlinfsrv 1.5.1) serves ``swagger2.json`` and ``swagger3.json`` from the app
-root, when they exist, instead of generating a spec from the inference-schema decorators (which cost ~3 ms a
-request, DESIGN section 6). So the scoring script stays undecorated and fast, and the spec can say more than
-the generated one ever did.
+root, when they exist, instead of generating a spec from the inference-schema decorators (which add
+milliseconds to every request). So the scoring script stays undecorated and fast, and the spec can say more
+than the generated one ever did.
 
 The documents keep the real server's shape (same paths, operationIds, definition names, security scheme and
-key order, see ``azure/swagger-samples/LOCAL-GENERATED__*``) so that tools written against Azure's specs keep
+key order as the specs the server generates itself) so that tools written against Azure's specs keep
 working, and add only what the feature contract knows: wire types, allowed categories, plausibility ranges,
 meanings, a real example record, the ``method`` choices, the error responses, and an honest ``ServiceOutput``
 for generations A and B (a JSON string, where Azure's files claim an array). An ``x-bankscore`` object at the
@@ -80,7 +80,7 @@ _SCORE_ERRORS: Final[tuple[tuple[str, str], ...]] = (
 )
 
 _WIRE_TYPES: Final[dict[FeatureKind, _Json]] = {
-    # The same type/format pairs as every Azure bank-marketing spec (CONTRACT section 1).
+    # The same type/format pairs as every spec Azure generates for a bank-marketing model.
     FeatureKind.INTEGER: {"type": "integer", "format": "int64"},
     FeatureKind.NUMBER: {"type": "number", "format": "double"},
     FeatureKind.CATEGORY: {"type": "string"},
@@ -291,7 +291,7 @@ def _service_input(gen: WireGeneration, feats: tuple[Feature, ...]) -> _Json:
             "Inputs": {"type": "object", "required": ["data"], "properties": {"data": _data_schema(feats)}},
             "GlobalParameters": {
                 "type": "object",
-                # Optional as a whole, but an empty object makes the scoring script fail (500, CONTRACT §0).
+                # Optional as a whole, but real Azure answers 500 to an empty object.
                 "description": f"Optional; leaving it out means {SCORING_METHODS[0]}. When sent it must hold "
                 "method: an empty object makes the scoring script fail with 500.",
                 "required": ["method"],

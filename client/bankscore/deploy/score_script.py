@@ -3,8 +3,8 @@
 bankscore copies this file unchanged into every deployment folder as ``score.py``; the same file runs
 locally and on Azure ML. It is self-contained on purpose: it needs only the standard library, numpy and the
 model's own learner libraries (LightGBM, XGBoost, scikit-learn), never bankscore, so the folder deploys to
-Azure as it is. bankscore imports it too, for its pure functions, which is how the training side checks that
-this script scores exactly what the model was evaluated with.
+Azure as it is. bankscore imports it too, for its pure functions: that is how a release is checked to score
+exactly what the trained model scores before its folder is written.
 
 The model folder holds ``scorer.pkl`` (learners reduced to boosters, trees or coefficients, plus category
 codes) and ``contract.json`` (the features with their types, categories and ranges, the wire generation,
@@ -15,11 +15,11 @@ without pandas, encoded and scored. A caller's mistake is a 400 (or 413, 415) wi
 naming the record, field and value; never a 500. One JSON line per request goes to the log (request id,
 status, latency, record count, model version; never features or keys).
 
-Where the time goes (measured on the server, 2 shared cores): a one-record request is mostly the server's
-own work, so the script keeps its share small: up to SMALL_BATCH rows are scored by walking every learner's
-trees in Python (each library's predict call costs 10-70 us of set-up per call, more than the trees), and
-the checks loop without numpy. A 1,000-record request is mostly parsing, checking and freeing the body, so
-the body is read in one piece, each column is converted to floats once and reused for scoring.
+Where the time goes: a one-record request is mostly the server's own work, so the script keeps its share
+small: up to SMALL_BATCH rows are scored by every learner's trees in Python (each library's predict call
+costs more set-up than walking the trees), and the checks loop without numpy. A request of many records is
+mostly parsing, checking and freeing the body, so the body is read in one piece and each column is converted
+to floats once and reused for scoring.
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 # One thread per worker: the server scales with worker processes, and OpenMP threads in every worker fight
-# each other for the cores (measured: 2 workers fell from 693 to 158 requests/s with threaded learners).
+# each other for the cores, which costs far more throughput than the threads gain.
 # Read when the learner libraries load their OpenMP runtime, i.e. when init() unpickles the model.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # (after the thread setting above)
 
-try:  # orjson parses a 1,000-record body in 1.5 ms where json takes 4 ms
+try:  # orjson parses a large body several times faster than json
     import orjson
 
     def _loads(raw: bytes) -> Any:
@@ -201,7 +201,7 @@ class Model:
 def _member_p_yes(member: Mapping[str, Any], z: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     kind, model = member["kind"], member["model"]
     if kind == "lightgbm":
-        # One thread: OpenMP start-up and spinning cost far more than a request's rows (8 ms vs 0.05 ms).
+        # One thread: OpenMP start-up and spinning cost far more than scoring a request's rows.
         return np.asarray(model.predict(z, num_iteration=member.get("num_iteration"), num_threads=1))
     if kind == "xgboost":
         trees = member.get("trees")
@@ -209,8 +209,8 @@ def _member_p_yes(member: Mapping[str, Any], z: np.ndarray[Any, Any]) -> np.ndar
             return np.asarray(_xgboost_small(trees, float(member["base_margin"]), z.astype(np.float32).tolist()))
         return np.asarray(model.inplace_predict(z))
     if kind == "forest":
-        # scikit-learn's predict_proba validates and starts joblib on every call (about 0.8 ms); the trees'
-        # own predict takes microseconds. Same arithmetic: the mean of the per-tree class fractions.
+        # scikit-learn's predict_proba validates and starts joblib on every call; the trees' own predict is
+        # far cheaper. Same arithmetic: the mean of the per-tree class fractions.
         z32 = np.ascontiguousarray(z, dtype=np.float32)
         total = np.zeros(len(z), dtype=np.float64)
         for tree in model:
@@ -265,14 +265,14 @@ def _small_path(member: Mapping[str, Any]) -> SmallPath | None:
 # ------------------------------------------------------------------------------------ trees as Python code
 #
 # A tree walked from lists costs several list lookups per node; the same tree as nested if/else statements
-# with its thresholds as constants costs one comparison (measured on one record: XGBoost's 100 trees 41 ->
-# 17 us, LightGBM's 22 trees 22 -> 6.5 us). The code is generated from the model's own numbers only (floats
-# written with repr, which reads back exactly), once per worker in init().
+# with its thresholds as constants costs one comparison, so a few rows score in a fraction of the time. The
+# code is generated from the model's own numbers only (floats written with repr, which reads back exactly),
+# once per worker in init().
 
 # Python's parser takes at most 100 nested indented blocks; deep or huge forests (scikit-learn grows trees
 # without a depth limit) keep the list walk.
 CODEGEN_MAX_DEPTH = 60
-CODEGEN_MAX_NODES = 20_000  # compiling costs about 40 us and 8 KB per split, once per worker
+CODEGEN_MAX_NODES = 20_000  # compiling costs time and memory for every split: bounds a worker's start-up
 
 
 class _NotCompilableError(Exception):
@@ -748,7 +748,7 @@ def init() -> None:
     model_dir = os.environ.get("AZUREML_MODEL_DIR") or str(Path(__file__).resolve().parent / "azureml-models")
     _MODEL = load_model(model_dir)
     # The libraries and the model live as long as the worker: take them out of the collector's generations
-    # so that no full collection walks them again (measured: one took 109 ms in the middle of a request).
+    # so that no full collection walks them again, which would stall the request it happens in.
     gc.collect()
     gc.freeze()
 
@@ -781,8 +781,8 @@ def _log(model: Model, status: int, started: float, records: int, method: str) -
 def _read_body(request: Any, limit: int) -> bytes:
     """Up to ``limit`` bytes of the body.
 
-    gunicorn's body object copies what it reads 1 KB at a time (1.2-2 ms for a 400 KB body, measured inside
-    the server); its reader underneath takes the socket's chunks whole. Anything else reads as usual.
+    gunicorn's body object copies what it reads 1 KB at a time, which is slow for a large body; its reader
+    underneath takes the socket's chunks whole. Anything else reads as usual.
     """
     environ = getattr(request, "environ", None)
     stream = environ.get("wsgi.input") if isinstance(environ, dict) else None

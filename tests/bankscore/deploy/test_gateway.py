@@ -15,7 +15,7 @@ pytestmark = [
     pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (apt-get install nginx-light)"),
 ]
 
-# ACI's exact words and content type for an Authorization header without "Bearer " (CONTRACT section 0 and 4).
+# ACI's exact words and content type for an Authorization header without "Bearer ".
 ACI_MALFORMED = 'Authorization header is malformed. Header should be in the form: "Authorization: Bearer <token>"'
 WRONG_KEY = "bk-WrongKey-0c4d2e9a71b35f68Zy"
 JSON_HEADERS = {"Content-Type": "application/json"}

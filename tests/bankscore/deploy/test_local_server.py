@@ -1,7 +1,8 @@
 """The real inference server (azmlinfsrv 1.5.1) serving a trained model, generation by generation, over real HTTP.
 
-Expected bytes come from the real server's answers in ``azure/probe-results.json`` (copied below, verbatim;
-set BANKSCORE_PROBE_RESULTS to that file to check the copy) and from the registered model itself.
+Expected bytes come from what the real server answered when probed with a dummy model (copied below,
+verbatim; set BANKSCORE_PROBE_RESULTS to a file of those answers to check the copy) and from the registered
+model itself.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ GENERATIONS = ["A", "B", "C"]
 NAMES = {"A": "gen-a", "B": "gen-b", "C": "gen-c"}
 PROBE_KEYS = {"A": "genA-data", "B": "genB-data-method", "C": "genC-Inputs-GlobalParameters"}
 
-# probe-results.json, verbatim: what the real server answered (its dummy model said "yes" then "no").
+# Verbatim: what the real server answered (its dummy model said "yes" then "no").
 PROBE_PREDICT = {
     "A": b'"{\\"result\\": [\\"yes\\", \\"no\\"]}"',
     "B": b'"{\\"result\\": [\\"yes\\", \\"no\\"]}"',
@@ -33,8 +34,8 @@ PROBE_PROBA = {
     "B": b'"{\\"result\\": [[0.3, 0.7], [0.9, 0.1]]}"',
     "C": b'{"Results": [[0.3, 0.7], [0.9, 0.1]]}',
 }
-# Real Azure bodies for two "no" records (CONTRACT section 4: JPSvdW's ab output, 32 bytes, and
-# Nikhil-Bansal19's, 25 bytes).
+# Real Azure bodies for two "no" records, as published endpoints answered them: 32 bytes for generations A
+# and B (a JSON string), 25 bytes for C.
 REAL_NO_NO = {
     "A": b'"{\\"result\\": [\\"no\\", \\"no\\"]}"',
     "B": b'"{\\"result\\": [\\"no\\", \\"no\\"]}"',

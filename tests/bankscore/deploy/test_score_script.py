@@ -92,7 +92,7 @@ def test_methods_per_generation() -> None:
 @pytest.mark.parametrize(
     ("raw", "generation", "message"),
     [
-        # The real server's own words (probe-results.json), so callers see the same text as on Azure.
+        # The real server's own words, so callers see the same text as on Azure.
         (
             b"{bad",
             "A",
@@ -125,7 +125,7 @@ def test_body_level_mistakes_use_the_servers_words(raw: bytes, generation: str, 
         (b'{"data": [{}], "method": "nope"}', "B", "method='nope' is not one of predict, predict_proba"),
         (b'{"data": [{}], "method": ["predict"]}', "B", "method=['predict'] is not one of"),
         (b'{"Inputs": {"data": [{}]}, "GlobalParameters": {"method": "x"}}', "C", "method='x' is not one of"),
-        # Real Azure answers 500 to an empty GlobalParameters (CONTRACT section 0); bankscore says why, with 400.
+        # Real Azure answers 500 to an empty GlobalParameters; bankscore says why, with 400.
         (
             b'{"Inputs": {"data": [{}]}, "GlobalParameters": {}}',
             "C",

@@ -30,9 +30,9 @@ GENERATIONS = list(WireGeneration)
 BUILDERS = [build_swagger2, build_openapi3]
 NO_DURATION = tuple(f for f in FEATURES if f.wire_name != "duration")
 
-# The skeleton of the real server's files (azure/swagger-samples/LOCAL-GENERATED__azmlinfsrv-1.5.1__gen*),
-# written out here so that the test runs without the samples; test_matches_real_samples compares the files
-# themselves when BANKSCORE_SWAGGER_SAMPLES points at them.
+# The skeleton of the specs the real server (azmlinfsrv 1.5.1) generates for each wire generation, written out
+# here so that the test runs without those files; test_matches_real_samples compares the files themselves
+# when BANKSCORE_SWAGGER_SAMPLES points at a folder of them.
 OPERATIONS = {
     ("/", "get"): "ServiceHealthCheck",
     ("/score", "post"): "RunMLService",
@@ -171,7 +171,7 @@ def test_skeleton_is_the_real_servers(generation: WireGeneration, build: Any, ve
 @pytest.mark.parametrize("generation", GENERATIONS)
 @pytest.mark.parametrize(("build", "suffix"), [(build_swagger2, "swagger2"), (build_openapi3, "openapi3")])
 def test_matches_real_samples(generation: WireGeneration, build: Any, suffix: str) -> None:
-    """Against azure/swagger-samples/LOCAL-GENERATED__* themselves (set BANKSCORE_SWAGGER_SAMPLES to that folder)."""
+    """Against the real server's own spec files, in the folder BANKSCORE_SWAGGER_SAMPLES names."""
     folder = Path(os.environ["BANKSCORE_SWAGGER_SAMPLES"])
     name = f"LOCAL-GENERATED__azmlinfsrv-1.5.1__{SAMPLE_NAMES[generation]}__{suffix}.json"
     sample = json.loads((folder / name).read_text(encoding="utf-8"))
