@@ -116,13 +116,15 @@ def publish_command(
     "Authorization: Bearer <token>" to queue a run; runs execute one at a time. Ctrl-C cancels the queued
     runs and the running one, then exits. The URLs and the token are saved in the workspace.
     """
-    from bankscore.pipeline._publish import PipelinePublisher, forget_publisher, load_publisher, saved_token
-    from bankscore.pipeline._publish import new_token as make_token
-
+    require_extra("serve")  # the publisher runs on Flask
     program = _load_program(program_ref) if program_ref else None
     if program is None:
         require_extra("train")
-        require_extra("serve")
+
+    from bankscore.pipeline._publish import PipelinePublisher
+    from bankscore.pipeline._publisher_state import forget_publisher, load_publisher, saved_token
+    from bankscore.pipeline._publisher_state import new_token as make_token
+
     chosen = token or (None if new_token else saved_token()) or make_token()
     previous = load_publisher()
     try:
@@ -150,8 +152,8 @@ def publish_command(
     sys.stdout.flush()
     with _sigterm_as_interrupt():
         try:
-            publisher.serve_forever()
-        except KeyboardInterrupt:
+            with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C outside the server's loop, which takes its own
+                publisher.serve_forever()  # returns at Ctrl-C
             _log("stopping: canceling queued and running runs")
             if not publisher.close(stop_timeout):
                 _log(f"the running pipeline did not stop within {stop_timeout:g} s; exiting anyway")
@@ -182,7 +184,7 @@ def _remember(run_id: str, endpoint: str, experiment: str) -> None:
 
 
 def _local_endpoint() -> str:
-    from bankscore.pipeline._publish import load_publisher
+    from bankscore.pipeline._publisher_state import load_publisher
 
     info = load_publisher()
     if info is None:
@@ -227,7 +229,7 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
 def trigger_command(
     endpoint: str | None, experiment: str, params: tuple[str, ...], token: str | None, as_json: bool
 ) -> None:
-    """Submit a pipeline run over REST and print its run id (the seed's POST with {"ExperimentName": ...})."""
+    """Submit a pipeline run over REST and print its run id (a POST with {"ExperimentName": ...})."""
     from bankscore.pipeline._consume import trigger
 
     url = endpoint or _local_endpoint()
@@ -354,7 +356,6 @@ def cancel_command(run_id: str, endpoint: str | None, token: str | None) -> None
 
 
 # ------------------------------------------------------------------------------------------------- run
-# `bankscore pipeline run` (issue 7, part B) goes below this line: @pipeline.command("run").
 
 
 @contextlib.contextmanager
@@ -434,7 +435,8 @@ def run_command(
     require_extra("serve")
     import threading
 
-    from bankscore.pipeline._run import PipelineParameterError, PipelineParameters, PipelineStepError, run_pipeline
+    from bankscore.pipeline._parameters import PipelineParameterError, PipelineParameters
+    from bankscore.pipeline._run import PipelineStepError, run_pipeline
 
     values: dict[str, Any] = {
         "experiment": experiment,

@@ -1,8 +1,13 @@
-"""Pipelines: publish the retraining pipeline behind Azure's PublishedPipeline REST contract, trigger and watch runs.
+"""Pipelines: run the retraining pipeline, publish it behind Azure's PublishedPipeline REST contract, trigger
+and watch runs.
 
 ``trigger``, ``status``, ``wait`` and ``cancel`` work against Azure ML's published pipelines and pipeline
 endpoints and against bankscore's local publisher (``bankscore pipeline publish``) alike.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from bankscore.pipeline._consume import (
     PipelineEndpoint,
@@ -17,19 +22,19 @@ from bankscore.pipeline._consume import (
     trigger,
     wait,
 )
-from bankscore.pipeline._publish import PipelinePublisher, PublisherInfo, load_publisher
+from bankscore.pipeline._parameters import PipelineParameterError, PipelineParameters
+from bankscore.pipeline._publisher_state import PublisherInfo, load_publisher
 from bankscore.pipeline._queue import PipelineProgram
-from bankscore.pipeline._run import (
-    PipelineParameters,
-    PipelineResult,
-    PipelineStepError,
-    StepEvent,
-    run_pipeline,
-)
+from bankscore.pipeline._result import PipelineResult, StepEvent
+from bankscore.pipeline._run import PipelineStepError, run_pipeline
+
+if TYPE_CHECKING:
+    from bankscore.pipeline._publish import PipelinePublisher
 
 __all__ = [
     "PipelineEndpoint",
     "PipelineError",
+    "PipelineParameterError",
     "PipelineParameters",
     "PipelineProgram",
     "PipelinePublisher",
@@ -49,3 +54,12 @@ __all__ = [
     "trigger",
     "wait",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The publisher runs on Flask (the 'serve' extra): triggering and watching runs needs only the base install.
+    if name == "PipelinePublisher":
+        from bankscore.pipeline._publish import PipelinePublisher
+
+        return PipelinePublisher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

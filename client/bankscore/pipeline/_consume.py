@@ -168,7 +168,7 @@ def _resolve_auth(endpoint: PipelineEndpoint, token: str | None, credential: Tok
     if credential is not None:
         return _Auth(None, credential)
     if endpoint.is_local:
-        from bankscore.pipeline._publish import load_publisher, saved_token
+        from bankscore.pipeline._publisher_state import load_publisher, saved_token
 
         info, saved = load_publisher(), saved_token()
         if info is not None and saved and endpoint.base == info.base_url:

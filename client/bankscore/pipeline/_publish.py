@@ -13,9 +13,8 @@ workspaces/{workspace}``; every route needs ``Authorization: Bearer <token>``):
     POST /pipelines/v1.0/{ws}/PipelineRuns/{runId}/Cancel                                cancel a run
     GET  /pipelines/v1.0/{ws}/PipelineRuns/Queue        (bankscore's own) the running run, then the queued ones
 
-Errors come in Run History's ErrorResponse shape: ``{"error": {"code", "message", "target", "details"},
-"correlation": {"RequestId"}, ...}``. The endpoint URLs and the token are saved in the workspace
-(``<workspace>/pipelines/publisher/``; the token file is mode 0600) so ``bankscore pipeline trigger`` finds them.
+A Flask app served by werkzeug's threaded server. Every answer, errors included, is JSON in Azure's shapes
+(``_rest``) with an ``x-ms-request-id`` header; errors carry that id as ``correlation.RequestId``.
 """
 
 from __future__ import annotations
@@ -23,327 +22,43 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import re
-import secrets
+import socket
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from bankscore import workspace
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server, select_address_family
+
 from bankscore._exceptions import BankscoreError
-from bankscore.pipeline._queue import (
-    ParameterError,
-    PipelineProgram,
-    RunQueue,
-    RunRecord,
-    StepRecord,
-    parse_assignments,
+from bankscore.pipeline._publisher_state import (
+    LOCAL_RESOURCE_GROUP,
+    LOCAL_SUBSCRIPTION,
+    LOCAL_WORKSPACE,
+    PublisherInfo,
+    save_publisher,
+)
+from bankscore.pipeline._queue import ParameterError, PipelineProgram, RunQueue, RunRecord, parse_assignments
+from bankscore.pipeline._rest import (
+    RequestError,
+    error_body,
+    parse_submit_body,
+    run_details_json,
+    run_json,
+    step_json,
+    submitted_json,
 )
 
-__all__ = [
-    "LOCAL_RESOURCE_GROUP",
-    "LOCAL_SUBSCRIPTION",
-    "LOCAL_WORKSPACE",
-    "PipelinePublisher",
-    "PublisherInfo",
-    "forget_publisher",
-    "load_publisher",
-    "new_token",
-    "publisher_dir",
-    "saved_token",
-]
+__all__ = ["MAX_BODY_BYTES", "PipelinePublisher"]
 
-LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-LOCAL_RESOURCE_GROUP = "local"
-LOCAL_WORKSPACE = "bankscore"
 MAX_BODY_BYTES = 1 << 20
-# Body keys Azure's submit routes take. The data-path ones only mean something on Azure and must stay empty.
-_BODY_KEYS = ("ExperimentName", "ParameterAssignments", "RunSource", "Description", "DataPathAssignments")
-_EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")  # Azure's experiment-name rule
-_WS = (
-    r"subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-    r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
-)
-_SUBMIT = re.compile(
-    rf"^/pipelines/v1\.0/{_WS}/PipelineRuns/"
-    r"(?:PipelineSubmit/(?P<pipeline>[^/]+)|PipelineEndpointSubmit/Id/(?P<endpoint>[^/]+)(?:/(?P<version>[^/]+))?"
-    r"|(?P<by_name>PipelineEndpointSubmit/Name))$",
-    re.IGNORECASE,
-)
-_CANCEL = re.compile(rf"^/pipelines/v1\.0/{_WS}/PipelineRuns/(?P<run>[^/]+)/Cancel$", re.IGNORECASE)
-_QUEUE = re.compile(rf"^/pipelines/v1\.0/{_WS}/PipelineRuns/Queue$", re.IGNORECASE)
-_HISTORY = re.compile(
-    rf"^/history/v1\.0/{_WS}/experiments/(?P<exp>[^/]+)/runs/(?P<run>[^/]+)(?P<tail>/details|/children)?$",
-    re.IGNORECASE,
-)
-
-
-def new_token() -> str:
-    """A fresh bearer token (43 URL-safe characters)."""
-    return secrets.token_urlsafe(32)
-
-
-def publisher_dir() -> Path:
-    return workspace.home() / "pipelines" / "publisher"
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-
-
-def saved_token() -> str | None:
-    path = publisher_dir() / "token.json"
-    return str(json.loads(path.read_text())["token"]) if path.is_file() else None
-
-
-@dataclass(frozen=True)
-class PublisherInfo:
-    """Where a running local publisher listens. Saved as ``publisher.json``; the token is kept apart."""
-
-    base_url: str
-    subscription: str
-    resource_group: str
-    workspace: str
-    pipeline_id: str
-    endpoint_id: str
-    endpoint_name: str
-    pid: int
-    started_at: str
-
-    @property
-    def workspace_path(self) -> str:
-        return (
-            f"subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
-        )
-
-    @property
-    def published_pipeline_url(self) -> str:
-        """The published pipeline's REST endpoint (Azure's ``published_pipeline.endpoint``)."""
-        return f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineSubmit/{self.pipeline_id}"
-
-    @property
-    def pipeline_endpoint_url(self) -> str:
-        """The pipeline endpoint's REST endpoint (Azure's ``PipelineEndpoint.endpoint``)."""
-        return (
-            f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineEndpointSubmit/Id/"
-            f"{self.endpoint_id}"
-        )
-
-    @property
-    def queue_url(self) -> str:
-        return f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/Queue"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "published_pipeline_url": self.published_pipeline_url,
-            "pipeline_endpoint_url": self.pipeline_endpoint_url,
-            "queue_url": self.queue_url,
-        }
-
-
-def load_publisher() -> PublisherInfo | None:
-    """The local publisher saved in the workspace, or None when none was started here."""
-    path = publisher_dir() / "publisher.json"
-    if not path.is_file():
-        return None
-    data = json.loads(path.read_text())
-    return PublisherInfo(**{k: data[k] for k in PublisherInfo.__dataclass_fields__})
-
-
-def forget_publisher(pid: int | None = None) -> None:
-    """Remove the saved publisher state (only ``pid``'s, when given); the token stays for the next start."""
-    info = load_publisher()
-    if info is not None and (pid is None or info.pid == pid):
-        (publisher_dir() / "publisher.json").unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------------------------- Azure shapes
-
-
-class _RequestError(Exception):
-    """An error answer: HTTP status, Azure error code, message, and the field at fault."""
-
-    def __init__(self, status: int, message: str, *, code: str = "UserError", target: str | None = None) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.target = target
-        super().__init__(message)
-
-
-def _error_body(error: _RequestError, request_id: str) -> dict[str, Any]:
-    root: dict[str, Any] = {"code": error.code, "message": error.message, "details": []}
-    if error.target:
-        root["target"] = error.target
-    return {
-        "error": root,
-        "correlation": {"operation": request_id, "request": request_id, "RequestId": request_id},
-        "environment": "local",
-        "location": "local",
-        "time": datetime.now(UTC).isoformat(),
-    }
-
-
-def _run_error(message: str | None) -> dict[str, Any] | None:
-    return {"error": {"code": "UserError", "message": message}} if message else None
-
-
-def _run_json(record: RunRecord, info: PublisherInfo) -> dict[str, Any]:
-    """A pipeline run as Run History's ``Run``."""
-    return {
-        "runId": record.run_id,
-        "rootRunId": record.run_id,
-        "parentRunId": None,
-        "experimentId": record.experiment,
-        "name": record.experiment,
-        "status": record.status,
-        "createdUtc": record.created,
-        "startTimeUtc": record.started,
-        "endTimeUtc": record.ended,
-        "error": _run_error(record.error),
-        "warnings": [],
-        "runType": "azureml.PipelineRun",
-        "target": "local",
-        "properties": {
-            "azureml.runsource": "azureml.PipelineRun",
-            "runSource": record.run_source,
-            "azureml.pipelineid": info.pipeline_id,
-            **record.outputs,
-        },
-        "tags": {k: json.dumps(v) if not isinstance(v, str) else v for k, v in record.assignments.items()},
-    }
-
-
-def _step_json(step: StepRecord, record: RunRecord) -> dict[str, Any]:
-    """A step as a child ``Run`` (Azure's StepRun)."""
-    properties = {"message": step.message} if step.message else {}
-    if step.elapsed_s is not None:
-        properties["elapsedSeconds"] = f"{step.elapsed_s:.3f}"
-    return {
-        "runId": step.run_id,
-        "rootRunId": record.run_id,
-        "parentRunId": record.run_id,
-        "experimentId": record.experiment,
-        "name": step.name,
-        "status": step.status,
-        "startTimeUtc": step.started,
-        "endTimeUtc": step.ended,
-        "error": _run_error(step.message) if step.status == "Failed" else None,
-        "runType": "azureml.StepRun",
-        "target": "local",
-        "properties": properties,
-    }
-
-
-def _submitted_json(record: RunRecord, info: PublisherInfo) -> dict[str, Any]:
-    """The answer to a submit: Azure's PipelineRun entity (the seed reads only ``Id``)."""
-    return {
-        "Id": record.run_id,
-        "Description": None,
-        "Status": {"StatusCode": 0, "StatusDetail": record.status, "CreationTime": record.created, "EndTime": None},
-        "IsSubmitted": True,
-        "HasErrors": False,
-        "HasWarnings": False,
-        "ParameterAssignments": record.assignments,
-        "RunHistoryExperimentName": record.experiment,
-        "PipelineId": info.pipeline_id,
-        "RunSource": record.run_source,
-        "tags": {},
-        "Properties": {},
-    }
-
-
-# --------------------------------------------------------------------------------------------- HTTP
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _PublisherServer
-    protocol_version = "HTTP/1.1"
-    server_version = "bankscore-pipelines"
-    # Headers and body leave in one write, without Nagle: otherwise every answer waits ~40 ms for a delayed ACK.
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if str(code).isdigit() and int(code) < 400:  # status polls every few seconds would drown the log
-            return
-        super().log_request(code, size)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        self.server.publisher.log(f"{self.address_string()} {format % args}")
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        request_id = str(uuid.uuid4())
-        try:
-            # Read the body first so that an error answer leaves the connection usable.
-            body = self._read_body()
-            status, answer = self.server.publisher.handle(method, self.path, self.headers.get("Authorization"), body)
-        except _RequestError as error:
-            status, answer = error.status, _error_body(error, request_id)
-        except Exception as exc:  # a publisher bug: answer 500 rather than drop the connection
-            self.server.publisher.log(f"request {request_id} failed: {type(exc).__name__}: {exc}")
-            failure = _RequestError(500, f"the publisher failed: {type(exc).__name__}", code="ServiceError")
-            status, answer = failure.status, _error_body(failure, request_id)
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-ms-request-id", request_id)
-        if status == HTTPStatus.UNAUTHORIZED:
-            self.send_header("WWW-Authenticate", "Bearer")
-        if self.close_connection:  # tell the client, so it does not send its next request down a closed socket
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if not length:
-            return b""
-        try:
-            size = int(length)
-        except ValueError:
-            self.close_connection = True  # where the body ends is unknown
-            raise _RequestError(400, f"Content-Length {length!r} is not a number", target="Content-Length") from None
-        if size > MAX_BODY_BYTES:
-            # Drain a moderately large body so the connection stays usable; close it after a huge one.
-            if size <= 16 * MAX_BODY_BYTES:
-                while size > 0:
-                    size -= len(self.rfile.read(min(size, 1 << 16))) or size
-            else:
-                self.close_connection = True
-            raise _RequestError(413, f"the body has {length} bytes; the limit is {MAX_BODY_BYTES}")
-        return self.rfile.read(size)
-
-
-class _PublisherServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], publisher: PipelinePublisher) -> None:
-        self.publisher = publisher
-        super().__init__(address, _Handler)
+_WS = "subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>"
+_RUNS = f"/pipelines/v1.0/{_WS}/PipelineRuns"
+_HISTORY = f"/history/v1.0/{_WS}/experiments/<experiment>/runs/<run_id>"
+Log = Callable[[str], None]
 
 
 class PipelinePublisher:
@@ -359,7 +74,7 @@ class PipelinePublisher:
         pipeline_id: str | None = None,
         endpoint_id: str | None = None,
         endpoint_name: str = "bankmarketing-train",
-        log: Any = None,
+        log: Log | None = None,
     ) -> None:
         if not token:
             raise BankscoreError("the publisher needs a non-empty token")
@@ -367,13 +82,12 @@ class PipelinePublisher:
             from bankscore.pipeline._queue import default_program
 
             program = default_program()
-        self._token = token.encode()
+        self._token = token
         self._log = log
         self.queue = RunQueue(program, log=self.log)
-        self._server = _PublisherServer((host, port), self)
-        bound_port = int(self._server.server_address[1])
+        self._server = _serve(_make_app(self), host, port, log=self.log)
         self.info = PublisherInfo(
-            base_url=f"http://{host}:{bound_port}",
+            base_url=f"http://{host}:{self._server.port}",
             subscription=LOCAL_SUBSCRIPTION,
             resource_group=LOCAL_RESOURCE_GROUP,
             workspace=LOCAL_WORKSPACE,
@@ -396,13 +110,11 @@ class PipelinePublisher:
 
     def save(self) -> None:
         """Record the endpoint URLs, and the token (mode 0600), in the workspace for the CLI and scripts."""
-        folder = publisher_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_private(folder / "token.json", json.dumps({"token": self._token.decode()}) + "\n")
-        (folder / "publisher.json").write_text(json.dumps(self.info.to_dict(), indent=2) + "\n")
+        save_publisher(self.info, self._token)
 
     def serve_forever(self) -> None:
-        """Serve in this thread until ``shutdown()`` (or Ctrl-C, which the caller handles with ``close()``)."""
+        """Serve in this thread until Ctrl-C or SIGTERM-as-KeyboardInterrupt (werkzeug's loop then returns) or
+        ``close()`` from another thread. The caller then calls ``close()`` to stop the runs."""
         self.queue.start()
         self._server.serve_forever(poll_interval=0.2)
 
@@ -427,152 +139,239 @@ class PipelinePublisher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ----------------------------------------------------------------------------------------- requests
+    # ----------------------------------------------------------------------------------------- checks
 
-    def _check_auth(self, header: str | None) -> None:
+    def check_auth(self, header: str | None) -> None:
         if not header:
-            raise _RequestError(401, "the Authorization header is missing; send 'Authorization: Bearer <token>'")
+            raise RequestError(401, "the Authorization header is missing; send 'Authorization: Bearer <token>'")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
-            raise _RequestError(401, "the Authorization header must have the form 'Bearer <token>'")
-        if not hmac.compare_digest(given.strip().encode(), self._token):
-            raise _RequestError(401, "the bearer token is not valid for this publisher")
+            raise RequestError(401, "the Authorization header must have the form 'Bearer <token>'")
+        if not hmac.compare_digest(given.strip().encode(), self._token.encode()):
+            raise RequestError(401, "the bearer token is not valid for this publisher")
 
-    def _check_workspace(self, match: re.Match[str]) -> None:
+    def check_workspace(self, sub: str, rg: str, ws: str) -> None:
         info = self.info
-        for group, expected, what in (
-            ("sub", info.subscription, "subscription"),
-            ("rg", info.resource_group, "resource group"),
-            ("ws", info.workspace, "workspace"),
+        for given, expected, what in (
+            (sub, info.subscription, "subscription"),
+            (rg, info.resource_group, "resource group"),
+            (ws, info.workspace, "workspace"),
         ):
-            if unquote(match.group(group)).lower() != expected.lower():
-                raise _RequestError(404, f"no {what} {unquote(match.group(group))!r} here (this one is {expected!r})")
+            if given.lower() != expected.lower():
+                raise RequestError(404, f"no {what} {given!r} here (this one is {expected!r})")
 
-    def handle(self, method: str, target: str, authorization: str | None, body: bytes) -> tuple[int, Any]:
-        """Answer one request: (status, JSON body). Raises ``_RequestError`` for every error answer."""
-        url = urlsplit(target)
-        path = url.path.rstrip("/")
-        self._check_auth(authorization)
-        routes: list[tuple[str, re.Pattern[str], Any]] = [
-            ("POST", _SUBMIT, lambda m: self._submit(m, parse_qs(url.query), body)),
-            ("POST", _CANCEL, self._cancel),
-            ("GET", _QUEUE, lambda m: (200, {"value": [_run_json(r, self.info) for r in self.queue.active()]})),
-            ("GET", _HISTORY, self._history),
-        ]
-        for route_method, pattern, answer in routes:
-            match = pattern.match(path)
-            if match is None:
-                continue
-            if method != route_method:
-                raise _RequestError(405, f"{method} is not allowed on {path}; use {route_method}")
-            self._check_workspace(match)
-            result: tuple[int, Any] = answer(match)
-            return result
-        raise _RequestError(404, f"no route {method} {path}")
-
-    def _submit(self, match: re.Match[str], query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
-        info = self.info
-        if match.group("pipeline") is not None and match.group("pipeline").lower() != info.pipeline_id.lower():
-            raise _RequestError(404, f"no published pipeline with id {match.group('pipeline')!r}")
-        if match.group("endpoint") is not None and match.group("endpoint").lower() != info.endpoint_id.lower():
-            raise _RequestError(404, f"no pipeline endpoint with id {match.group('endpoint')!r}")
-        if match.group("by_name") is not None and query.get("name", [""])[0] != info.endpoint_name:
-            raise _RequestError(404, f"no pipeline endpoint named {query.get('name', [''])[0]!r}", target="name")
-        request = self._parse_body(body)
-        experiment = request["ExperimentName"]
-        assignments = request.get("ParameterAssignments") or {}
-        try:
-            parameters = parse_assignments(self.queue.program, experiment, assignments)
-        except ParameterError as exc:
-            raise _RequestError(400, str(exc), code="ValidationError", target=exc.target) from None
-        try:
-            record = self.queue.submit(experiment, parameters, dict(assignments), str(request.get("RunSource", "SDK")))
-        except BankscoreError as exc:
-            raise _RequestError(503, str(exc), code="TransientError") from None
-        return 200, _submitted_json(record, info)
-
-    @staticmethod
-    def _parse_body(body: bytes) -> dict[str, Any]:
-        if not body.strip():
-            raise _RequestError(400, 'the body is empty; send {"ExperimentName": "..."}', code="ValidationError")
-        try:
-            request = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise _RequestError(400, f"the body is not valid JSON: {exc}", code="ValidationError") from None
-        if not isinstance(request, dict):
-            raise _RequestError(400, "the body must be a JSON object", code="ValidationError")
-        for key in request:
-            if key not in _BODY_KEYS:
-                raise _RequestError(
-                    400,
-                    f"unknown field {key!r} in the body; accepted: {', '.join(_BODY_KEYS)}",
-                    code="ValidationError",
-                    target=key,
-                )
-        experiment = request.get("ExperimentName")
-        if not isinstance(experiment, str) or not experiment:
-            raise _RequestError(
-                400, f"ExperimentName={experiment!r}: a non-empty string is required", target="ExperimentName"
-            )
-        if not _EXPERIMENT_NAME.match(experiment):
-            raise _RequestError(
-                400,
-                f"ExperimentName={experiment!r}: use letters, digits, '_' and '-' (up to 255; not first: '_', '-')",
-                code="ValidationError",
-                target="ExperimentName",
-            )
-        assignments = request.get("ParameterAssignments")
-        if assignments is not None and not isinstance(assignments, dict):
-            raise _RequestError(
-                400,
-                f"ParameterAssignments={assignments!r}: expected an object of name: value",
-                code="ValidationError",
-                target="ParameterAssignments",
-            )
-        if request.get("DataPathAssignments"):
-            raise _RequestError(
-                400,
-                "DataPathAssignments: data paths exist only on Azure; pass ParameterAssignments.dataset instead",
-                code="ValidationError",
-                target="DataPathAssignments",
-            )
-        return request
-
-    def _find(self, run_id: str) -> RunRecord:
+    def find(self, run_id: str) -> RunRecord:
         record = self.queue.get(run_id)
         if record is None:
-            raise _RequestError(404, f"no run with id {run_id!r}", target="runId")
+            raise RequestError(404, f"no run with id {run_id!r}", target="runId")
         return record
 
-    def _history(self, match: re.Match[str]) -> tuple[int, Any]:
-        record = self._find(unquote(match.group("run")))
-        experiment = unquote(match.group("exp"))
-        if experiment != record.experiment:
-            raise _RequestError(404, f"no run {record.run_id!r} in experiment {experiment!r}", target="experimentName")
-        tail = (match.group("tail") or "").lower()
-        if tail == "/children":
-            return 200, {"value": [_step_json(s, record) for s in record.steps], "continuationToken": None}
-        run = _run_json(record, self.info)
-        if tail == "/details":
-            keys = (
-                "runId",
-                "target",
-                "status",
-                "startTimeUtc",
-                "endTimeUtc",
-                "error",
-                "warnings",
-                "tags",
-                "properties",
-            )
-            return 200, {**{k: run[k] for k in keys}, "runDefinition": {}, "logFiles": {}, "revision": 1}
-        return 200, run
 
-    def _cancel(self, match: re.Match[str]) -> tuple[int, Any]:
-        run_id = unquote(match.group("run"))
-        before = self._find(run_id)
+# --------------------------------------------------------------------------------------------- the app
+
+
+def _answer(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
+
+
+def _request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = str(uuid.uuid4())
+    return str(g.request_id)
+
+
+def _error(error: RequestError) -> Response:
+    return _answer(error_body(error, _request_id()), error.status)
+
+
+def _make_app(publisher: PipelinePublisher) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # Routes answer exactly the methods they declare: no automatic OPTIONS answer that would skip the checks.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    _add_checks(app, publisher)
+    _add_routes(app, publisher)
+    app.wsgi_app = _AzurePaths(app)  # type: ignore[method-assign]
+    return app
+
+
+class _AzurePaths:
+    """Azure's REST paths ignore case and a trailing slash; werkzeug's routing minds both.
+
+    So before routing, a path that matches a route but for those is rewritten to the route's own spelling, its
+    variable segments (ids, names) kept as sent.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self._wsgi_app = app.wsgi_app
+        rules = [rule.rule.strip("/").split("/") for rule in app.url_map.iter_rules()]
+        self._rules = sorted(rules, key=lambda parts: sum(p.startswith("<") for p in parts))  # literal first
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ["PATH_INFO"] = self._canonical(environ.get("PATH_INFO", ""))
+        return self._wsgi_app(environ, start_response)
+
+    def _canonical(self, path: str) -> str:
+        given = path.strip("/").split("/")
+        for rule in self._rules:
+            if len(rule) == len(given) and all(
+                r.startswith("<") or r.lower() == g.lower() for r, g in zip(rule, given, strict=True)
+            ):
+                return "/" + "/".join(g if r.startswith("<") else r for r, g in zip(rule, given, strict=True))
+        return path
+
+
+def _add_checks(app: Flask, publisher: PipelinePublisher) -> None:
+    """Auth and workspace before every route; Azure's error shape and headers on every answer."""
+
+    @app.url_value_preprocessor
+    def take_workspace(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values is not None and "ws" in values:  # every route has it; the views need not take it
+            g.workspace = (values.pop("sub"), values.pop("rg"), values.pop("ws"))
+
+    @app.before_request
+    def check_request() -> None:
+        publisher.check_auth(request.headers.get("Authorization"))  # first, so no route is shown to a stranger
+        if "workspace" in g:
+            publisher.check_workspace(*g.workspace)
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        response.headers["x-ms-request-id"] = _request_id()
+        if response.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.errorhandler(RequestError)
+    def request_error(error: RequestError) -> Response:
+        return _error(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if isinstance(error, NotFound):
+            return _error(RequestError(404, f"no route {request.method} {request.path}"))
+        if isinstance(error, MethodNotAllowed):
+            allowed = ", ".join(m for m in error.valid_methods or () if m not in ("HEAD", "OPTIONS"))
+            return _error(RequestError(405, f"{request.method} is not allowed on {request.path}; use {allowed}"))
+        if isinstance(error, RequestEntityTooLarge):
+            size = request.content_length
+            if size is None:  # a chunked body
+                return _error(RequestError(413, f"the body is over the limit of {MAX_BODY_BYTES} bytes"))
+            return _error(RequestError(413, f"the body has {size} bytes; the limit is {MAX_BODY_BYTES}"))
+        return _error(RequestError(error.code or 400, error.description or error.name))
+
+    @app.errorhandler(Exception)
+    def publisher_bug(exc: Exception) -> Response:  # answer 500 rather than drop the connection
+        publisher.log(f"request {_request_id()} failed: {type(exc).__name__}: {exc}")
+        return _error(RequestError(500, f"the publisher failed: {type(exc).__name__}", code="ServiceError"))
+
+
+def _add_routes(app: Flask, publisher: PipelinePublisher) -> None:
+    def submit(check: Callable[[], None]) -> Response:
+        check()
+        data = request.get_data(cache=False)
+        if len(data) >= MAX_BODY_BYTES:  # werkzeug stops a chunked body at the limit; reading on says if it was over
+            request.stream.read(1)
+        body = parse_submit_body(data)
+        experiment = body["ExperimentName"]
+        assignments = body.get("ParameterAssignments") or {}
+        try:
+            parameters = parse_assignments(publisher.queue.program, experiment, assignments)
+        except ParameterError as exc:
+            raise RequestError(400, str(exc), code="ValidationError", target=exc.target) from None
+        run_source = str(body.get("RunSource", "SDK"))
+        try:
+            record = publisher.queue.submit(experiment, parameters, dict(assignments), run_source)
+        except BankscoreError as exc:
+            raise RequestError(503, str(exc), code="TransientError") from None
+        return _answer(submitted_json(record, publisher.info))
+
+    @app.post(f"{_RUNS}/PipelineSubmit/<pipeline_id>")
+    def submit_to_pipeline(pipeline_id: str) -> Response:
+        def check() -> None:
+            if pipeline_id.lower() != publisher.info.pipeline_id.lower():
+                raise RequestError(404, f"no published pipeline with id {pipeline_id!r}")
+
+        return submit(check)
+
+    @app.post(f"{_RUNS}/PipelineEndpointSubmit/Id/<endpoint_id>")
+    @app.post(f"{_RUNS}/PipelineEndpointSubmit/Id/<endpoint_id>/<version>")
+    def submit_to_endpoint(endpoint_id: str, version: str | None = None) -> Response:
+        def check() -> None:
+            if endpoint_id.lower() != publisher.info.endpoint_id.lower():
+                raise RequestError(404, f"no pipeline endpoint with id {endpoint_id!r}")
+
+        return submit(check)
+
+    @app.post(f"{_RUNS}/PipelineEndpointSubmit/Name")
+    def submit_to_endpoint_by_name() -> Response:
+        def check() -> None:
+            name = request.args.get("name", "")
+            if name != publisher.info.endpoint_name:
+                raise RequestError(404, f"no pipeline endpoint named {name!r}", target="name")
+
+        return submit(check)
+
+    @app.post(f"{_RUNS}/<run_id>/Cancel")
+    def cancel(run_id: str) -> Response:
+        before = publisher.find(run_id)
         if before.status in ("Completed", "Failed", "Canceled"):
-            raise _RequestError(409, f"run {run_id!r} already ended {before.status}; nothing to cancel", target="runId")
-        record = self.queue.cancel(run_id) or before
-        self.log(f"run {run_id} cancel requested ({record.status})")
-        return 200, _run_json(record, self.info)
+            raise RequestError(409, f"run {run_id!r} already ended {before.status}; nothing to cancel", target="runId")
+        record = publisher.queue.cancel(run_id) or before
+        publisher.log(f"run {run_id} cancel requested ({record.status})")
+        return _answer(run_json(record, publisher.info))
+
+    @app.get(f"{_RUNS}/Queue")
+    def queue() -> Response:
+        return _answer({"value": [run_json(r, publisher.info) for r in publisher.queue.active()]})
+
+    def find_in(experiment: str, run_id: str) -> RunRecord:
+        record = publisher.find(run_id)
+        if experiment != record.experiment:
+            raise RequestError(404, f"no run {run_id!r} in experiment {experiment!r}", target="experimentName")
+        return record
+
+    @app.get(_HISTORY)
+    def run(experiment: str, run_id: str) -> Response:
+        return _answer(run_json(find_in(experiment, run_id), publisher.info))
+
+    @app.get(f"{_HISTORY}/details")
+    def run_details(experiment: str, run_id: str) -> Response:
+        return _answer(run_details_json(find_in(experiment, run_id), publisher.info))
+
+    @app.get(f"{_HISTORY}/children")
+    def run_steps(experiment: str, run_id: str) -> Response:
+        record = find_in(experiment, run_id)
+        return _answer({"value": [step_json(s, record) for s in record.steps], "continuationToken": None})
+
+
+# --------------------------------------------------------------------------------------------- the server
+
+
+def _serve(app: Flask, host: str, port: int, *, log: Log) -> BaseWSGIServer:
+    """werkzeug's threaded server for ``app``, listening on ``host:port`` (0: a free port).
+
+    The socket is bound here: werkzeug's own bind prints to stderr and exits the process when the port is taken,
+    and the CLI names the port itself from the ``OSError``.
+    """
+    listener = socket.create_server((host, port), family=select_address_family(host, port))
+    try:
+        return make_server(host, port, app, threaded=True, request_handler=_request_log(log), fd=listener.fileno())
+    finally:
+        listener.close()  # werkzeug listens on its own duplicate of the socket
+
+
+def _request_log(log: Log) -> type[WSGIRequestHandler]:
+    class RequestLog(WSGIRequestHandler):
+        """werkzeug's handler, logging to the publisher's log; errors only, since status polls come every few
+        seconds and would drown it."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if str(code).isdigit() and int(code) < 400:
+                return
+            self.log("info", '"%s" %s %s', self.requestline, code, size)
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            log(f"{self.address_string()} {message % args}")
+
+    return RequestLog

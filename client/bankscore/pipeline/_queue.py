@@ -61,7 +61,8 @@ class PipelineProgram:
 
 def default_program() -> PipelineProgram:
     """bankscore's retraining pipeline (needs the 'train' and 'serve' extras when a run starts)."""
-    from bankscore.pipeline._run import PipelineParameters, run_pipeline
+    from bankscore.pipeline._parameters import PipelineParameters
+    from bankscore.pipeline._run import run_pipeline
 
     return PipelineProgram(parameters=PipelineParameters, run=run_pipeline)
 

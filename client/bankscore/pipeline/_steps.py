@@ -1,70 +1,74 @@
-"""The pipeline's steps and their MLflow record. ``_run.run_pipeline`` calls them in order.
+"""The pipeline's steps, as data: ``STEPS`` lists them once, in the order they run.
 
-Each step takes the shared ``Context`` (what earlier steps made) and a ``progress`` callback, fills in its part
-of the context and returns a ``StepOutput``: a one-line message, the values and metrics to record, and the
-files that are its outputs (logged as the step run's artifacts).
+register data -> AutoML -> register model -> deploy (replacing the running deployment without downtime) ->
+update client (pull the new spec, diff it against the previous deployment's, regenerate the client when the
+request changed).
+
+Each ``Step`` names a function that takes the run's ``PipelineContext`` (what earlier steps made) and a
+``progress`` callback, fills in the context fields the step ``produces`` and returns a ``StepOutput``: a
+one-line message, the values and metrics to record, and the files that are its outputs. A step that is asked
+to stop raises ``CanceledError``; any other exception is a failure of that step. Running the steps, recording
+them and reporting failures is ``_run``'s part: this module knows nothing of it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import threading
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
+from bankscore.pipeline._parameters import PipelineParameters
 
 if TYPE_CHECKING:
     from bankscore.automl._registry import ModelVersionInfo
     from bankscore.automl._search import TrainingResult
     from bankscore.data import DatasetVersion
     from bankscore.deploy._local import LocalDeployment
-    from bankscore.pipeline._run import PipelineParameters, PipelineResult
     from bankscore.swagger import Document, SpecChange
 
 __all__ = [
+    "STEPS",
+    "STEP_NAMES",
     "CanceledError",
-    "Context",
+    "PipelineContext",
+    "Progress",
+    "Step",
     "StepOutput",
-    "Tracker",
-    "automl",
-    "deploy",
-    "register_data",
-    "register_model",
-    "update_client",
+    "client_package_name",
+    "write_json",
 ]
 
 Progress = Callable[[str], None]
 
 
 class CanceledError(BankscoreError):
-    """The run was asked to stop."""
+    """The run was asked to stop; the message says where the step stopped."""
 
 
 @dataclass
-class Context:
+class PipelineContext:
+    """One run's shared state: its parameters, then what each step made, in step order."""
+
     params: PipelineParameters
-    run_dir: Path
+    run_dir: Path  # the run's folder; each step writes its outputs in a subfolder named after it
     cancel: threading.Event | None = None
-    dataset: DatasetVersion | None = None
-    training: TrainingResult | None = None
-    report_dir: Path | None = None
-    model: ModelVersionInfo | None = None
-    previous_spec: Document | None = None
-    deployment: LocalDeployment | None = None
-    key: str | None = None
-    spec_changes: list[SpecChange] = field(default_factory=list)
-    spec_diff: str | None = None
-    spec_breaking: bool | None = None
-    client_path: Path | None = None
+    dataset: DatasetVersion | None = None  # register_data
+    training: TrainingResult | None = None  # automl
+    report_dir: Path | None = None  # automl: the metrics data
+    model: ModelVersionInfo | None = None  # register_model
+    previous_spec: Document | None = None  # deploy: what the replaced deployment served, if there was one
+    deployment: LocalDeployment | None = None  # deploy: set once the new deployment serves
+    key: str | None = None  # deploy: the new deployment's primary key, if it takes keys
+    spec_changes: list[SpecChange] = field(default_factory=list)  # update_client
+    spec_diff: str | None = None  # update_client
+    spec_breaking: bool | None = None  # update_client; None: no previous spec to compare with
+    client_path: Path | None = None  # update_client, when it regenerated the client
 
 
 @dataclass
@@ -75,23 +79,23 @@ class StepOutput:
     artifacts: list[Path] = field(default_factory=list)
 
 
-def _write_json(path: Path, document: Any) -> Path:
+def write_json(path: Path, document: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-# ------------------------------------------------------------------------------------------------ steps
+# ------------------------------------------------------------------------------------------------ step functions
 
 
-def register_data(context: Context, progress: Progress) -> StepOutput:
+def register_data(context: PipelineContext, progress: Progress) -> StepOutput:
     """Check the CSV against the feature contract and register it (the same bytes: the same version)."""
     from bankscore.data import register_dataset
 
     dataset, created = register_dataset(context.params.dataset)
     context.dataset = dataset
     verb = "registered" if created else "already registered:"
-    data = _write_json(context.run_dir / "register_data" / "dataset.json", dataset.to_dict())
+    data = write_json(context.run_dir / "register_data" / "dataset.json", dataset.to_dict())
     return StepOutput(
         f"{verb} {dataset.ref} ({dataset.rows:,} rows)",
         values={"dataset": dataset.ref, "sha256": dataset.sha256, "source": dataset.source},
@@ -100,7 +104,7 @@ def register_data(context: Context, progress: Progress) -> StepOutput:
     )
 
 
-def automl(context: Context, progress: Progress) -> StepOutput:
+def automl(context: PipelineContext, progress: Progress) -> StepOutput:
     """FLAML under AUC_weighted; the metrics data (leaderboard, metrics, plots) is this step's output."""
     from bankscore.automl import Progress as TrialProgress
     from bankscore.automl import TrainOptions, run_automl
@@ -135,7 +139,7 @@ def automl(context: Context, progress: Progress) -> StepOutput:
     )
 
 
-def register_model(context: Context, progress: Progress) -> StepOutput:
+def register_model(context: PipelineContext, progress: Progress) -> StepOutput:
     """Log the training run and register the model; the model data (its registry reference) is the output."""
     from bankscore.automl._registry import log_training
     from bankscore.automl._report import summary
@@ -144,9 +148,9 @@ def register_model(context: Context, progress: Progress) -> StepOutput:
     registered = log_training(context.training, context.dataset.ref, context.dataset.sha256, context.report_dir)
     context.model = registered
     info = {**summary(context.training, context.dataset.ref), "model": registered.ref}
-    _write_json(context.report_dir / "summary.json", info)
+    write_json(context.report_dir / "summary.json", info)
     uri = f"models:/{registered.name}/{registered.version}"
-    model = _write_json(context.run_dir / "register_model" / "model.json", {**registered.to_dict(), "uri": uri})
+    model = write_json(context.run_dir / "register_model" / "model.json", {**registered.to_dict(), "uri": uri})
     return StepOutput(
         f"registered {registered.ref} ({registered.algorithm})",
         values={"model": registered.ref, "model_uri": uri, "training_run_id": registered.run_id},
@@ -154,7 +158,7 @@ def register_model(context: Context, progress: Progress) -> StepOutput:
     )
 
 
-def deploy(context: Context, progress: Progress) -> StepOutput:
+def deploy(context: PipelineContext, progress: Progress) -> StepOutput:
     """Build the release and replace the running deployment (zero downtime, see deploy._local)."""
     from bankscore._generations import WireGeneration
     from bankscore.deploy._gateway import find_nginx
@@ -184,7 +188,7 @@ def deploy(context: Context, progress: Progress) -> StepOutput:
     return StepOutput(
         f"serving {state.model_name}:{state.model_version} at {state.scoring_uri}{replacing}",
         values={"scoring_uri": state.scoring_uri, "release": state.folder, "auth": str(state.auth)},
-        artifacts=[_write_json(context.run_dir / "deploy" / "deployment.json", state.to_dict())],
+        artifacts=[write_json(context.run_dir / "deploy" / "deployment.json", state.to_dict())],
     )
 
 
@@ -208,9 +212,9 @@ def client_package_name(deployment: str) -> str:
     return f"{'_' if name[0].isdigit() else ''}{name}_client"
 
 
-def update_client(context: Context, progress: Progress) -> StepOutput:
+def update_client(context: PipelineContext, progress: Progress) -> StepOutput:
     """Pull the new spec, diff it against the previous deployment's, regenerate the client when it changed."""
-    from bankscore.swagger import diff_specs, dump_document, generate_client, pull_spec, render_changes
+    from bankscore.swagger import diff_specs, dump_document, pull_spec, render_changes
 
     assert context.deployment is not None
     pulled = pull_spec(context.deployment.scoring_uri, key=context.key, timeout=30)
@@ -230,7 +234,7 @@ def update_client(context: Context, progress: Progress) -> StepOutput:
         context.spec_diff = render_changes(context.spec_changes)
         context.spec_breaking = any(c.breaking for c in context.spec_changes)
         changed = bool(context.spec_changes)
-        diff = _write_json(out / "spec-diff.json", [c.to_dict() for c in context.spec_changes])
+        diff = write_json(out / "spec-diff.json", [c.to_dict() for c in context.spec_changes])
         artifacts += [previous, diff]
     (out / "spec-diff.txt").write_text(context.spec_diff + "\n", encoding="utf-8")
     artifacts.append(out / "spec-diff.txt")
@@ -243,7 +247,7 @@ def update_client(context: Context, progress: Progress) -> StepOutput:
         verdict = f"{count} request change(s)" + (", breaking" if context.spec_breaking else ", none breaking")
     if changed or not client_dir.is_dir():
         progress(f"{verdict}: generating the client in {client_dir}")
-        context.client_path = generate_client(new_spec, client_dir)
+        context.client_path = _regenerate_client(new_spec, client_dir)
         what = f"generated {client_dir}"
     else:
         what = f"the client in {client_dir} stays"
@@ -255,99 +259,30 @@ def update_client(context: Context, progress: Progress) -> StepOutput:
     )
 
 
-# ------------------------------------------------------------------------------------------------ MLflow
+def _regenerate_client(new_spec: Path, client_dir: Path) -> Path:
+    """The client package for ``new_spec``, written to ``client_dir``; returns where it is."""
+    from bankscore.swagger import generate_client
+
+    return generate_client(new_spec, client_dir)
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """MLflow prints run links and advisory warnings; the pipeline prints its own progress."""
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        warnings.simplefilter("ignore")
-        yield
+# ------------------------------------------------------------------------------------------------ the steps
 
 
-@dataclass
-class Tracker:
-    """The pipeline's MLflow record: a parent run, one nested run per step (the client API, so the training
-    step's own fluent ``mlflow.start_run`` in the registry is not taken for a nested run of ours)."""
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline: its name (in MLflow, events and REST), its function, the context it fills."""
 
-    client: Any
-    experiment_id: str
-    run_id: str
-    run_dir: Path
-
-    @classmethod
-    def start(cls, params: PipelineParameters) -> Tracker:
-        from bankscore.automl._registry import _mlflow
-
-        mlflow = _mlflow()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        run_dir = workspace.home() / "runs" / f"pipeline-{stamp}"
-        run_dir.mkdir(parents=True)
-        with _quiet():
-            client = mlflow.MlflowClient()
-            existing = client.get_experiment_by_name(params.experiment)
-            if existing is not None:
-                experiment_id = str(existing.experiment_id)
-            else:
-                # With the embedded store, artifacts stay inside the workspace (as for training runs).
-                location = workspace.artifact_root() if workspace.tracking_uri().startswith("sqlite:") else None
-                experiment_id = str(client.create_experiment(params.experiment, artifact_location=location))
-            run = client.create_run(experiment_id, run_name=f"pipeline-{stamp}", tags={"bankscore.kind": "pipeline"})
-            for key, value in _parameter_values(params).items():
-                client.log_param(run.info.run_id, key, value)
-        return cls(client, experiment_id, str(run.info.run_id), run_dir)
-
-    def begin(self, step: str) -> str:
-        with _quiet():
-            run = self.client.create_run(
-                self.experiment_id,
-                run_name=step,
-                tags={"mlflow.parentRunId": self.run_id, "bankscore.kind": "pipeline-step", "bankscore.step": step},
-            )
-        return str(run.info.run_id)
-
-    def record(self, step_run: str, output: StepOutput) -> None:
-        with _quiet():
-            for key, value in output.values.items():
-                self.client.log_param(step_run, key, value[:6000])  # MLflow's limit for a param value
-            for key, number in output.metrics.items():
-                self.client.log_metric(step_run, key, number)
-            for path in output.artifacts:
-                self.client.log_artifact(step_run, str(path))
-            self.client.set_tag(step_run, "bankscore.message", output.message[:5000])
-
-    def end(self, step_run: str, status: str, elapsed: float, *, error: str | None = None) -> None:
-        with _quiet():
-            self.client.log_metric(step_run, "elapsed_s", elapsed)
-            if error is not None:
-                self.client.set_tag(step_run, "bankscore.error", error[:5000])
-            self.client.set_terminated(step_run, status)
-
-    def finish(self, status: str, result: PipelineResult) -> None:
-        tags = {
-            "bankscore.status": result.status,
-            "model": f"{result.model_name}:{result.model_version}" if result.model_version else "",
-            "spec_breaking": str(result.spec_breaking),
-            "client": result.client_path or "",
-            "error": (result.error or "")[:5000],
-        }
-        with _quiet():
-            for key, value in tags.items():
-                self.client.set_tag(self.run_id, key, value)
-            for event in result.steps:
-                self.client.log_metric(self.run_id, f"{event.step}_seconds", event.elapsed_s)
-            if result.auc is not None:
-                self.client.log_metric(self.run_id, "holdout_AUC_weighted", result.auc)
-            summary = _write_json(self.run_dir / "result.json", result.to_dict())
-            self.client.log_artifact(self.run_id, str(summary))
-            self.client.set_terminated(self.run_id, status)
+    name: str
+    run: Callable[[PipelineContext, Progress], StepOutput]
+    produces: tuple[str, ...]  # the PipelineContext fields the step sets when it completes
 
 
-def _parameter_values(params: PipelineParameters) -> dict[str, str]:
-    from dataclasses import asdict
-
-    values = asdict(params)
-    values["exclude"] = ",".join(params.exclude)
-    return {key: "" if value is None else str(value) for key, value in values.items()}
+STEPS: tuple[Step, ...] = (
+    Step("register_data", register_data, produces=("dataset",)),
+    Step("automl", automl, produces=("training", "report_dir")),
+    Step("register_model", register_model, produces=("model",)),
+    Step("deploy", deploy, produces=("deployment",)),
+    Step("update_client", update_client, produces=("spec_diff",)),
+)
+STEP_NAMES = tuple(step.name for step in STEPS)

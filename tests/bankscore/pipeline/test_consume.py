@@ -424,7 +424,7 @@ def test_a_local_url_without_a_saved_token_is_refused_before_sending(
 def test_a_stopped_or_moved_local_publisher_is_named_rather_than_its_token_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bankscore.pipeline._publish import forget_publisher
+    from bankscore.pipeline._publisher_state import forget_publisher
 
     monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path / "ws"))
     stopped = PipelinePublisher(TOKEN, program=PipelineProgram(Parameters, scripted))

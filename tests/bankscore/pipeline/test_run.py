@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from bankscore.pipeline import PipelineParameters, PipelineResult, PipelineStepError, StepEvent, run_pipeline
-from bankscore.pipeline._run import STEPS, PipelineParameterError
-from bankscore.pipeline._steps import client_package_name
+from bankscore.pipeline._parameters import PipelineParameterError
+from bankscore.pipeline._steps import STEP_NAMES, client_package_name
 
 # ------------------------------------------------------------------------------------------------ parameters
 
@@ -137,7 +137,9 @@ def test_the_summary_of_a_run_that_stopped_early_claims_nothing_about_the_spec_o
     assert "no previous deployment" not in shown and "the request did not change" not in shown
     assert shown.count("n/a (the run ended before update_client)") == 2
 
-    done = PipelineResult(run_id="r2", status="Completed", steps=[StepEvent(n, "Completed", "ok", 1.0) for n in STEPS])
+    done = PipelineResult(
+        run_id="r2", status="Completed", steps=[StepEvent(n, "Completed", "ok", 1.0) for n in STEP_NAMES]
+    )
     shown = "\n".join(_summary_lines(done))
     assert "n/a (no previous deployment)" in shown and "not regenerated (the request did not change)" in shown
 
@@ -224,9 +226,9 @@ def _a_record(exclude: tuple[str, ...] = ()) -> dict[str, Any]:
 def test_a_full_run_registers_trains_deploys_and_generates_the_client(first: FirstRun) -> None:
     result = first.result
     assert (result.status, result.error) == ("Completed", None)
-    assert [(e.step, e.status) for e in result.steps] == [(name, "Completed") for name in STEPS]
+    assert [(e.step, e.status) for e in result.steps] == [(name, "Completed") for name in STEP_NAMES]
     shown = [(e.step, e.status) for e in first.events]
-    assert all((name, "Running") in shown for name in STEPS)  # each step was shown as it ran
+    assert all((name, "Running") in shown for name in STEP_NAMES)  # each step was shown as it ran
     assert any(e.step == "automl" and e.message.startswith("trial ") for e in first.events)
     assert (result.model_name, result.model_version) == ("bank-marketing", "1")
     assert result.auc is not None and 0.5 < result.auc <= 1.0
@@ -260,7 +262,7 @@ def test_a_full_run_registers_trains_deploys_and_generates_the_client(first: Fir
         for run in runs.values()
         if run.data.tags.get("mlflow.parentRunId") == result.run_id
     }
-    assert set(children) == set(STEPS)
+    assert set(children) == set(STEP_NAMES)
     assert {run.info.status for run in children.values()} == {"FINISHED"}
     assert all("elapsed_s" in run.data.metrics for run in children.values())
     assert children["automl"].data.metrics["holdout_AUC_weighted"] == pytest.approx(result.auc)

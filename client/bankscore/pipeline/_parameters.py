@@ -1,0 +1,126 @@
+"""The pipeline's parameters: one frozen dataclass, checked when it is built.
+
+REST ParameterAssignments and ``bankscore pipeline run``'s options use the field names. Every refusal is a
+``PipelineParameterError`` naming the parameter and the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from bankscore._exceptions import BankscoreError
+
+__all__ = ["GENERATIONS", "PipelineParameterError", "PipelineParameters"]
+
+GENERATIONS = ("A", "B", "C")
+
+
+class PipelineParameterError(BankscoreError, ValueError):
+    """A pipeline parameter with an unknown name or a value it cannot take; the message names both."""
+
+    def __init__(self, message: str, *, name: str | None = None, why: str = "") -> None:
+        self.name = name
+        self.why = why
+        super().__init__(message)
+
+
+def _bad(name: str, value: object, why: str) -> PipelineParameterError:
+    return PipelineParameterError(f"pipeline parameter {name}={value!r}: {why}", name=name, why=why)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineParameters:
+    """Everything a run can be told; REST ParameterAssignments use these names."""
+
+    experiment: str = "bank-marketing"
+    dataset: str | None = None  # CSV path; None = the shipped training data
+    time_budget_s: float = 60.0
+    exclude: tuple[str, ...] = ()  # features to leave out, e.g. ("duration",)
+    deployment: str = "bank-marketing"  # the local deployment to replace (`bankscore deploy local`'s default)
+    port: int | None = None  # None: the running deployment's port, else 5001
+    generation: str = "C"
+    workers: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from bankscore.features import FEATURE_NAMES
+
+        if not self.experiment.strip():
+            raise _bad("experiment", self.experiment, "must not be empty")
+        if not self.deployment.strip() or "/" in self.deployment or self.deployment.startswith("."):
+            raise _bad("deployment", self.deployment, "must be a plain name (no '/', not starting with '.')")
+        if not math.isfinite(self.time_budget_s) or self.time_budget_s <= 0:
+            raise _bad("time_budget_s", self.time_budget_s, "must be a positive number of seconds")
+        unknown = [name for name in self.exclude if name not in FEATURE_NAMES]
+        if unknown:
+            raise _bad("exclude", ",".join(self.exclude), f"{', '.join(unknown)} is not a Bank Marketing feature")
+        if self.port is not None and not 1 <= self.port <= 65535:
+            raise _bad("port", self.port, "must be between 1 and 65535")
+        if self.generation not in GENERATIONS:
+            raise _bad("generation", self.generation, f"must be one of {', '.join(GENERATIONS)}")
+        if self.workers < 1:
+            raise _bad("workers", self.workers, "must be at least 1")
+
+    @classmethod
+    def from_assignments(cls, assignments: Mapping[str, object]) -> PipelineParameters:
+        """Parameters from Azure-style ParameterAssignments: names as the fields, values usually strings.
+
+        ``exclude`` takes ``"duration,age"`` or a list; ``dataset`` and ``port`` take ``""`` for none.
+        Raises ``PipelineParameterError`` naming the unknown parameter or the bad value.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in assignments.items():
+            if name not in fields:
+                raise PipelineParameterError(
+                    f"unknown pipeline parameter {name!r}; the parameters are {', '.join(sorted(fields))}"
+                )
+            values[name] = _parse(name, value)
+        try:
+            return cls(**values)
+        except PipelineParameterError as exc:  # name the value as it was sent ("-5"), not as parsed (-5.0)
+            if exc.name is None or exc.name not in assignments:
+                raise
+            raise _bad(exc.name, assignments[exc.name], exc.why) from None
+
+
+def _parse(name: str, value: object) -> object:
+    """One assignment as its field's type."""
+    if name in ("experiment", "deployment", "generation"):
+        if not isinstance(value, str):
+            raise _bad(name, value, "must be a string")
+        return value.strip()
+    if name == "dataset":
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise _bad(name, value, "must be a CSV path")
+        return value
+    if name == "exclude":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise _bad(name, value, "must be feature names, comma-separated or as a list")
+        return tuple(i.strip() for i in items if i.strip())
+    if name == "port" and (value is None or (isinstance(value, str) and not value.strip())):
+        return None
+    number = _number(name, value)
+    if name == "time_budget_s":
+        return number
+    if not number.is_integer():
+        raise _bad(name, value, "must be a whole number")
+    return int(number)
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _bad(name, value, "must be a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise _bad(name, value, "must be a number") from None
+    if not math.isfinite(number):
+        raise _bad(name, value, "must be a finite number")
+    return number
