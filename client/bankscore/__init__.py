@@ -30,6 +30,7 @@ from bankscore._exceptions import (
     SchemaDriftError,
     ScoringError,
     ScoringInterrupted,
+    SwaggerError,
     ValidationError,
 )
 from bankscore._generations import WireGeneration
@@ -39,17 +40,21 @@ from bankscore.features import FEATURE_NAMES, FEATURES, LABEL, Feature, FeatureK
 
 if TYPE_CHECKING:
     from bankscore._async_client import AsyncClient
+    from bankscore._bank_marketing_record import BankMarketingRecord
+    from bankscore._base import SpecBinding
     from bankscore._client import Client
-    from bankscore._models_generated import BankMarketingRecord
+    from bankscore._records import LabelColumnDropped
     from bankscore._retry import RetryPolicy
 
 # httpx, pydantic and tenacity load on first use of these names: `import bankscore` stays quick for scripts
 # that only need the feature contract or the data.
 _LAZY = {
     "AsyncClient": "bankscore._async_client",
-    "BankMarketingRecord": "bankscore._models_generated",
+    "BankMarketingRecord": "bankscore._bank_marketing_record",
     "Client": "bankscore._client",
     "RetryPolicy": "bankscore._retry",
+    "SpecBinding": "bankscore._base",
+    "LabelColumnDropped": "bankscore._records",
 }
 
 
@@ -84,6 +89,7 @@ __all__ = [
     "FeatureKind",
     "InternalServerError",
     "Label",
+    "LabelColumnDropped",
     "NotFoundError",
     "PartialResultError",
     "PayloadTooLargeError",
@@ -98,6 +104,8 @@ __all__ = [
     "ScoreResult",
     "ScoringError",
     "ScoringInterrupted",
+    "SpecBinding",
+    "SwaggerError",
     "ValidationError",
     "ValueProblem",
     "WireGeneration",

@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import types
+from collections.abc import Mapping
 from typing import Any, Self
 
 import httpx
 
-from bankscore._base import DEFAULT_TIMEOUT, BaseClient, Run, batches, drift_changes, outcome, raise_on_drift
+from bankscore._base import DEFAULT_TIMEOUT, BaseClient, R, Run, batches, outcome
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
 from bankscore._progress import ProgressCallback, make_progress
-from bankscore._records import RecordInput, RecordsInput, to_records, validate_records
+from bankscore._records import RecordCodec, RecordsInput, to_rows
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
-from bankscore._wire import detect_generation
 
 __all__ = ["AsyncClient"]
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(BaseClient[R]):
     """``bankscore.Client`` for asyncio: the same arguments, the same results and errors, awaited.
 
     ``check_schema`` is a coroutine here (call ``await client.check_schema()``), so it is not a constructor
@@ -46,6 +46,7 @@ class AsyncClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 16,
         deployment: str | None = None,
+        record_model: type[R] | None = None,
     ) -> None:
         super().__init__(
             scoring_uri,
@@ -56,6 +57,7 @@ class AsyncClient(BaseClient):
             retry=retry,
             probabilities=probabilities,
             deployment=deployment,
+            record_model=record_model,
         )
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(headers=self._headers, timeout=self._timeout, transport=transport, limits=limits)
@@ -79,10 +81,23 @@ class AsyncClient(BaseClient):
     # --- the spec ----------------------------------------------------------------------------------------
 
     async def get_generation(self) -> WireGeneration:
-        """The endpoint's wire generation: as given, as the local deployment saved it, or from its spec."""
-        if self._generation is None:
-            self._generation = detect_generation(await self.fetch_spec())
-        return self._generation
+        """The endpoint's wire generation: as given, as the generated package fixed it, or from its spec."""
+        return (await self._ready())[0]
+
+    async def _ready(self) -> tuple[WireGeneration, RecordCodec[R]]:
+        settled = self._settled()
+        if settled is not None:
+            return settled
+        try:
+            spec = await self.fetch_spec()
+        except BankscoreError as exc:
+            error = self._spec_unavailable(exc)
+            if error is not None:
+                raise error from None
+            settled = self._settled()
+            assert settled is not None  # the local deployment's saved generation stood in
+            return settled
+        return self._settle(spec)
 
     async def fetch_spec(self) -> dict[str, Any]:
         """The endpoint's spec as OpenAPI 3 (``?version=3``, else its Swagger 2.0 converted)."""
@@ -96,11 +111,9 @@ class AsyncClient(BaseClient):
     async def check_schema(self) -> list[Any]:
         """Compare the live spec's record with the client's model; raise ``SchemaDriftError`` if it breaks it."""
         spec = await self.fetch_spec()
-        if self._generation is None:
-            self._generation = detect_generation(spec)
-        changes = drift_changes(spec)
-        raise_on_drift(self.swagger_uri, changes)
-        return changes
+        if self._settled() is None:
+            self._settle(spec)
+        return self._drift(spec)
 
     async def _get(self, url: httpx.URL) -> httpx.Response:
         async for attempt in self._retry.async_retrying():
@@ -126,12 +139,12 @@ class AsyncClient(BaseClient):
                 return self._predictions(response, method, expected)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    async def predict(self, record: RecordInput) -> Prediction:
-        """Score one record (a ``BankMarketingRecord`` or a dict keyed by wire or Python names)."""
-        (checked,) = validate_records([record])
-        generation = await self.get_generation()
+    async def predict(self, record: R | Mapping[str, Any]) -> Prediction:
+        """Score one record (a record model instance or a dict keyed by wire or Python names)."""
+        generation, codec = await self._ready()
+        (checked,) = codec.validate(to_rows(record))
         method = self._method(generation)
-        return (await self._post(self._body(generation, [checked], method), method, 1))[0]
+        return (await self._post(self._body(generation, codec, [checked], method), method, 1))[0]
 
     async def predict_many(
         self,
@@ -146,14 +159,15 @@ class AsyncClient(BaseClient):
 
         Same inputs, validation and failure reporting as ``Client.predict_many``.
         """
-        checked = validate_records(to_records(records))
+        rows = to_rows(records)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        plan = batches(len(checked), batch_size)
-        run = Run(len(checked), make_progress(progress))
+        plan = batches(len(rows), batch_size)
         if not plan:
-            return run.finish()
-        generation = await self.get_generation()
+            return Run(0, None).finish()
+        generation, codec = await self._ready()
+        checked = codec.validate(rows)
+        run = Run(len(checked), make_progress(progress))
         method = self._method(generation)
         gate = asyncio.Semaphore(concurrency)
 
@@ -161,7 +175,7 @@ class AsyncClient(BaseClient):
             async with gate:
                 if not run.should_send(start, stop):
                     return
-                body = self._body(generation, checked[start:stop], method)
+                body = self._body(generation, codec, checked[start:stop], method)
                 try:
                     predictions = await self._post(body, method, stop - start)
                 except BankscoreError as exc:

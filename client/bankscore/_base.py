@@ -8,13 +8,17 @@ awaited, so they cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, Generic
 
 import httpx
+from pydantic import BaseModel
+from typing_extensions import TypeVar
 
+from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore._endpoint import Endpoint, resolve_endpoint
 from bankscore._exceptions import (
     APIConnectionError,
@@ -31,25 +35,69 @@ from bankscore._exceptions import (
     status_error,
 )
 from bankscore._generations import WireGeneration
-from bankscore._models_generated import BankMarketingRecord
 from bankscore._progress import ProgressCallback
-from bankscore._records import dump_json
+from bankscore._records import RecordCodec
 from bankscore._results import Prediction, RecordFailure, ScoreResult
 from bankscore._retry import RetryPolicy, parse_retry_after
+from bankscore._spec import (
+    Document,
+    RecordField,
+    SwaggerError,
+    diff_specs,
+    parse_document,
+    record_fields,
+    record_model,
+    to_openapi3,
+)
 from bankscore._version import __version__
-from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body, supports_proba
+from bankscore._wire import (
+    PREDICT,
+    PREDICT_PROBA,
+    DecodeError,
+    decode_predictions,
+    detect_generation,
+    encode_body,
+    supports_proba,
+)
 
-__all__ = ["DEFAULT_TIMEOUT", "BaseClient", "Run", "batches", "drift_changes"]
+__all__ = ["DEFAULT_TIMEOUT", "BaseClient", "Run", "SpecBinding", "batches", "drift_changes"]
+
+# A generated package binds its own Record; bankscore.Client is BaseClient[BankMarketingRecord].
+R = TypeVar("R", bound=BaseModel, default=BankMarketingRecord)
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 _REQUEST_ID_HEADERS: Final = ("x-ms-request-id", "x-request-id")
-_NO_VERSION_3: Final = frozenset({400, 404, 422})  # "no OpenAPI 3 here": ask for the default (2.0) spec
 # A batch failing with these fails every batch the same way (wrong key, wrong URI, too big): stop sending.
 _STOPS_THE_RUN: Final = (AuthenticationError, PermissionDeniedError, NotFoundError, PayloadTooLargeError)
 
 
-class BaseClient:
-    """Configuration and response handling common to ``Client`` and ``AsyncClient``."""
+class SpecBinding(Generic[R]):
+    """What a generated package fixes for its clients: its record model, wire generation and spec.
+
+    ``bankscore swagger generate`` writes ``binding = SpecBinding(...)`` into the package's ``Client`` and
+    ``AsyncClient``; the runtime then validates with ``record``, speaks ``generation`` without asking the
+    endpoint, and ``check_schema`` compares the live spec with ``spec()``, spec to spec.
+    """
+
+    def __init__(self, record: type[R], generation: str, spec: Callable[[], Document], package: str) -> None:
+        self.record = record
+        self.generation = WireGeneration(generation)
+        self.spec = spec
+        self.package = package
+
+    def __repr__(self) -> str:
+        return f"SpecBinding({self.record.__name__}, generation={self.generation.value!r}, package={self.package!r})"
+
+
+class BaseClient(Generic[R]):
+    """Configuration and response handling common to ``Client`` and ``AsyncClient``.
+
+    The record model and wire generation come, in this order, from the generated package's ``binding``, from
+    the arguments, or from the endpoint's spec at first use (``bankscore.Client`` follows the endpoint: when
+    the live record differs from ``BankMarketingRecord`` it validates with a model built from the live spec).
+    """
+
+    binding: ClassVar[SpecBinding[Any] | None] = None
 
     def __init__(
         self,
@@ -62,9 +110,21 @@ class BaseClient:
         retry: RetryPolicy | None = None,
         probabilities: bool = True,
         deployment: str | None = None,
+        record_model: type[R] | None = None,
     ) -> None:
         self._endpoint: Endpoint = resolve_endpoint(scoring_uri, key, generation, deployment)
-        self._generation: WireGeneration | None = self._endpoint.generation
+        binding = type(self).binding
+        self._generation: WireGeneration | None = WireGeneration(generation) if generation is not None else None
+        model: type[BaseModel] | None = record_model
+        if binding is not None:
+            model = model or binding.record
+            self._generation = self._generation or binding.generation
+        elif self._generation is not None:
+            model = model or BankMarketingRecord
+        # What check_schema compares the live spec with: the model the caller's code was written for.
+        self._expected_model: type[BaseModel] = model or BankMarketingRecord
+        # None until the spec has been read: the first request settles both (see _settle).
+        self._codec: RecordCodec[Any] | None = _codec(model) if model is not None else None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy(max_retries=max_retries)
         self._probabilities = probabilities
@@ -84,18 +144,76 @@ class BaseClient:
     def swagger_uri(self) -> str:
         return self._endpoint.swagger_uri
 
+    @property
+    def record_model(self) -> type[BaseModel] | None:
+        """The model records are validated with; ``None`` until the endpoint's spec has been read."""
+        return self._codec.model if self._codec is not None else None
+
     def __repr__(self) -> str:
         generation = self._generation.value if self._generation else "auto"
         key = "set" if self._endpoint.key is not None else "none"
         return f"{type(self).__name__}(scoring_uri={self.scoring_uri!r}, generation={generation!r}, key=<{key}>)"
+
+    # --- the spec ----------------------------------------------------------------------------------------
+
+    def _settled(self) -> tuple[WireGeneration, RecordCodec[Any]] | None:
+        if self._generation is not None and self._codec is not None:
+            return self._generation, self._codec
+        return None
+
+    def _settle(self, spec: Document) -> tuple[WireGeneration, RecordCodec[Any]]:
+        """Take the generation and, unless fixed, the record model from the endpoint's spec."""
+        if self._generation is None:
+            try:
+                self._generation = detect_generation(spec)
+            except ValueError as exc:
+                raise SwaggerError(f"{self.swagger_uri}: {exc}; {_GENERATION_HINT}") from None
+        if self._codec is None:
+            self._codec = _codec_for_spec(spec)
+        return self._generation, self._codec
+
+    def _spec_unavailable(self, exc: BankscoreError) -> BankscoreError | None:
+        """The error to raise when the spec could not be read, or None when the local deployment's saved
+        generation stands in for it."""
+        fallback = self._endpoint.generation
+        if fallback is not None and isinstance(exc, APIStatusError | SwaggerError):
+            self._generation = self._generation or fallback
+            self._codec = self._codec or _codec(BankMarketingRecord)
+            return None
+        if isinstance(exc, APIStatusError) and exc.status not in {401, 403}:
+            return type(exc)(
+                f"{exc.message}; {_GENERATION_HINT}", status=exc.status, request_id=exc.request_id, retry_after=None
+            )
+        if isinstance(exc, SwaggerError):
+            return SwaggerError(f"{exc}; {_GENERATION_HINT}")
+        return exc
+
+    def _drift(self, live: Document) -> list[Any]:
+        binding = type(self).binding
+        if binding is not None:
+            changes = [
+                c
+                for c in diff_specs(binding.spec(), live)
+                if c.path.startswith("record.") or c.kind.startswith("generation")
+            ]
+        else:
+            changes = drift_changes(live, self._expected_model)
+        breaking = [c for c in changes if c.breaking]
+        if breaking:
+            package = binding.package if binding is not None else "<package>"
+            command = f"bankscore swagger generate --spec {self.swagger_uri} --output {package}"
+            if self._endpoint.key is not None:
+                command += " --key $BANKSCORE_KEY"
+            raise SchemaDriftError(self.swagger_uri, breaking, command=command)
+        return changes
 
     # --- requests ----------------------------------------------------------------------------------------
 
     def _method(self, generation: WireGeneration) -> str:
         return PREDICT_PROBA if self._probabilities and supports_proba(generation) else PREDICT
 
-    def _body(self, generation: WireGeneration, records: list[BankMarketingRecord], method: str) -> bytes:
-        return encode_body(generation, dump_json(records), method)
+    def _body(self, generation: WireGeneration, codec: RecordCodec[Any], records: list[Any], method: str) -> bytes:
+        return encode_body(generation, codec.dump_json(records), method)
 
     def _connection_error(self, exc: httpx.TransportError) -> APIConnectionError:
         text = self._scrub(str(exc) or type(exc).__name__)
@@ -126,8 +244,6 @@ class BaseClient:
         return status_error(response.status_code, message, request_id=request_id, retry_after=retry_after)
 
     def _spec_document(self, response: httpx.Response, url: str) -> dict[str, Any]:
-        from bankscore.swagger import parse_document, to_openapi3
-
         if response.status_code >= 400:
             error = self._status_error(response, _request_id(response))
             raise type(error)(
@@ -143,15 +259,53 @@ class BaseClient:
         return plain.copy_merge_params({"version": "3"}), plain
 
 
-def drift_changes(live: Mapping[str, Any]) -> list[Any]:
-    """The changes between the client's record model and the record of the live spec (``SpecChange`` objects).
+_GENERATION_HINT: Final = (
+    "without the endpoint's spec, pass its wire generation: generation='A', 'B' or 'C' "
+    "(--generation on the command line)"
+)
+
+
+@functools.cache
+def _codec(model: type[BaseModel]) -> RecordCodec[Any]:
+    return RecordCodec(model)
+
+
+def _codec_for_spec(spec: Document) -> RecordCodec[Any]:
+    """``BankMarketingRecord`` (categories and ranges checked) when the live record has its fields and types,
+    else a model of the live record (the endpoint is what the records must fit)."""
+    fields = record_fields(spec)
+    default = _codec(BankMarketingRecord)
+    if {(f.wire_name, _kind(f.type)) for f in fields} == _shape(default):
+        return default
+    return _codec(_live_model(tuple(fields)))
+
+
+@functools.lru_cache(maxsize=32)
+def _live_model(fields: tuple[RecordField, ...]) -> type[BaseModel]:
+    return record_model(list(fields), "Record", doc="A scoring record of the live endpoint, built from its spec.")
+
+
+def _kind(field_type: str) -> str:
+    return "number" if field_type == "integer" else field_type  # integer widens to number on the wire
+
+
+@functools.cache
+def _shape(codec: RecordCodec[Any]) -> frozenset[tuple[str, str]]:
+    schema = codec.model.model_json_schema(by_alias=True)
+    shape = set()
+    for wire, prop in (schema.get("properties") or {}).items():
+        types = {p.get("type") for p in prop.get("anyOf", [prop])} - {"null"}
+        shape.add((wire, _kind(str(next(iter(types), "any")))))
+    return frozenset(shape)
+
+
+def drift_changes(live: Mapping[str, Any], model: type[BaseModel] = BankMarketingRecord) -> list[Any]:
+    """The changes between a record model and the record of the live spec (``SpecChange`` objects).
 
     Only the record's fields count: the client speaks every wire generation, so a generation change is not
     drift.
     """
-    from bankscore.swagger import diff_specs
-
-    record = BankMarketingRecord.model_json_schema(by_alias=True)
+    record = model.model_json_schema(by_alias=True)
     mine = {
         "openapi": "3.0.3",
         "paths": {
@@ -173,12 +327,6 @@ def drift_changes(live: Mapping[str, Any]) -> list[Any]:
         },
     }
     return [c for c in diff_specs(mine, dict(live)) if c.path.startswith("record.")]
-
-
-def raise_on_drift(url: str, changes: list[Any]) -> None:
-    breaking = [c for c in changes if c.breaking]
-    if breaking:
-        raise SchemaDriftError(url, breaking)
 
 
 def batches(total: int, batch_size: int) -> list[tuple[int, int]]:

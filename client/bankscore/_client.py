@@ -11,37 +11,31 @@ One pooled ``httpx.Client``; ``predict_many`` sends batches from a small thread 
 from __future__ import annotations
 
 import types
+from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Self
 
 import httpx
 
-from bankscore._base import (
-    DEFAULT_TIMEOUT,
-    BaseClient,
-    Run,
-    batches,
-    drift_changes,
-    outcome,
-    raise_on_drift,
-)
+from bankscore._base import DEFAULT_TIMEOUT, BaseClient, R, Run, batches, outcome
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError, ScoringInterrupted
 from bankscore._generations import WireGeneration
 from bankscore._progress import ProgressCallback, make_progress
-from bankscore._records import RecordInput, RecordsInput, to_records, validate_records
+from bankscore._records import RecordCodec, RecordsInput, to_rows
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
-from bankscore._wire import detect_generation
 
 __all__ = ["Client"]
 
 
-class Client(BaseClient):
+class Client(BaseClient[R]):
     """A scoring client for one endpoint of any wire generation (A, B or C).
 
     ``scoring_uri`` and ``key`` default to ``BANKSCORE_URI`` / ``BANKSCORE_KEY``, then to the local
-    deployment saved in the workspace. ``generation`` is read from the endpoint's spec when not given.
+    deployment saved in the workspace. Without ``generation``, the endpoint's spec is read at first use: it
+    gives the wire generation and the record the endpoint takes (``BankMarketingRecord`` when the live record
+    has its fields, else a model built from the live spec). ``record_model`` fixes the record model.
     With ``probabilities`` (the default) generations B and C are asked for ``predict_proba`` and every
     prediction carries P(yes); generation A gives labels only.
     """
@@ -60,6 +54,7 @@ class Client(BaseClient):
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 16,
         deployment: str | None = None,
+        record_model: type[R] | None = None,
     ) -> None:
         super().__init__(
             scoring_uri,
@@ -70,6 +65,7 @@ class Client(BaseClient):
             retry=retry,
             probabilities=probabilities,
             deployment=deployment,
+            record_model=record_model,
         )
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.Client(headers=self._headers, timeout=self._timeout, transport=transport, limits=limits)
@@ -102,10 +98,23 @@ class Client(BaseClient):
 
     @property
     def generation(self) -> WireGeneration:
-        """The endpoint's wire generation: as given, as the local deployment saved it, or from its spec."""
-        if self._generation is None:
-            self._generation = detect_generation(self.fetch_spec())
-        return self._generation
+        """The endpoint's wire generation: as given, as the generated package fixed it, or from its spec."""
+        return self._ready()[0]
+
+    def _ready(self) -> tuple[WireGeneration, RecordCodec[R]]:
+        settled = self._settled()
+        if settled is not None:
+            return settled
+        try:
+            spec = self.fetch_spec()
+        except BankscoreError as exc:
+            error = self._spec_unavailable(exc)
+            if error is not None:
+                raise error from None
+            settled = self._settled()
+            assert settled is not None  # the local deployment's saved generation stood in
+            return settled
+        return self._settle(spec)
 
     def fetch_spec(self) -> dict[str, Any]:
         """The endpoint's spec as OpenAPI 3 (``?version=3``, else its Swagger 2.0 converted)."""
@@ -117,16 +126,16 @@ class Client(BaseClient):
         return self._spec_document(response, str(url))
 
     def check_schema(self) -> list[Any]:
-        """Compare the live spec's record with the client's model; raise ``SchemaDriftError`` if it breaks it.
+        """Compare the live spec's record with the client's; raise ``SchemaDriftError`` if it breaks the client.
 
-        Returns every change found (``bankscore.swagger.SpecChange``), breaking or not.
+        A generated package's client compares the live spec with the spec it was generated from (record and
+        wire generation); ``SchemaDriftError`` names the command that regenerates it. Returns every change found
+        (``bankscore.swagger.SpecChange``), breaking or not.
         """
         spec = self.fetch_spec()
-        if self._generation is None:
-            self._generation = detect_generation(spec)
-        changes = drift_changes(spec)
-        raise_on_drift(self.swagger_uri, changes)
-        return changes
+        if self._settled() is None:
+            self._settle(spec)
+        return self._drift(spec)
 
     def _get(self, url: httpx.URL) -> httpx.Response:
         for attempt in self._retry.retrying():
@@ -152,12 +161,12 @@ class Client(BaseClient):
                 return self._predictions(response, method, expected)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def predict(self, record: RecordInput) -> Prediction:
-        """Score one record (a ``BankMarketingRecord`` or a dict keyed by wire or Python names)."""
-        (checked,) = validate_records([record])
-        generation = self.generation
+    def predict(self, record: R | Mapping[str, Any]) -> Prediction:
+        """Score one record (a record model instance or a dict keyed by wire or Python names)."""
+        generation, codec = self._ready()
+        (checked,) = codec.validate(to_rows(record))
         method = self._method(generation)
-        return self._post(self._body(generation, [checked], method), method, 1)[0]
+        return self._post(self._body(generation, codec, [checked], method), method, 1)[0]
 
     def predict_many(
         self,
@@ -176,21 +185,23 @@ class Client(BaseClient):
         result (or, with ``raise_on_error=False``, it is returned). Ctrl-C raises ``ScoringInterrupted``, a
         ``KeyboardInterrupt`` whose ``result`` holds what was scored.
         """
-        checked = validate_records(to_records(records))
+        rows = to_rows(records)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        plan = batches(len(checked), batch_size)
-        run = Run(len(checked), make_progress(progress))
+        plan = batches(len(rows), batch_size)
         if not plan:
-            return run.finish()
-        generation = self.generation
+            return Run(0, None).finish()
+        generation, codec = self._ready()
+        checked = codec.validate(rows)
+        run = Run(len(checked), make_progress(progress))
         method = self._method(generation)
 
         def score(start: int, stop: int) -> None:
             if not run.should_send(start, stop):
                 return
             try:
-                predictions = self._post(self._body(generation, checked[start:stop], method), method, stop - start)
+                body = self._body(generation, codec, checked[start:stop], method)
+                predictions = self._post(body, method, stop - start)
             except BankscoreError as exc:
                 run.failed(start, stop, exc)
             else:

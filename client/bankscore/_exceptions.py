@@ -17,6 +17,7 @@ The tree::
      │    └── InternalServerError        5xx
      ├── ScoringError               a 200 whose body holds {"error": ...} (wire generations A and B)
      ├── SchemaDriftError           the live spec breaks the request model the client was generated from
+     ├── SwaggerError               a spec could not be fetched, read, converted, compared or generated from
      └── PartialResultError         predict_many could not score every record: .result holds the rest
 
     ScoringInterrupted (a KeyboardInterrupt)  Ctrl-C during predict_many: .result holds what was scored
@@ -53,6 +54,7 @@ __all__ = [
     "SchemaDriftError",
     "ScoringError",
     "ScoringInterrupted",
+    "SwaggerError",
     "ValidationError",
     "status_error",
 ]
@@ -110,10 +112,12 @@ class RecordProblem:
     field: str
     value: object
     message: str
+    line: int | None = None  # the CSV line the record ends on, when it came from a file
 
     def __str__(self) -> str:
         shown = "(missing)" if self.message == "Field required" else repr(self.value)
-        return f"record {self.index}: {self.field}={shown}: {self.message}"
+        where = f"record {self.index}" + (f" (line {self.line})" if self.line is not None else "")
+        return f"{where}: {self.field}={shown}: {self.message}"
 
 
 class ValidationError(BankscoreError):
@@ -124,14 +128,16 @@ class ValidationError(BankscoreError):
 
     MAX_SHOWN = 10
 
-    def __init__(self, problems: list[RecordProblem], record_count: int) -> None:
+    def __init__(self, problems: list[RecordProblem], record_count: int, *, bad_count: int | None = None) -> None:
         self.problems = problems
         self.record_count = record_count
         self.bad_records = sorted({p.index for p in problems})
+        # Exact even when only the first problems are kept (``problems`` may stop at the first thousand).
+        self.bad_count = bad_count if bad_count is not None else len(self.bad_records)
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        bad = len(self.bad_records)
+        bad = self.bad_count
         verb = "does" if bad == 1 else "do"
         head = f"{bad} of {self.record_count} record{'s' if self.record_count != 1 else ''} {verb} not fit the model"
         lines = [head + "; nothing was sent:"]
@@ -228,15 +234,26 @@ class ScoringError(BankscoreError):
 class SchemaDriftError(BankscoreError):
     """The endpoint's live spec changed the request in a way that breaks the client's record model.
 
-    ``changes`` are ``bankscore.swagger.SpecChange`` objects; the message lists the breaking ones.
+    ``changes`` are ``bankscore.swagger.SpecChange`` objects; the message lists the breaking ones and the
+    command that regenerates the client from the live spec.
     """
 
-    def __init__(self, url: str, changes: list[Any]) -> None:
+    def __init__(self, url: str, changes: list[Any], *, command: str | None = None) -> None:
         self.url = url
         self.changes = changes
-        lines = [f"the spec at {url} breaks the client's record model; regenerate the client:"]
+        self.command = command  # the command that regenerates the typed package from the live spec
+        lines = [f"the spec at {url} breaks the client's record model:"]
         lines.extend(f"  {c}" for c in changes)
+        if command:
+            lines.append(f"regenerate the typed package from the live spec: {command}")
         super().__init__("\n".join(lines))
+
+
+class SwaggerError(BankscoreError):
+    """A spec could not be fetched, read, converted, compared or generated from.
+
+    Messages name the file or URL at fault and never contain the key that was sent.
+    """
 
 
 class PartialResultError(BankscoreError):

@@ -1,60 +1,189 @@
-"""Turning whatever the caller has into validated records, and records into wire JSON.
+"""Turning whatever the caller has into validated records of one record model, and records into wire JSON.
 
-Accepted inputs: one ``BankMarketingRecord`` or dict (keys as wire or Python names); a list or any iterable of
-them; a CSV path (checked by ``bankscore.data.load_csv``); a ``bankscore.data.Dataset``; a pandas DataFrame
-(pandas is only touched when the caller passes one). Every record is validated with the generated pydantic
-model, all at once, and every problem is reported with index, field and value before anything is sent.
+Accepted inputs: one model instance or dict (keys as wire or Python names); a list or any iterable of them; a
+CSV path (``,`` or ``;`` separated, ``.gz`` too); a ``bankscore.data.Dataset``; a pandas DataFrame (pandas is
+only touched when the caller passes one). Every input goes through the same steps, so the same rows give the
+same records whatever they came in:
+
+1. a label column ``y`` is dropped when the model has no such field (one ``LabelColumnDropped`` warning);
+2. text in a numeric field is read as a number (``"41"``, ``" 1.1 "``), and a whole float in an integer field
+   is an integer (``41.0``), as the CSV checks of ``bankscore.data`` read them;
+3. every record is validated at once; ``ValidationError`` names each bad record's index (and CSV line),
+   field and value, and counts every bad record exactly. Nothing is sent before all records pass.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import math
 import os
+import types
+import typing
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import pydantic
+from pydantic import BaseModel
 
-from bankscore._exceptions import RecordProblem, ValidationError
-from bankscore._models_generated import BankMarketingRecord
+from bankscore._exceptions import DataError, RecordProblem, ValidationError
+from bankscore.features import LABEL
 
-__all__ = ["RecordInput", "RecordsInput", "dump_json", "to_records", "validate_records"]
+__all__ = [
+    "LabelColumnDropped",
+    "RecordCodec",
+    "RecordInput",
+    "RecordsInput",
+    "Rows",
+    "csv_rows",
+    "to_rows",
+]
 
-RecordInput = BankMarketingRecord | Mapping[str, Any]
+RecordInput = BaseModel | Mapping[str, Any]
 RecordsInput = Iterable[RecordInput] | str | os.PathLike[str] | Any  # Any: a DataFrame or a Dataset
 
-_LIST: Final = pydantic.TypeAdapter(list[BankMarketingRecord])
+R = TypeVar("R", bound=BaseModel)
+
 _MAX_PROBLEMS: Final = 1000  # kept on the error; a million bad rows need not be a million objects
 
 
-def to_records(source: RecordsInput) -> list[Any]:
-    """The records in ``source``, in order, not yet validated."""
-    if isinstance(source, BankMarketingRecord | Mapping):
-        return [source]
-    if isinstance(source, str | os.PathLike):
-        from bankscore.data import load_csv
+class LabelColumnDropped(UserWarning):
+    """The input had a label column (``y``) that the endpoint's record does not take; it was not sent."""
 
-        return list(load_csv(Path(source)).records())
+
+class Rows:
+    """Records as they came, not yet validated, with the CSV line of each when they came from a file."""
+
+    def __init__(self, records: list[Any], lines: list[int] | None = None) -> None:
+        self.records = records
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def to_rows(source: RecordsInput) -> Rows:
+    """The records in ``source``, in order, not yet validated."""
+    if isinstance(source, Rows):
+        return source
+    if isinstance(source, BaseModel | Mapping):
+        return Rows([source])
+    if isinstance(source, str | os.PathLike):
+        return _read_csv(Path(source))
     module = type(source).__module__
     if module.startswith("pandas") and hasattr(source, "to_dict"):
-        return list(source.to_dict(orient="records"))  # native Python scalars (pandas boxes them)
+        return Rows(list(source.to_dict(orient="records")))  # native Python scalars (pandas boxes them)
     if module.startswith("bankscore.data") and hasattr(source, "records"):
-        return list(source.records())
+        return Rows(list(source.records()))
     if isinstance(source, Iterable):
-        return list(source)
+        return Rows(list(source))
     raise TypeError(f"cannot score a {type(source).__name__}: pass records, a CSV path or a DataFrame")
 
 
-def validate_records(records: list[Any]) -> list[BankMarketingRecord]:
-    """Validate every record; raise ``ValidationError`` listing each problem (nothing is sent)."""
-    try:
-        return _LIST.validate_python(records)
-    except pydantic.ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors(include_url=False)[:_MAX_PROBLEMS]]
-        raise ValidationError(problems, len(records)) from None
+class RecordCodec(Generic[R]):
+    """Validation and serialization of one record model (a generated ``Record`` or one built from a live spec)."""
+
+    def __init__(self, model: type[R]) -> None:
+        self.model = model
+        self._list: pydantic.TypeAdapter[list[R]] = pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
+        self._numeric: dict[str, bool] = {}  # key (wire or Python name) -> is an integer field
+        self._keys: set[str] = set()
+        for name, info in model.model_fields.items():
+            keys = {name, info.serialization_alias or name}
+            self._keys |= keys
+            kind = _numeric_kind(info.annotation)
+            if kind is not None:
+                self._numeric.update(dict.fromkeys(keys, kind))
+        self.takes_label = LABEL.name in self._keys
+
+    @property
+    def wire_names(self) -> tuple[str, ...]:
+        return tuple(info.serialization_alias or name for name, info in self.model.model_fields.items())
+
+    def validate(self, rows: Rows | list[Any]) -> list[R]:
+        """Validate every record; raise ``ValidationError`` listing each problem (nothing is sent)."""
+        if not isinstance(rows, Rows):
+            rows = Rows(rows)
+        dropped = 0
+        prepared: list[Any] = []
+        for given in rows.records:
+            record = given
+            if isinstance(record, BaseModel) and not isinstance(record, self.model):
+                record = record.model_dump(by_alias=True, exclude_unset=True)  # another spec's record: its values
+            if isinstance(record, Mapping):
+                record, had_label = self._prepare(record)
+                dropped += had_label
+            prepared.append(record)
+        if dropped:
+            warnings.warn(
+                f"{dropped} record{'s' if dropped != 1 else ''} had the label column {LABEL.name!r}, which the "
+                "endpoint does not take: it was not sent",
+                LabelColumnDropped,
+                stacklevel=3,
+            )
+        try:
+            return self._list.validate_python(prepared)
+        except pydantic.ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            bad = {e["loc"][0] for e in errors if e.get("loc") and isinstance(e["loc"][0], int)}
+            problems = [_problem(error, rows.lines) for error in errors[:_MAX_PROBLEMS]]
+            raise ValidationError(problems, len(prepared), bad_count=len(bad) or 1) from None
+
+    def dump_json(self, records: list[R]) -> bytes:
+        """The records as one JSON array keyed by wire names; optional fields not given are not sent."""
+        return self._list.dump_json(records, by_alias=True, exclude_unset=True)
+
+    def _prepare(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        prepared = dict(record)
+        had_label = not self.takes_label and LABEL.name in prepared
+        if had_label:
+            del prepared[LABEL.name]
+        for key, value in prepared.items():
+            integer = self._numeric.get(key)
+            if integer is not None:
+                prepared[key] = _number(value, integer=integer)
+        return prepared, had_label
 
 
-def _problem(error: Any) -> RecordProblem:
+def _numeric_kind(annotation: Any) -> bool | None:
+    """True for an integer field, False for a number field, None otherwise (``X | None`` counts as X)."""
+    for part in _members(annotation):
+        if part is int:
+            return True
+        if part is float:
+            return False
+    return None
+
+
+def _members(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [member for arg in typing.get_args(annotation) for member in _members(arg)]
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _number(value: Any, *, integer: bool) -> Any:
+    """``value`` read as a number where it is text of one, or a whole float for an integer; else as it is."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                return value
+    if integer and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _problem(error: Any, lines: list[int] | None) -> RecordProblem:
     loc = list(error.get("loc") or ())
     index = loc[0] if loc and isinstance(loc[0], int) else -1
     field = ".".join(str(part) for part in loc[1:]) or "(record)"
@@ -64,9 +193,47 @@ def _problem(error: Any) -> RecordProblem:
         value = None
     elif error.get("type") == "model_type":
         field, message = "(record)", "must be an object of feature: value"
-    return RecordProblem(index, field, value, message)
+    elif error.get("type") == "extra_forbidden":
+        message = "is not a field of the endpoint's record"
+    line = lines[index] if lines is not None and 0 <= index < len(lines) else None
+    return RecordProblem(index, field, value, message, line=line)
 
 
-def dump_json(records: list[BankMarketingRecord]) -> bytes:
-    """The records as one JSON array keyed by wire names (pydantic's serializer, in one call)."""
-    return _LIST.dump_json(records, by_alias=True)
+def _read_csv(path: Path) -> Rows:
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except OSError as exc:
+        raise DataError(str(path), column_problems=[f"cannot read the file: {exc.strerror or exc}"]) from None
+    except EOFError as exc:
+        raise DataError(str(path), column_problems=[f"not a readable gzip file: {exc}"]) from None
+    return csv_rows(raw, str(path))
+
+
+def csv_rows(raw: bytes, source: str) -> Rows:
+    """Every row of CSV content as a dict of text keyed by its header, with the line each row ends on."""
+    try:
+        text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise DataError(source, column_problems=[f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","  # UCI's own files use ';'
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records: list[Any] = []
+    lines: list[int] = []
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if not any(header):
+            raise DataError(source, column_problems=["the file is empty: expected a header row"])
+        for values in reader:
+            if not any(cell.strip() for cell in values):
+                continue  # blank lines, often at the end
+            if len(values) != len(header):
+                problem = f"line {reader.line_num} has {len(values)} cells, the header has {len(header)}"
+                raise DataError(source, column_problems=[problem])
+            records.append(dict(zip(header, values, strict=True)))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(source, column_problems=[f"line {reader.line_num}: {exc}"]) from None
+    return Rows(records, lines)

@@ -1,7 +1,7 @@
 """Request and response bodies of the three wire generations (``bankscore.deploy.WireGeneration``).
 
 Bodies are built from the records' JSON bytes (pydantic dumps a batch in one call), so a batch is serialized
-once and never re-parsed. Decoding follows the rule that works for every generation (azure/CONTRACT.md 0):
+once and never re-parsed. Decoding follows the one rule that works for every generation:
 parse, parse again if the result is a string (A and B double-encode), then read ``result``, ``Results`` or
 ``error``.
 """
@@ -100,7 +100,7 @@ def detect_generation(document: Mapping[str, Any]) -> WireGeneration:
     ``Inputs``/``GlobalParameters`` is C, ``data`` with ``method`` is B, ``data`` alone is A. Raises
     ``ValueError`` when the spec has no recognizable scoring request.
     """
-    from bankscore.swagger import SwaggerError, request_shape
+    from bankscore._spec import SwaggerError, request_shape
 
     try:
         shape = request_shape(dict(document))

@@ -20,9 +20,10 @@ import random
 from collections.abc import Mapping
 from pathlib import Path
 
+from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore._exceptions import ScoringError
 from bankscore._generations import WireGeneration
-from bankscore._records import dump_json, validate_records
+from bankscore._records import RecordCodec
 from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body, supports_proba
 
 __all__ = [
@@ -97,9 +98,10 @@ def bank_marketing_payloads(
     needed = batch_size * pool_size
     picked = [rows[rng.randrange(len(rows))] for _ in range(needed)]
     # Validated and serialized by the client's pydantic model, as Client.predict_many does.
-    records = validate_records(picked)
+    codec = RecordCodec(BankMarketingRecord)
+    records = codec.validate(picked)
     payloads = tuple(
-        Payload(encode_body(wire, dump_json(records[start : start + batch_size]), chosen), batch_size)
+        Payload(encode_body(wire, codec.dump_json(records[start : start + batch_size]), chosen), batch_size)
         for start in range(0, needed, batch_size)
     )
     return PayloadPool(payloads, "application/json")

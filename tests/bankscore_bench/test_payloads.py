@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from bankscore import WireGeneration
-from bankscore._models_generated import BankMarketingRecord
+from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore.data import load_training_data
 from bankscore.features import check_record
-from bankscore_bench._engine import LoadPlan
 from bankscore_bench._payloads import (
     ScoringChecker,
     bank_marketing_payloads,
@@ -29,6 +28,7 @@ from bankscore_bench._payloads import (
     scoring_method,
 )
 from bankscore_bench._samples import Failure, RunInfo, SampleLog
+from bankscore_bench.engine import LoadPlan
 
 EngineRun = Callable[..., tuple[RunInfo, SampleLog]]
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,19 @@ __all__ = ["score"]
 _INTERRUPTED = 130  # the shell's code for a Ctrl-C
 
 
-def _read_records(source: str) -> list[Any]:
-    """Records from a CSV or JSON file, or from stdin (``-``); CSVs are checked whole by ``load_csv``."""
-    from bankscore.data import load_csv, parse_csv_bytes
+def _read_records(source: str) -> Any:
+    """Records from a CSV or JSON file, or from stdin (``-``): read as they are, checked by the client."""
+    from bankscore._records import csv_rows
 
     if source == "-":
         raw = sys.stdin.buffer.read()
         if raw.lstrip()[:1] in (b"[", b"{"):
             return _json_records(raw, "<stdin>")
-        return list(parse_csv_bytes(raw, source="<stdin>").records())
+        return csv_rows(raw, "<stdin>")
     path = Path(source)
     if path.suffix.lower() == ".json":
         return _json_records(path.read_bytes(), str(path))
-    return list(load_csv(path).records())
+    return path  # the client reads CSV files itself, the same way for every caller
 
 
 def _json_records(raw: bytes, source: str) -> list[Any]:
@@ -109,6 +110,7 @@ def score(
     scored get an empty label and an error column, and the exit code is 1; Ctrl-C writes what was scored.
     """
     from bankscore._client import Client
+    from bankscore._records import LabelColumnDropped
 
     if source is not None and input_file is not None and source != input_file:
         raise click.UsageError(f"give the records once: FILE {source!r} or --input {input_file!r}, not both")
@@ -119,7 +121,11 @@ def score(
             click.echo("warning: a generation A endpoint gives labels only; probability stays empty", err=True)
         failed = False
         try:
-            result = client.predict_many(records, batch_size=batch_size, concurrency=concurrency, progress=show)
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always", LabelColumnDropped)
+                result = client.predict_many(records, batch_size=batch_size, concurrency=concurrency, progress=show)
+            for warning in said:
+                click.echo(f"note: {warning.message}", err=True)
         except PartialResultError as exc:
             result, failed = exc.result, True
         except ScoringInterrupted as exc:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
+from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
 from bankscore.swagger import (
-    CODEGEN_CONFIG,
-    GENERATED_DIR,
     PINNED_GENERATION,
-    PINNED_SPEC,
     SwaggerError,
     build_pinned_spec,
+    default_package_name,
     diff_specs,
     dump_document,
-    generate_client,
+    generate_package,
     load_document,
     pull_spec,
     render_changes,
@@ -93,29 +93,59 @@ def diff_command(old: Path, new: Path, as_json: bool) -> None:
 @swagger.command("generate")
 @click.option(
     "--spec",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=PINNED_SPEC,
-    show_default="swagger/openapi3.json",
-    help="The spec to generate from (Swagger 2.0 is converted first).",
+    "source",
+    metavar="FILE|URL",
+    help="A spec file (Swagger 2.0 or OpenAPI 3) or an endpoint's URL (scoring URI, root or spec URL). "
+    "Default: the running local deployment's spec.",
 )
+@click.option("--key", envvar="BANKSCORE_KEY", help="The endpoint's key, for a URL: `Authorization: Bearer KEY`.")
 @click.option(
     "--output",
+    "-o",
     type=click.Path(file_okay=False, path_type=Path),
-    default=GENERATED_DIR,
-    show_default="client/bankscore/_generated",
-    help="The package directory to (re)write; another directory makes a separate package.",
+    help="The package directory to write; its last part is the import name. Default: ./<title>_client.",
 )
 @click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=CODEGEN_CONFIG,
-    show_default="swagger/codegen.yaml",
-    help="openapi-python-client config.",
+    "--deployment",
+    "name",
+    default=DEFAULT_DEPLOYMENT,
+    show_default=True,
+    help="Without --spec: the local deployment whose spec to use.",
 )
-def generate_command(spec: Path, output: Path, config: Path) -> None:
-    """Generate the typed client from a spec with the pinned openapi-python-client (same spec, same bytes)."""
-    generate_client(spec, output, config=config)
-    click.echo(f"generated {output} from {spec}", err=True)
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for a URL's server.")
+def generate_command(source: str | None, key: str | None, output: Path | None, name: str, timeout: float) -> None:
+    """Generate a typed client package from an endpoint's spec (the same spec always gives the same bytes).
+
+    The package exports `Record` (the spec's scoring record as a pydantic model), `Client` and `AsyncClient`
+    (bankscore's runtime in the spec's wire generation), `GENERATION`, `SPEC_SHA256` and `load_spec()`.
+    Needs `pip install 'bankscore[codegen]'`.
+    """
+    document, where = _spec_for_generation(source, key, name, timeout)
+    target = output if output is not None else Path.cwd() / default_package_name(document)
+    generated = generate_package(document, target, source=where)
+    fields = len(generated.fields)
+    click.echo(
+        f"generated {generated.path} from {where}: import {generated.name} "
+        f"(Record with {fields} field{'s' if fields != 1 else ''}, wire generation {generated.generation.value})",
+        err=True,
+    )
+
+
+def _spec_for_generation(source: str | None, key: str | None, name: str, timeout: float) -> tuple[dict[str, Any], str]:
+    if source is None:
+        from bankscore._endpoint import local_endpoint
+
+        try:
+            endpoint = local_endpoint(name)
+        except BankscoreError as exc:
+            raise click.ClickException(f"{exc} (or pass --spec FILE|URL)") from None
+        secret = key or (endpoint.key.reveal() if endpoint.key is not None else None)
+        pulled = pull_spec(endpoint.scoring_uri, key=secret, timeout=timeout)
+        return pulled.document, f"the local deployment {name!r} ({pulled.url})"
+    if source.startswith(("http://", "https://")):
+        pulled = pull_spec(source, key=key, timeout=timeout)
+        return pulled.document, pulled.url
+    return load_document(Path(source)), source
 
 
 @swagger.command("export")
@@ -128,7 +158,7 @@ def generate_command(spec: Path, output: Path, config: Path) -> None:
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
 def export_command(generation: str, output: Path | None) -> None:
-    """The local deployment's OpenAPI 3 spec built from the feature contract (swagger/openapi3.json is this)."""
+    """The local deployment's OpenAPI 3 spec, built from the feature contract (deterministic)."""
     _write(build_pinned_spec(generation), output)
 
 

@@ -1,83 +1,258 @@
-"""Generate a typed client from a spec with the pinned openapi-python-client, the same bytes every time.
+"""Generate a typed client package from a scoring endpoint's spec, the same bytes every time.
 
-The shipped client (``bankscore/_generated``) comes from the pinned spec in the source checkout's ``swagger/``
-folder, and CI regenerates it and fails on any difference. The same code generates a separate package for
-another deployment. The generator runs in a subprocess (it is a dev tool, not a dependency of the client),
-with this interpreter's ``bin`` first on ``PATH`` so its ``ruff`` post-hooks use the pinned ruff.
+openapi-python-client (pinned, the ``codegen`` extra) parses the spec's scoring record and renders the
+package from bankscore's own templates (``codegen/templates``, shipped with bankscore): a pydantic v2
+``Record``, and ``Client``/``AsyncClient`` bound to bankscore's runtime, which does the wire (every
+generation, the A/B double-encoded answers), retries, bulk scoring and errors. The generator sees the record
+only: Azure's specs describe A/B answers as arrays although they are JSON strings, and the runtime's decoded
+``Prediction`` is what the client returns, so no operation or response model is generated.
+
+The record is described once (``bankscore._spec.record_fields``): the templates render those fields, and
+the runtime builds the same model from them when it follows a live endpoint. The generator's own parse must
+agree on every Python name, or generation stops.
+
+``bankscore.BankMarketingRecord`` is this generator's output for the local deployment's spec
+(``swagger/openapi3.json`` in the source tree); a test regenerates it and compares bytes.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import hashlib
+import io
+import json
+import keyword
 import shutil
-import subprocess
-import sys
 import tempfile
-from importlib import metadata
+import textwrap
+from dataclasses import dataclass
+from importlib import metadata, resources
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from bankscore._exceptions import SwaggerError
 from bankscore._generations import WireGeneration
-from bankscore.deploy._swagger import SWAGGER3_FILE, swagger_files
-from bankscore.swagger._convert import to_openapi3
-from bankscore.swagger._document import dump_document, load_document, spec_version
-from bankscore.swagger._errors import SwaggerError
+from bankscore._spec import Document, RecordField, dump_document, record_fields, record_schema_of, to_openapi3
+from bankscore._spec._record import SOURCE_TYPES
+from bankscore._wire import detect_generation
 
 __all__ = [
-    "CODEGEN_CONFIG",
-    "GENERATED_DIR",
     "GENERATOR",
     "GENERATOR_VERSION",
     "PINNED_GENERATION",
-    "PINNED_SPEC",
+    "GeneratedPackage",
     "build_pinned_spec",
-    "generate_client",
+    "default_package_name",
+    "generate_package",
+    "render_record_module",
 ]
 
 GENERATOR: Final = "openapi-python-client"
 GENERATOR_VERSION: Final = "0.29.1"  # 0.x with breaking minors: a new version means new bytes (pyproject pins it)
 PINNED_GENERATION: Final = WireGeneration.C  # today's Azure scoring script, and the local deployment's default
+RECORD_CLASS: Final = "Record"
+SPEC_FILE: Final = "spec.json"
 
-# Defaults that exist in a source checkout (client/bankscore/swagger/_generate.py -> the repository root).
-_ROOT: Final = Path(__file__).resolve().parents[3]
-PINNED_SPEC: Final = _ROOT / "swagger" / "openapi3.json"
-CODEGEN_CONFIG: Final = _ROOT / "swagger" / "codegen.yaml"
-GENERATED_DIR: Final = _ROOT / "client" / "bankscore" / "_generated"
-
+_CODEGEN: Final = "codegen"
+_RECORD_DESCRIPTION: Final = "One scoring record, keyed by wire name."
 # Files every generated package has; a non-empty output directory without them is not replaced.
-_GENERATED_MARKERS: Final = ("client.py", "types.py", "errors.py")
+_GENERATED_MARKERS: Final = ("__init__.py", "client.py", SPEC_FILE)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedPackage:
+    """Where a package was written and what it fixes."""
+
+    path: Path
+    name: str
+    generation: WireGeneration
+    spec_sha256: str
+    fields: tuple[RecordField, ...]
 
 
 def build_pinned_spec(generation: WireGeneration | str = PINNED_GENERATION) -> bytes:
     """The local deployment's OpenAPI 3 document for ``generation`` with all 20 features, as its bytes."""
+    from bankscore.deploy._swagger import SWAGGER3_FILE, swagger_files
+
     return swagger_files(generation)[SWAGGER3_FILE]
 
 
-def generate_client(spec: Path = PINNED_SPEC, output: Path = GENERATED_DIR, *, config: Path = CODEGEN_CONFIG) -> Path:
-    """Generate the client package for ``spec`` (Swagger 2.0 is converted first) into ``output``.
+def default_package_name(document: Document) -> str:
+    """``<title>_client`` from the spec's title (``bank-marketing`` gives ``bank_marketing_client``)."""
+    from bankscore._spec import python_name
 
-    The package is generated in a temporary directory and then replaces ``output`` as a whole, so nothing of
-    an older generation survives. Returns ``output``.
+    title = str((document.get("info") or {}).get("title") or "scoring")
+    name = python_name(title).strip("_") or "scoring"
+    return f"{name.removesuffix('_client')}_client"
+
+
+def generate_package(
+    document: Document,
+    output: Path,
+    *,
+    source: str,
+    record_class: str = RECORD_CLASS,
+) -> GeneratedPackage:
+    """Generate the typed package for ``document`` (Swagger 2.0 or OpenAPI 3) into ``output``.
+
+    The package's import name is ``output``'s last part. It is generated in a temporary directory and then
+    replaces ``output`` as a whole, so nothing of an older generation survives. ``source`` (a file name or
+    URL) is only named in messages.
     """
-    _check_generator()
-    for path, what in ((spec, "spec"), (config, "generator config")):
-        if not path.is_file():
-            raise SwaggerError(f"the {what} {path} does not exist")
+    name = output.name
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise SwaggerError(f"{output}: the package name {name!r} is not a Python identifier (use e.g. my_client)")
     _check_replaceable(output)
-    document = load_document(spec)
-    # Generated outside the checkout: the ruff post-hooks then see no project config or .gitignore of ours.
     with tempfile.TemporaryDirectory(prefix="bankscore-generate-") as tmp:
-        source = spec
-        if spec_version(document) == "2.0":
-            source = Path(tmp) / "openapi3.json"
-            source.write_bytes(dump_document(to_openapi3(document)))
-        package = Path(tmp) / "package"
-        _run_generator(source, package, config)
+        package = Path(tmp) / name
+        generated = _render(document, package, source=source, record_class=record_class)
         if output.exists():
             shutil.rmtree(output)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(package, output)
-    return output
+    return GeneratedPackage(output, name, generated.generation, generated.spec_sha256, generated.fields)
+
+
+def render_record_module(document: Document, *, record_class: str) -> str:
+    """The text of the record's model module alone (what ``bankscore`` ships as ``BankMarketingRecord``)."""
+    with tempfile.TemporaryDirectory(prefix="bankscore-generate-") as tmp:
+        package = Path(tmp) / "package"
+        generated = _render(document, package, source="spec", record_class=record_class)
+        return (package / "models" / f"{generated.record_module}.py").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    generation: WireGeneration
+    spec_sha256: str
+    fields: tuple[RecordField, ...]
+    record_module: str
+
+
+def _render(document: Document, package: Path, *, source: str, record_class: str) -> _Rendered:
+    _check_generator()
+    from openapi_python_client.config import Config, ConfigFile, MetaType
+    from openapi_python_client.parser import GeneratorData
+    from openapi_python_client.parser.errors import ErrorLevel
+
+    doc = to_openapi3(document)
+    try:
+        generation = detect_generation(doc)
+    except ValueError as exc:
+        raise SwaggerError(f"{source}: {exc}") from None
+    fields = tuple(record_fields(doc))
+    spec_bytes = dump_document(doc)
+    sha256 = hashlib.sha256(spec_bytes).hexdigest()
+
+    config_file = ConfigFile.load_from_path(_codegen_dir() / "config.yaml")
+    config_file.package_name_override = package.name
+    config = Config.from_sources(config_file, MetaType.NONE, package / "input.json", "utf-8", True, package)
+    data = GeneratorData.from_dict(_generator_input(doc, record_class), config=config)
+    if not isinstance(data, GeneratorData):
+        raise SwaggerError(f"{GENERATOR} cannot read {source}: {data.header}\n{data.detail or ''}".strip())
+    project = _project_class()(openapi=data, config=config, custom_template_path=_codegen_dir() / "templates")
+    info = doc.get("info") or {}
+    project.env.filters["py"] = _python_literal
+    project.env.filters["docstring"] = _docstring_text
+    project.env.globals.update(
+        bankscore_record_fields=fields,
+        bankscore_source_types=SOURCE_TYPES,
+        bankscore_generation=generation.value,
+        bankscore_spec_sha256=sha256,
+        bankscore_title=str(info.get("title") or "the scoring endpoint"),
+        bankscore_spec_version=str(info.get("version") or ""),
+        bankscore_generator=f"{GENERATOR} {GENERATOR_VERSION}",
+        bankscore_record_class=record_class,
+        bankscore_example_field=next((f for f in fields if f.wire_name != f.python_name), fields[0]),
+        bankscore_record_description=str(record_schema_of(doc).get("description") or _RECORD_DESCRIPTION),
+    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the generator prints "Generating <dir>"
+        errors = project.build()
+    problems = [e for e in errors if e.level is ErrorLevel.ERROR or e.level is ErrorLevel.WARNING]
+    if problems:
+        detail = "\n".join(f"{e.header}: {e.detail or ''}".strip() for e in problems)
+        raise SwaggerError(f"{GENERATOR} could not generate a client from {source}:\n{detail}")
+    (model,) = [m for m in data.models if m.class_info.name == record_class]
+    theirs = [str(p.python_name) for p in (model.required_properties or []) + (model.optional_properties or [])]
+    if sorted(theirs) != sorted(f.python_name for f in fields):
+        raise SwaggerError(f"{GENERATOR} names the record's fields {sorted(theirs)}, bankscore names them otherwise")
+    (package / SPEC_FILE).write_bytes(spec_bytes)
+    (package / "py.typed").write_text("")
+    return _Rendered(generation, sha256, fields, str(model.class_info.module_name))
+
+
+def _generator_input(doc: Document, record_class: str) -> Document:
+    """What the generator parses: the record schema as a named component, used by the scoring operation."""
+    record = {k: v for k, v in record_schema_of(doc).items() if k not in {"title", "example"}}
+    info = doc.get("info") or {}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": str(info.get("title") or "scoring"), "version": str(info.get("version") or "1.0")},
+        "paths": {
+            "/score": {
+                "post": {
+                    "operationId": "RunMLService",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{record_class}"}}
+                            }
+                        }
+                    },
+                    "responses": {"200": {"description": "Predictions, decoded by bankscore's runtime"}},
+                }
+            }
+        },
+        "components": {"schemas": {record_class: record}},
+    }
+
+
+def _project_class() -> Any:
+    from openapi_python_client import Project
+    from openapi_python_client.parser import import_string_from_class
+
+    class BankscoreProject(Project):  # type: ignore[misc]
+        """openapi-python-client's project, writing the record model and bankscore's client modules only."""
+
+        def _build_models(self) -> None:
+            # Categories are rendered inline as Literal types, so the generator's enum modules are not written.
+            models_dir = self.package_dir / "models"
+            models_dir.mkdir()
+            template = self.env.get_template("model.py.jinja")
+            imports, names = [], []
+            for model in self.openapi.models:
+                path = models_dir / f"{model.class_info.module_name}.py"
+                path.write_text(template.render(model=model), encoding=self.config.file_encoding)
+                imports.append(import_string_from_class(model.class_info))
+                names.append(model.class_info.name)
+            init = self.env.get_template("models_init.py.jinja").render(imports=imports, alls=names)
+            (models_dir / "__init__.py").write_text(init, encoding=self.config.file_encoding)
+
+        def _build_api(self) -> None:
+            # The scoring operation is the Client's predict/predict_many, done by bankscore's runtime.
+            for module in ("client", "errors", "spec"):
+                text = self.env.get_template(f"{module}.py.jinja").render()
+                (self.package_dir / f"{module}.py").write_text(text, encoding=self.config.file_encoding)
+
+    return BankscoreProject
+
+
+def _codegen_dir() -> Path:
+    return Path(str(resources.files("bankscore.swagger") / _CODEGEN))
+
+
+def _python_literal(value: Any) -> str:
+    """A Python literal for a JSON value from the spec: strings escaped as JSON does (valid Python too)."""
+    if isinstance(value, bool | int | float):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=True)
+
+
+def _docstring_text(text: Any, indent: int = 4) -> str:
+    """Text for a triple-quoted docstring: escaped, wrapped at 116 columns, continuation lines indented."""
+    safe = str(text).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    lines = textwrap.wrap(safe, 116 - indent) or [""]
+    return ("\n" + " " * indent).join(lines) + ("\n" + " " * indent if len(lines) > 1 else "")
 
 
 def _check_generator() -> None:
@@ -85,13 +260,13 @@ def _check_generator() -> None:
         installed = metadata.version(GENERATOR)
     except metadata.PackageNotFoundError:
         raise SwaggerError(
-            f"{GENERATOR} is not installed: pip install '{GENERATOR}=={GENERATOR_VERSION}' "
-            "(or install bankscore's `codegen` dependency group)"
+            f"{GENERATOR} is not installed: pip install 'bankscore[codegen]' (it carries {GENERATOR} "
+            f"{GENERATOR_VERSION}, the version bankscore's templates are written for)"
         ) from None
     if installed != GENERATOR_VERSION:
         raise SwaggerError(
-            f"{GENERATOR} {installed} is installed, but the client is generated with {GENERATOR_VERSION} "
-            f"(another version writes different code): pip install '{GENERATOR}=={GENERATOR_VERSION}'"
+            f"{GENERATOR} {installed} is installed, but bankscore generates with {GENERATOR_VERSION} "
+            f"(another version parses and names differently): pip install 'bankscore[codegen]'"
         )
 
 
@@ -100,28 +275,3 @@ def _check_replaceable(output: Path) -> None:
         raise SwaggerError(f"{output} exists and is not a directory")
     if output.is_dir() and any(output.iterdir()) and not all((output / m).is_file() for m in _GENERATED_MARKERS):
         raise SwaggerError(f"{output} is not empty and does not hold a generated client; refusing to replace it")
-
-
-def _run_generator(spec: Path, package: Path, config: Path) -> None:
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["PYTHONHASHSEED"] = "0"  # nothing should depend on hash order; this makes sure
-    command = [
-        sys.executable,
-        "-m",
-        "openapi_python_client",
-        "generate",
-        "--path",
-        str(spec),
-        "--meta",
-        "none",
-        "--config",
-        str(config),
-        "--output-path",
-        str(package),
-        "--fail-on-warning",  # e.g. ruff missing from PATH would silently give unformatted code
-    ]
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603 (fixed argv)
-    if proc.returncode != 0 or not package.is_dir():
-        detail = (proc.stderr.strip() or proc.stdout.strip())[-4000:]
-        raise SwaggerError(f"{GENERATOR} could not generate a client from {spec}:\n{detail}")

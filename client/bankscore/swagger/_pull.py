@@ -1,8 +1,8 @@
 """Fetch a deployment's spec as OpenAPI 3, with the key, from whatever URL the user has at hand.
 
-openapi-python-client's own ``--url`` sends no headers, so it cannot read a key-protected Azure spec (sdk.md
-1.3). The Azure ML inference server answers ``GET /swagger.json?version=3`` with OpenAPI 3.0.3; servers that
-predate it answer 404 or ignore the parameter and send Swagger 2.0, which is then converted here.
+openapi-python-client's own ``--url`` sends no headers, so it cannot read a key-protected Azure spec. The Azure
+ML inference server answers ``GET /swagger.json?version=3`` with OpenAPI 3.0.3; servers that predate it answer
+404 or ignore the parameter and send Swagger 2.0, which is then converted here.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from typing import Final
 
 import httpx
 
-from bankscore.swagger._convert import to_openapi3
-from bankscore.swagger._document import Document, parse_document, spec_version
-from bankscore.swagger._errors import SwaggerError
+from bankscore._exceptions import SwaggerError
+from bankscore._spec._convert import to_openapi3
+from bankscore._spec._document import Document, parse_document, spec_version
+from bankscore._spec._url import swagger_url
 
 __all__ = ["PulledSpec", "pull_spec", "swagger_url"]
 
-_SPEC_PATH: Final = "swagger.json"
-_SCORE_PATH: Final = "score"
 # Statuses that mean "no OpenAPI 3 here" on the first request, so the plain (2.0) document is asked for next.
 _NO_VERSION_3: Final = frozenset({400, 404, 422})
 
@@ -35,22 +34,6 @@ class PulledSpec:
     @property
     def converted(self) -> bool:
         return self.source_version == "2.0"
-
-
-def swagger_url(uri: str) -> httpx.URL:
-    """The spec URL for a scoring URI (``.../score``), a service root, or a spec URL given as is."""
-    try:
-        url = httpx.URL(uri)
-    except httpx.InvalidURL as exc:
-        raise SwaggerError(f"{uri!r} is not a URL: {exc}") from None
-    if url.scheme not in {"http", "https"} or not url.host:
-        raise SwaggerError(f"{uri!r} is not an http(s) URL")
-    path = url.path
-    if path.endswith(".json"):
-        return url
-    if path.rstrip("/").endswith("/" + _SCORE_PATH):
-        path = path.rstrip("/").removesuffix(_SCORE_PATH)
-    return url.copy_with(path=path.rstrip("/") + "/" + _SPEC_PATH)
 
 
 def pull_spec(

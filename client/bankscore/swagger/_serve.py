@@ -25,11 +25,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Final
 
-from bankscore.swagger._document import load_document
-from bankscore.swagger._errors import SwaggerError
-from bankscore.swagger._generate import PINNED_SPEC, build_pinned_spec
+from bankscore._exceptions import SwaggerError
+from bankscore._spec._document import load_document
+from bankscore.swagger._generate import build_pinned_spec
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ServedSpec", "SwaggerUIServer", "default_spec", "read_spec", "ui_dist"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "PINNED_SPEC",
+    "ServedSpec",
+    "SwaggerUIServer",
+    "default_spec",
+    "read_spec",
+    "ui_dist",
+]
+
+# In a source checkout, the committed copy of the local deployment's spec; an installed wheel builds the same
+# bytes from the feature contract instead.
+PINNED_SPEC: Final = Path(__file__).resolve().parents[3] / "swagger" / "openapi3.json"
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000  # serve.py's default

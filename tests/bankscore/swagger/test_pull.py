@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from bankscore.cli import main
-from bankscore.swagger import PINNED_SPEC, SwaggerError, convert_swagger2, load_document, pull_spec, swagger_url
+from bankscore.swagger import SwaggerError, convert_swagger2, load_document, pull_spec, swagger_url
+from bankscore.swagger._serve import PINNED_SPEC
 
 DATA = Path(__file__).parent / "data"
 REAL_C = DATA / "Nikhil-Bansal19__MLE-Project2__swagger.json"

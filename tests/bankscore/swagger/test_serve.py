@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from bankscore.deploy._local import LocalDeployment
-from bankscore.swagger import PINNED_SPEC, SwaggerError
-from bankscore.swagger._serve import SwaggerUIServer, default_spec, read_spec, ui_dist
+from bankscore.swagger import SwaggerError
+from bankscore.swagger._serve import PINNED_SPEC, SwaggerUIServer, default_spec, read_spec, ui_dist
 
 CHROMIUM = Path("/usr/bin/chromium")
 SAMPLES = Path(__file__).parent / "data"

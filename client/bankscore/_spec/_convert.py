@@ -1,7 +1,7 @@
 """Swagger 2.0 to OpenAPI 3.0.3, offline, for the specs scoring endpoints serve.
 
 openapi-python-client reads only OpenAPI 3, Azure's ``GET /swagger.json`` answers Swagger 2.0 by default, and
-older inference servers ignore ``?version=3``; there is no maintained offline converter on PyPI (sdk.md 1.2).
+older inference servers ignore ``?version=3``; no maintained offline converter exists on PyPI.
 This one covers what the Azure template and ordinary 2.0 specs use:
 
 - ``definitions``, ``parameters``, ``responses`` and ``securityDefinitions`` move under ``components``
@@ -21,8 +21,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
-from bankscore.swagger._document import Document, spec_version
-from bankscore.swagger._errors import SwaggerError
+from bankscore._exceptions import SwaggerError
+from bankscore._spec._document import Document, spec_version
 
 __all__ = ["OPENAPI_VERSION", "convert_swagger2", "to_openapi3"]
 

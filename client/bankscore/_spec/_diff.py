@@ -20,15 +20,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from bankscore.swagger._convert import to_openapi3
-from bankscore.swagger._document import Document
-from bankscore.swagger._errors import SwaggerError
+from bankscore._exceptions import SwaggerError
+from bankscore._spec._convert import to_openapi3
+from bankscore._spec._document import Document
 
 __all__ = [
     "CHANGE_GROUPS",
     "RequestShape",
     "SpecChange",
     "diff_specs",
+    "record_schema_of",
     "render_changes",
     "request_shape",
 ]
@@ -132,6 +133,18 @@ def request_shape(document: Document) -> RequestShape:
     for name, schema in (record.get("properties") or {}).items():
         fields[f"{_RECORD}.{name}"] = _field(doc, schema, required=name in record_required)
     return RequestShape(generation, fields)
+
+
+def record_schema_of(document: Document) -> _Json:
+    """The record schema of the spec's scoring operation, with its own and its properties' references resolved."""
+    doc = to_openapi3(document)
+    body = _resolve(doc, _request_schema(doc))
+    props = body.get("properties") or {}
+    holder = (_resolve(doc, props["Inputs"]).get("properties") or {}) if "Inputs" in props else props
+    record = dict(_resolve(doc, _resolve(doc, holder.get("data") or {}).get("items") or {}))
+    if isinstance(record.get("properties"), dict):
+        record["properties"] = {name: _resolve(doc, schema) for name, schema in record["properties"].items()}
+    return record
 
 
 def diff_specs(old: Document, new: Document) -> list[SpecChange]:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bankscore.swagger._errors import SwaggerError
+from bankscore._exceptions import SwaggerError
 
 __all__ = ["Document", "dump_document", "load_document", "parse_document", "spec_version"]
 

@@ -1,0 +1,102 @@
+"""Fixtures shared by the client and Swagger tests: a real scoring endpoint on 127.0.0.1 for any spec."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+
+@dataclass
+class ScoringServer:
+    """A scoring endpoint on 127.0.0.1 that speaks one wire generation and takes exactly one record shape.
+
+    It answers ``/swagger.json`` (``?version=3`` too) with ``spec`` and ``POST /score`` the way that
+    generation's Azure script does: A and B double-encode ``{"result": [...]}``, C answers ``{"Results":
+    [...]}``. A record whose keys are not exactly ``fields`` gets the 500 Azure's scripts give.
+    """
+
+    spec: dict[str, object]
+    generation: str
+    fields: frozenset[str]
+    url: str = ""
+    bodies: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def scoring_uri(self) -> str:
+        return self.url + "/score"
+
+    def answer(self, body: dict[str, object]) -> tuple[int, bytes]:
+        self.bodies.append(body)
+        if self.generation == "C":
+            rows, method = body["Inputs"]["data"], (body.get("GlobalParameters") or {}).get("method", "predict")  # type: ignore[index,union-attr]
+        else:
+            rows = body["data"]
+            method = body.get("method", "predict") if self.generation == "B" else "predict"
+        if any(set(row) != self.fields for row in rows):  # type: ignore[union-attr]
+            return 500, json.dumps({"message": "the record's columns do not match the model's"}).encode()
+        # P(yes) from age only: deterministic, and different records get different answers.
+        p_yes = [round(min(max((float(row.get("age", 40)) - 20) / 80, 0.0), 1.0), 4) for row in rows]  # type: ignore[union-attr]
+        result: list[object] = (
+            [[round(1 - p, 4), p] for p in p_yes]
+            if method == "predict_proba"
+            else ["yes" if p >= 0.5 else "no" for p in p_yes]
+        )
+        if self.generation == "C":
+            return 200, json.dumps({"Results": result}).encode()
+        return 200, json.dumps(json.dumps({"result": result})).encode()
+
+
+def _scoring_handler(server: ScoringServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if urlsplit(self.path).path == "/swagger.json":
+                self._send(200, json.dumps(server.spec).encode())
+            elif self.path == "/":
+                self._send(200, b"Healthy")
+            else:
+                self._send(404, b'{"message": "not found"}')
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self._send(*server.answer(body))
+
+        def _send(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def scoring_server() -> Iterator[Callable[[dict[str, object]], ScoringServer]]:
+    """Start a real HTTP server on 127.0.0.1 answering the given spec's generation; stopped after the test."""
+    from bankscore.swagger import request_shape, to_openapi3
+
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(spec: dict[str, object]) -> ScoringServer:
+        shape = request_shape(spec)
+        fields = frozenset(path.removeprefix("record.") for path in shape.fields if path.startswith("record."))
+        server = ScoringServer(to_openapi3(spec), str(shape.generation), fields)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _scoring_handler(server))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        return server
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
