@@ -1,9 +1,10 @@
-"""Trigger the retraining pipeline over REST and watch it finish: the workflow notebook's last cells, with bankscore.
+"""Trigger the retraining pipeline over REST and watch it finish, with bankscore.
 
-The notebook does ``requests.post(published_pipeline.endpoint, headers=auth_header, json={"ExperimentName":
-"pipeline-rest-endpoint"})``, prints ``Submitted pipeline run: <id>`` and waits for the run. This script does the
-same against the local publisher (`bankscore pipeline publish`, the default) or any Azure ML published
-pipeline or pipeline endpoint (--endpoint, with --token or azure-identity's DefaultAzureCredential).
+Azure ML's documented way is ``requests.post(published_pipeline.endpoint, headers=auth_header,
+json={"ExperimentName": "pipeline-rest-endpoint"})``, then print ``Submitted pipeline run: <id>`` and wait for
+the run. This script does the same against the local publisher (`bankscore pipeline publish`, the default) or
+any Azure ML published pipeline or pipeline endpoint (--endpoint, with --token or azure-identity's
+DefaultAzureCredential).
 
     python examples/trigger_pipeline.py [--endpoint URL] [--token TOKEN] [--experiment pipeline-rest-endpoint]
                                         [--param time_budget_s=60 --param exclude=duration]

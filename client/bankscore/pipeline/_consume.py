@@ -1,7 +1,8 @@
 """Trigger and watch published pipelines: on Azure ML, and on bankscore's local publisher, with one API.
 
-The seed does ``requests.post(published_pipeline.endpoint, headers=auth_header, json={"ExperimentName": ...})``
-and reads ``response.json()["Id"]``. ``trigger`` does the same against either URL form Azure hands out:
+Azure ML's documented way to start a published pipeline is ``requests.post(published_pipeline.endpoint,
+headers=auth_header, json={"ExperimentName": ...})``, reading ``response.json()["Id"]``. ``trigger`` does the same
+against either URL form Azure hands out:
 
     https://{region}.api.azureml.ms/pipelines/v1.0/{ws}/PipelineRuns/PipelineSubmit/{publishedPipelineId}
     https://{region}.api.azureml.ms/pipelines/v1.0/{ws}/PipelineRuns/PipelineEndpointSubmit/Id/{endpointId}[/{version}]
@@ -47,7 +48,7 @@ __all__ = [
     "wait",
 ]
 
-AZURE_SCOPE = "https://management.azure.com/.default"  # the ARM audience of the seed's auth headers
+AZURE_SCOPE = "https://management.azure.com/.default"  # the ARM audience of Azure ML's bearer tokens
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _SUBMIT_PATH = re.compile(

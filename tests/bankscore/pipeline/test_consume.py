@@ -2,7 +2,7 @@
 
 Azure ML itself is unreachable from the tests, so its service is played by ``AzureStandIn``: a real HTTP server
 on 127.0.0.1 that records every request (method, path, query, headers, body) and answers in the shapes
-CONTRACT.md §5 and Run History's swagger give. It is a fake of Azure's service, used to check the requests
+Azure's pipelines REST API and Run History's swagger give. It is a fake of Azure's service, used to check the requests
 bankscore sends and how it reads the answers. The local publisher and the real pipeline are used for real.
 """
 
@@ -200,7 +200,7 @@ def azure() -> Iterator[AzureStandIn]:
     stand_in.server.server_close()
 
 
-def test_trigger_sends_the_seeds_request_to_a_published_pipeline(azure: AzureStandIn) -> None:
+def test_trigger_sends_azures_documented_request_to_a_published_pipeline(azure: AzureStandIn) -> None:
     run_id = trigger(
         azure.url(),
         "pipeline-rest-endpoint",
@@ -513,7 +513,7 @@ def test_cli_without_a_publisher_says_how_to_start_one(tmp_path: Path) -> None:
     assert "no local publisher in this workspace: start one with `bankscore pipeline publish`" in proc.stderr
 
 
-def test_the_example_script_triggers_like_the_seed_and_waits(publisher: PipelinePublisher, tmp_path: Path) -> None:
+def test_the_example_script_triggers_and_waits(publisher: PipelinePublisher, tmp_path: Path) -> None:
     script = Path(__file__).parents[3] / "examples" / "trigger_pipeline.py"
     env = {**os.environ, "BANKSCORE_HOME": str(tmp_path / "ws")}
     proc = subprocess.run(
@@ -558,7 +558,7 @@ def _poll(read: Callable[[], Any], limit: float = 120.0) -> Any:
 
 @pytest.mark.slow
 def test_publish_trigger_over_rest_and_wait_for_a_real_pipeline_run(tmp_path: Path) -> None:
-    """The seed's flow on one machine: publish, POST {"ExperimentName"} with a Bearer token, wait for Completed."""
+    """Azure ML's flow on one machine: publish, POST {"ExperimentName"} with a Bearer token, wait for Completed."""
     pytest.importorskip("flaml")
     pytest.importorskip("azureml_inference_server_http")
     home = tmp_path / "ws"
@@ -576,7 +576,7 @@ def test_publish_trigger_over_rest_and_wait_for_a_real_pipeline_run(tmp_path: Pa
         state = home / "pipelines" / "publisher" / "publisher.json"
         info = _poll(lambda: json.loads(state.read_text()) if state.is_file() else None)
         token = json.loads((home / "pipelines" / "publisher" / "token.json").read_text())["token"]
-        # The seed's request, word for word: requests.post(endpoint, headers=auth_header, json={...}).
+        # Azure ML's documented request, word for word: requests.post(endpoint, headers=auth_header, json={...}).
         response = httpx.post(
             info["published_pipeline_url"],
             headers={"Authorization": f"Bearer {token}"},
