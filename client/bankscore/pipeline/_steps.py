@@ -260,10 +260,10 @@ def update_client(context: PipelineContext, progress: Progress) -> StepOutput:
 
 
 def _regenerate_client(new_spec: Path, client_dir: Path) -> Path:
-    """The client package for ``new_spec``, written to ``client_dir``; returns where it is."""
-    from bankscore.swagger import generate_client
+    """The typed client package for ``new_spec``, written to ``client_dir``; returns where it is."""
+    from bankscore.swagger import generate_package, load_document
 
-    return generate_client(new_spec, client_dir)
+    return generate_package(load_document(new_spec), client_dir, source=str(new_spec)).path
 
 
 # ------------------------------------------------------------------------------------------------ the steps
