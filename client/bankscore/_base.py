@@ -45,6 +45,7 @@ from bankscore._spec import (
     SwaggerError,
     diff_specs,
     parse_document,
+    record_description,
     record_fields,
     record_model,
     to_openapi3,
@@ -277,12 +278,12 @@ def _codec_for_spec(spec: Document) -> RecordCodec[Any]:
     default = _codec(BankMarketingRecord)
     if {(f.wire_name, _kind(f.type)) for f in fields} == _shape(default):
         return default
-    return _codec(_live_model(tuple(fields)))
+    return _codec(_live_model(tuple(fields), record_description(spec)))
 
 
 @functools.lru_cache(maxsize=32)
-def _live_model(fields: tuple[RecordField, ...]) -> type[BaseModel]:
-    return record_model(list(fields), "Record", doc="A scoring record of the live endpoint, built from its spec.")
+def _live_model(fields: tuple[RecordField, ...], description: str) -> type[BaseModel]:
+    return record_model(list(fields), "Record", doc=description)
 
 
 def _kind(field_type: str) -> str:

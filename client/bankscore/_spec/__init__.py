@@ -16,7 +16,14 @@ from bankscore._spec._diff import (
     request_shape,
 )
 from bankscore._spec._document import Document, dump_document, load_document, parse_document, spec_version
-from bankscore._spec._record import RECORD_CONFIG, RecordField, python_name, record_fields, record_model
+from bankscore._spec._record import (
+    RECORD_CONFIG,
+    RecordField,
+    python_name,
+    record_description,
+    record_fields,
+    record_model,
+)
 from bankscore._spec._url import swagger_url
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "load_document",
     "parse_document",
     "python_name",
+    "record_description",
     "record_fields",
     "record_model",
     "record_schema_of",

@@ -29,13 +29,24 @@ from bankscore._spec._convert import to_openapi3
 from bankscore._spec._diff import record_schema_of
 from bankscore._spec._document import Document
 
-__all__ = ["RECORD_CONFIG", "SOURCE_TYPES", "FieldType", "RecordField", "python_name", "record_fields", "record_model"]
+__all__ = [
+    "DEFAULT_DESCRIPTION",
+    "RECORD_CONFIG",
+    "SOURCE_TYPES",
+    "FieldType",
+    "RecordField",
+    "python_name",
+    "record_description",
+    "record_fields",
+    "record_model",
+]
 
 FieldType = Literal["integer", "number", "string", "boolean", "any"]
 
 # Shared by generated models and models built at run time, so both validate the same way.
 RECORD_CONFIG: Final = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+DEFAULT_DESCRIPTION: Final = "One scoring record, keyed by wire name."
 _DELIMITERS: Final = r"\. _-"
 _RESERVED: Final = (set(dir(builtins)) | {"self", "true", "false", "datetime"}) - {"id"}
 _TYPES: Final[dict[str, FieldType]] = {
@@ -111,6 +122,12 @@ def record_fields(document: Document) -> list[RecordField]:
             )
         )
     return fields
+
+
+def record_description(document: Document) -> str:
+    """The record's description in the spec, or a plain one: the model's docstring either way."""
+    description = record_schema_of(to_openapi3(document)).get("description")
+    return description if isinstance(description, str) and description else DEFAULT_DESCRIPTION
 
 
 def _bound(value: Any) -> int | float | None:

@@ -32,7 +32,15 @@ from typing import Any, Final
 
 from bankscore._exceptions import SwaggerError
 from bankscore._generations import WireGeneration
-from bankscore._spec import Document, RecordField, dump_document, record_fields, record_schema_of, to_openapi3
+from bankscore._spec import (
+    Document,
+    RecordField,
+    dump_document,
+    record_description,
+    record_fields,
+    record_schema_of,
+    to_openapi3,
+)
 from bankscore._spec._record import SOURCE_TYPES
 from bankscore._wire import detect_generation
 
@@ -54,7 +62,6 @@ RECORD_CLASS: Final = "Record"
 SPEC_FILE: Final = "spec.json"
 
 _CODEGEN: Final = "codegen"
-_RECORD_DESCRIPTION: Final = "One scoring record, keyed by wire name."
 # Files every generated package has; a non-empty output directory without them is not replaced.
 _GENERATED_MARKERS: Final = ("__init__.py", "client.py", SPEC_FILE)
 
@@ -164,7 +171,7 @@ def _render(document: Document, package: Path, *, source: str, record_class: str
         bankscore_generator=f"{GENERATOR} {GENERATOR_VERSION}",
         bankscore_record_class=record_class,
         bankscore_example_field=next((f for f in fields if f.wire_name != f.python_name), fields[0]),
-        bankscore_record_description=str(record_schema_of(doc).get("description") or _RECORD_DESCRIPTION),
+        bankscore_record_description=record_description(doc),
     )
     with contextlib.redirect_stdout(io.StringIO()):  # the generator prints "Generating <dir>"
         errors = project.build()
