@@ -11,7 +11,7 @@ one after another against the same target with the same users and the same reque
 
 - `ab -k -c C -n N` (Apache Bench, C);
 - plain Locust: a minimal `FastHttpUser` locustfile driven as a library, stopped at N requests;
-- our engine (`bankscore_bench._engine.run_load`, full per-request recording), with its default core (the
+- our engine (`bankscore_bench.engine.run_load`, full per-request recording), with its default core (the
   epoll loop for the closed loop over http) and with its greenlet core (a gevent socket per user);
 - (GET only) a raw gevent loop: the same users writing a fixed request and reading one recv(), nothing parsed
   or recorded: a gevent socket per user with nothing else to do (Locust's model at its leanest).
@@ -192,8 +192,8 @@ def run_raw_gevent(url: str, users: int, total: int, tmp: Path) -> float:
 def run_engine(
     url: str, users: int, total: int, post: str | None, ctype: str, tmp: Path, keepalive: bool, core: str = "auto"
 ) -> tuple[float, float | None]:
-    from bankscore_bench._engine import LoadPlan
     from bankscore_bench._payloads import fixed_payload
+    from bankscore_bench.engine import LoadPlan
 
     payloads = fixed_payload(post, ctype) if post else None
     plan = LoadPlan(
@@ -209,7 +209,7 @@ def run_engine(
     plan_path, out_path = tmp / "plan.pickle", tmp / "out.pickle"
     plan_path.write_bytes(pickle.dumps(plan))
     subprocess.run(
-        [sys.executable, "-m", "bankscore_bench._engine_child", str(plan_path), str(out_path)],
+        [sys.executable, "-m", "bankscore_bench.engine._child", str(plan_path), str(out_path)],
         capture_output=True,
         check=True,
     )

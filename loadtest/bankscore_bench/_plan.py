@@ -25,7 +25,6 @@ from bankscore._endpoint import Key, resolve_endpoint
 from bankscore._generations import WireGeneration
 from bankscore._wire import PREDICT, PREDICT_PROBA
 from bankscore_bench._abargs import AbOptions, basic_credentials
-from bankscore_bench._engine import LoadPlan
 from bankscore_bench._payloads import (
     PayloadPool,
     ScoringChecker,
@@ -33,6 +32,7 @@ from bankscore_bench._payloads import (
     detect_endpoint_generation,
     fixed_payload,
 )
+from bankscore_bench.engine import LoadPlan
 
 __all__ = ["BenchTarget", "PlanError", "build_plan", "resolve_target", "uses_records"]
 

@@ -25,11 +25,11 @@ from bankscore_bench._abargs import AbOptions, AbUsageError, format_usage, parse
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bankscore_bench._engine import LoadPlan
     from bankscore_bench._plan import BenchTarget
     from bankscore_bench._samples import RunInfo, SampleLog
     from bankscore_bench._sweep import SweepPoint, SweepResult, SweepSpec
     from bankscore_bench._thresholds import Threshold, ThresholdResult
+    from bankscore_bench.engine import LoadPlan
 
 __all__ = ["BENCH_EXTRA_HINT", "main", "run_cli"]
 
@@ -152,11 +152,11 @@ class _Run:
         return self.exit_code(info, log, results)
 
     def run_engine(self, plan: LoadPlan, on_progress: Callable[[int], None] | None) -> tuple[RunInfo, SampleLog]:
-        from bankscore_bench._engine import run_load
+        from bankscore_bench.engine import run_load
 
         options = self.options
         if options.master:
-            from bankscore_bench._distributed import run_master
+            from bankscore_bench.engine import run_master
 
             expected = options.expect_workers or options.workers or 1
             # The master listens on --master-host (loopback unless told otherwise, e.g. 0.0.0.0 across machines).
@@ -167,7 +167,7 @@ class _Run:
                 plan, expected, bind_host=options.master_host, bind_port=options.master_port, on_progress=on_progress
             )
         if options.workers is not None and options.workers > 1:
-            from bankscore_bench._distributed import run_local_workers
+            from bankscore_bench.engine import run_local_workers
 
             return run_local_workers(plan, options.workers, on_progress=on_progress)
         return run_load(plan, on_progress=on_progress)
@@ -232,7 +232,7 @@ class _Run:
 
     def worker(self, plan: LoadPlan) -> int:
         """``--worker``: run the shares a master hands out until it quits; the master prints the report."""
-        from bankscore_bench._distributed import run_worker
+        from bankscore_bench.engine import run_worker
 
         options = self.options
         self.err.write(f"{PROG}: worker connecting to the master at {options.master_host}:{options.master_port}\n")

@@ -163,7 +163,7 @@ def _engine_run(plan: object, *, timeout: float = 300) -> tuple[RunInfo, SampleL
         plan_path, out_path = Path(tmp) / "plan.pickle", Path(tmp) / "out.pickle"
         plan_path.write_bytes(pickle.dumps(plan))
         proc = subprocess.run(
-            [sys.executable, "-m", "bankscore_bench._engine_child", str(plan_path), str(out_path)],
+            [sys.executable, "-m", "bankscore_bench.engine._child", str(plan_path), str(out_path)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -200,7 +200,7 @@ def ab_server_url(target_url: str) -> str:
 _ENGINE_WORKERS_CHILD = """
 import pickle, sys
 from pathlib import Path
-from bankscore_bench._distributed import _local
+from bankscore_bench.engine._distributed import _local
 plan = pickle.loads(Path(sys.argv[1]).read_bytes())
 info, log, by_worker = _local(plan, int(sys.argv[3]), None)
 columns = {worker: rows.to_columns() for worker, rows in by_worker.items()}

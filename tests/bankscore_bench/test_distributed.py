@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from bankscore_bench._distributed import RowShipper, merge_run_infos, split_shares
-from bankscore_bench._engine import LoadPlan
 from bankscore_bench._samples import Failure, RequestSample, RunInfo, SampleLog
 from bankscore_bench._stats import summarize
+from bankscore_bench.engine import LoadPlan
+from bankscore_bench.engine._distributed import RowShipper, merge_run_infos, split_shares
 
 WorkersRun = Callable[..., tuple[RunInfo, SampleLog, dict[str, SampleLog]]]
 Counts = Callable[[str], dict[str, int]]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from bankscore_bench._engine import LoadPlan, arrival_offsets, users_for_rate
 from bankscore_bench._payloads import PayloadPool, ScoringChecker, fixed_payload
 from bankscore_bench._samples import Failure, RunInfo, SampleLog
+from bankscore_bench.engine import LoadPlan, arrival_offsets, users_for_rate
 
 EngineRun = Callable[..., tuple[RunInfo, SampleLog]]
 Counts = Callable[[str], dict[str, int]]
@@ -362,7 +362,7 @@ def test_responses_without_a_content_length_are_read_by_llhttp(
 
 
 def test_the_content_length_fast_path_frames_only_what_it_should() -> None:
-    from bankscore_bench._engine_http import framed_length, keeps_alive
+    from bankscore_bench.engine._http import framed_length, keeps_alive
 
     head = b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 16"
     assert framed_length(head, "GET") == len(head) + 4 + 16
@@ -381,7 +381,7 @@ def test_the_content_length_fast_path_frames_only_what_it_should() -> None:
 
 def test_verbose_dumps_have_abs_lines(ab_fixtures: Path) -> None:
     """ab -v 2's request and response dumps, byte for byte (raw CRLFs included)."""
-    from bankscore_bench._engine_http import request_dump, response_dump
+    from bankscore_bench.engine._verbose import request_dump, response_dump
 
     capture = (ab_fixtures / "11-request-dump-v2.stdout.txt").read_bytes().decode("latin-1")
     start = capture.index("INFO: POST header")
@@ -425,7 +425,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_recorded(target_url: str, tmp_p
     plan_path, out_path = tmp_path / "plan.pickle", tmp_path / "out.pickle"
     plan_path.write_bytes(pickle.dumps(plan))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bankscore_bench._engine_child", str(plan_path), str(out_path)],
+        [sys.executable, "-m", "bankscore_bench.engine._child", str(plan_path), str(out_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -493,7 +493,7 @@ def test_low_rates_start_each_request_on_time_not_on_the_timers_millisecond(
     engine_run: EngineRun, target_url: str
 ) -> None:
     """gevent's timers wake up to a millisecond late; below PRECISE_RATE the schedule must not inherit that."""
-    from bankscore_bench._engine import PRECISE_RATE
+    from bankscore_bench.engine import PRECISE_RATE
 
     rate = min(100.0, PRECISE_RATE)
     info, log = engine_run(LoadPlan(url=f"{target_url}/", requests=150, rate=rate, concurrency=4, keepalive=True))

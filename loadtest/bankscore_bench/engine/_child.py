@@ -1,4 +1,4 @@
-"""Run a pickled ``LoadPlan`` in a process of its own: ``python -m bankscore_bench._engine_child PLAN OUT``.
+"""Run a pickled ``LoadPlan`` in a process of its own: ``python -m bankscore_bench.engine._child PLAN OUT``.
 
 Locust gevent-patches the process that imports it, so a caller that must stay unpatched (pytest, whose
 other tests use real threads; a benchmark comparing tools) runs the engine here. PLAN is a pickle of
@@ -18,12 +18,12 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m bankscore_bench._engine_child PLAN.pickle OUT.pickle", file=sys.stderr)
+        print("usage: python -m bankscore_bench.engine._child PLAN.pickle OUT.pickle", file=sys.stderr)
         return 2
     plan_path, out_path = (Path(arg) for arg in argv)
     plan = pickle.loads(plan_path.read_bytes())  # noqa: S301 - written by our own caller, a local file
 
-    from bankscore_bench._engine import run_load
+    from bankscore_bench.engine import run_load
 
     def progress(done: int) -> None:
         print(f"progress {done}", flush=True)

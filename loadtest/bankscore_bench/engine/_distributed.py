@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from bankscore_bench._engine import LoadPlan
 from bankscore_bench._samples import COLUMNS, RunInfo, SampleLog
+from bankscore_bench.engine._loadplan import LoadPlan
 
 __all__ = [
     "RowShipper",
@@ -136,15 +136,9 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
     import gevent.event  # type: ignore[import-untyped]
     from locust.env import Environment
 
-    from bankscore_bench._engine_http import Target
-    from bankscore_bench._engine_locust import (
-        EventTally,
-        RunState,
-        bench_user_class,
-        cpu_seconds,
-        generator_cpu_fields,
-        run_info,
-    )
+    from bankscore_bench.engine._events import EventTally
+    from bankscore_bench.engine._locust import bench_user_class, cpu_seconds, generator_cpu_fields
+    from bankscore_bench.engine._run import Run
 
     state: dict[str, Any] = {}
     env = Environment(user_classes=[bench_user_class(lambda: state["run"])])
@@ -157,27 +151,26 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
         sub = dataclasses.replace(
             plan, requests=share["requests"], rate=share["rate"], seed=share["seed"], concurrency=None
         )
-        run = RunState(sub, Target(sub.url, sub.timeout_s), None)
-        run.locust_events = env.events
+        run = Run(sub, env.events)
         state["run"], state["shipper"] = run, RowShipper(run.log)
         gevent.spawn(_finish_share, sub, run)
 
-    def _finish_share(sub: LoadPlan, run: RunState) -> None:
-        scheduler = gevent.spawn(run.schedule) if run.queue is not None else None
-        run.warmed_up.wait(timeout=sub.max_time_s)
+    def _finish_share(sub: LoadPlan, run: Run) -> None:
+        scheduler = run.start_schedule()
+        run.tickets.warmed_up.wait(timeout=sub.max_time_s)
         cpu_before, wall_before = cpu_seconds(), time.perf_counter()
         limits = [sub.max_time_s] + ([sub.time_limit_s] if sub.time_limit_s is not None else [])
-        waiter = gevent.spawn(run.finished.wait)
+        waiter = gevent.spawn(run.tickets.finished.wait)
         gevent.joinall([waiter, gevent.spawn(stop.wait)], timeout=min(limits), count=1)
-        completed = run.finished.is_set() and not stop.is_set()
+        completed = run.tickets.finished.is_set() and not stop.is_set()
         run.end()
         cpu_after, wall_after = cpu_seconds(), time.perf_counter()
         if scheduler is not None:
             scheduler.kill(block=True)
-        info = run_info(sub, run, interrupted=not completed)
+        info = run.info(interrupted=not completed)
         _stopped_by(info, sub, ctrl_c=stop.is_set(), completed=completed)
         generator_cpu_fields(info, cpu_after - cpu_before, wall_after - wall_before)
-        info.extra.update(tally.counts(run))
+        info.extra.update(tally.counts(run.events))
         rows = state["shipper"].next_chunk()
         # Plain data, not a pickle: the master must not unpickle what arrives over the network.
         runner.send_message(ROWS_MESSAGE, {"rows": rows, "info": dataclasses.asdict(info), "recorded": len(run.log)})
@@ -257,7 +250,7 @@ def run_master_collect(
     import gevent.event
     from locust.env import Environment
 
-    from bankscore_bench._engine_locust import bench_user_class, quiet_locust_start
+    from bankscore_bench.engine._locust import bench_user_class, quiet_locust_start
 
     shares = split_shares(plan, workers)
     env = Environment(user_classes=[bench_user_class(_no_users_on_a_master)])
@@ -352,7 +345,7 @@ def _local(
     with tempfile.TemporaryDirectory() as tmp:
         plan_path = Path(tmp) / "plan.pickle"
         plan_path.write_bytes(pickle.dumps(plan))
-        command = [sys.executable, "-m", "bankscore_bench._distributed", str(plan_path), "127.0.0.1", str(port)]
+        command = [sys.executable, "-m", "bankscore_bench.engine._distributed", str(plan_path), "127.0.0.1", str(port)]
         procs = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(workers)]  # noqa: S603
         try:
             return run_master_collect(plan, workers, bind_host="127.0.0.1", bind_port=port, on_progress=on_progress)
@@ -374,7 +367,7 @@ def _free_port() -> int:
 
 
 def _worker_main(argv: list[str]) -> int:
-    """``python -m bankscore_bench._distributed PLAN.pickle MASTER_HOST MASTER_PORT`` (a local worker)."""
+    """``python -m bankscore_bench.engine._distributed PLAN.pickle MASTER_HOST MASTER_PORT`` (a local worker)."""
     plan_path, host, port = argv
     plan = pickle.loads(Path(plan_path).read_bytes())  # noqa: S301 - written by our own master process
     run_worker(plan, host, int(port))

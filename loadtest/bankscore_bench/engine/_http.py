@@ -36,10 +36,19 @@ from bankscore._version import __version__
 from bankscore_bench._payloads import Payload
 from bankscore_bench._samples import Failure
 
-__all__ = ["Connection", "Exchange", "Target", "build_requests", "exchange", "request_dump", "response_dump"]
+__all__ = [
+    "Connection",
+    "Exchange",
+    "Reader",
+    "Target",
+    "build_requests",
+    "describe_error",
+    "exchange",
+    "framed_length",
+    "keeps_alive",
+]
 
 _RECV_SIZE = 65536
-_SECRET_HINTS = ("authorization", "key", "token", "secret", "cookie")
 
 
 class Target:
@@ -102,33 +111,6 @@ def build_requests(
         built.append(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload.body)
     return built
 
-
-def redacted_head(request: bytes) -> str:
-    """The request head for ``-v 2``, with any credential's value replaced (keys never appear in output)."""
-    head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-    lines = []
-    for line in head.split("\r\n"):
-        name, sep, _ = line.partition(":")
-        secret = sep and any(hint in name.lower() for hint in _SECRET_HINTS)
-        lines.append(f"{name}: <redacted>" if secret else line)
-    return "\n".join(lines)
-
-
-def request_dump(method: str, request: bytes) -> str:
-    """ab's ``-v 2`` request dump, byte for byte as ab prints it: the head with its CRLFs and the blank line that
-    ends it, then ab's own newline."""
-    head = redacted_head(request).replace("\n", "\r\n")
-    return f"INFO: {method} header == \n---\n{head}\r\n\r\n\n---\n"
-
-
-def response_dump(head: bytes, body: bytes) -> str:
-    """ab's ``-v 2`` response dump: the head with its CRLFs, its blank line, the body, then ab's newline (ab shows
-    what came in the head's read; here the whole body, up to ab's 8 KiB read buffer, so a 401's message shows)."""
-    text = (head + b"\r\n\r\n" + body[:_DUMP_BODY_MAX]).decode("latin-1")
-    return f"LOG: header received:\n{text}\n"
-
-
-_DUMP_BODY_MAX: Final = 8192
 
 _SINK: Final[set[str]] = set()
 
@@ -246,9 +228,6 @@ class Exchange:
                 return value.strip().decode("latin-1")
         return None
 
-    def head_text(self) -> str:
-        return self.head.decode("latin-1").replace("\r\n", "\n")
-
 
 def _connect(target: Target) -> gevent.socket.socket:
     sock = gevent.socket.socket(target.family, gevent.socket.SOCK_STREAM)
@@ -294,7 +273,7 @@ def exchange(target: Target, conn: Connection, request: bytes, method: str, *, k
                 conn.sock = _connect(target)
             except (OSError, ssl.SSLError) as exc:
                 result.end_ns = perf_counter_ns()
-                result.failure, result.reason = Failure.CONNECT, _why(exc)
+                result.failure, result.reason = Failure.CONNECT, describe_error(exc)
                 return result
             result.connect_ns = perf_counter_ns() - result.start_ns
         if _send_and_read(conn, request, method, result) or not reused:
@@ -322,10 +301,10 @@ def _send_and_read(conn: Connection, request: bytes, method: str, result: Exchan
         if exc.errno in {errno.EPIPE, errno.ECONNRESET} and result.connect_ns == 0:
             return False
         result.end_ns = perf_counter_ns()
-        result.failure, result.reason, result.write_error = Failure.EXCEPTION, _why(exc), True
+        result.failure, result.reason, result.write_error = Failure.EXCEPTION, describe_error(exc), True
         return True
     written = perf_counter_ns()
-    reader = _Reader(method)
+    reader = Reader(method)
     try:
         while True:
             data = sock.recv(_RECV_SIZE)
@@ -344,7 +323,7 @@ def _send_and_read(conn: Connection, request: bytes, method: str, result: Exchan
         conn.close()
         if not reader.buffer and result.connect_ns == 0 and isinstance(exc, ConnectionResetError):
             return False
-        result.failure, result.reason = Failure.RECEIVE, _why(exc)
+        result.failure, result.reason = Failure.RECEIVE, describe_error(exc)
     except HTTPParseError as exc:
         conn.close()
         result.failure, result.reason = Failure.EXCEPTION, f"bad HTTP response: {exc}"[:200]
@@ -353,7 +332,7 @@ def _send_and_read(conn: Connection, request: bytes, method: str, result: Exchan
     return True
 
 
-class _Reader:
+class Reader:
     """One response as it arrives: framed by Content-Length on the fast path, else by llhttp."""
 
     __slots__ = ("buffer", "head_end", "method", "need", "parser")
@@ -416,7 +395,8 @@ class _Reader:
             result.keepalive = ok and len(buffer) == self.need and keeps_alive(buffer, head_end)
 
 
-def _why(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """A failed request's reason as ab words it: "timed out", else the OS's message (at most 200 characters)."""
     if isinstance(exc, TimeoutError | gevent.socket.timeout):
         return "timed out"
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

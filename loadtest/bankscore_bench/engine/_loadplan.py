@@ -1,11 +1,4 @@
-"""The load engine's public face: what to run (``LoadPlan``), when to send (``arrival_offsets``), ``run_load``.
-
-``run_load`` drives Locust as a library (headless ``LocalRunner``, one Locust ``User`` per concurrent request)
-and records every request at full resolution into a ``SampleLog``; see ``_engine_locust`` for the run and
-``_engine_http`` for one request. Locust monkey-patches the standard library with gevent when it is imported,
-so nothing here imports Locust or gevent at module import time: ``import bankscore_bench`` and the CLI stay
-clean, and only the process that calls ``run_load`` is patched (the CLI's own process; tests run the engine in
-a child process, ``bankscore_bench._engine_child``).
+"""What to run (``LoadPlan``) and when to send (``arrival_offsets``).
 
 Load models:
 
@@ -30,7 +23,6 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from bankscore_bench._payloads import PayloadPool
-from bankscore_bench._samples import RunInfo, SampleLog
 
 __all__ = [
     "ARRIVALS",
@@ -41,7 +33,6 @@ __all__ = [
     "LoadPlan",
     "ResponseChecker",
     "arrival_offsets",
-    "run_load",
     "users_for_rate",
 ]
 
@@ -162,14 +153,3 @@ def arrival_offsets(rate: float, arrivals: str, count: int, seed: int = 0) -> li
         offsets.append(t)
         t += rng.expovariate(rate)
     return offsets
-
-
-def run_load(plan: LoadPlan, *, on_progress: Callable[[int], None] | None = None) -> tuple[RunInfo, SampleLog]:
-    """Run ``plan`` with Locust in this process and return the run's facts and every recorded request.
-
-    Imports Locust (which gevent-patches this process). Ctrl-C, the time limit and ``max_time_s`` stop the run
-    cleanly: what was recorded comes back with ``RunInfo.interrupted=True``.
-    """
-    from bankscore_bench._engine_locust import execute
-
-    return execute(plan, on_progress)

@@ -1,14 +1,14 @@
-"""The closed-loop core: every user's connection driven by one loop over ``epoll``, the way ab drives its own.
+"""The epoll core: every user's connection driven by one loop over ``epoll``, the way ab drives its own.
 
-The greenlet core (``RunState.work``) gives each Locust user a gevent socket and lets the user block on it;
+The greenlet core (``_greenlet.GreenletCore``) gives each Locust user a gevent socket and lets the user block on it;
 every ``send``/``recv`` that would block is a trip through gevent's hub and back (measured: a raw gevent
 loop that parses and records nothing tops out at half of ``ab -k`` on loopback). Here each Locust user still
 stands for one concurrent request and owns one connection (a ``_Slot``), but one greenlet, the driver, runs
 all of them: non-blocking sockets from the unpatched ``_socket`` module and one ``epoll`` set, the driver
 waiting in epoll itself and handing gevent's hub a turn every 10 milliseconds (so Locust's own greenlets,
 the time limit and Ctrl-C run as usual, at most that late). Parsing, timing and recording are the
-greenlet core's own (``_engine_http._Reader``, ``Exchange``, ``RunState.record``), so both cores report the
-same facts for the same exchange.
+greenlet core's own (``_http.Reader``, ``Exchange``, ``Recorder.record``), so both cores report the same facts
+for the same exchange.
 
 Used for the closed loop (ab's model) over plain HTTP; open-loop schedules and TLS stay on the greenlet core.
 Timeouts (``-s``) apply to each connect, write and wait for data, as ab's do, checked every
@@ -22,20 +22,20 @@ import contextlib
 import errno
 import os
 import select
+from collections.abc import Callable, Sequence
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import gevent  # type: ignore[import-untyped]  # gevent ships no type hints
 import gevent.monkey  # type: ignore[import-untyped]
 from geventhttpclient._parser import HTTPParseError
 
-from bankscore_bench._engine_http import Exchange, Target, _Reader, _why
 from bankscore_bench._samples import Failure
+from bankscore_bench.engine._http import Exchange, Reader, Target, describe_error
+from bankscore_bench.engine._recorder import Recorder
+from bankscore_bench.engine._tickets import WAIT, Tickets
 
-if TYPE_CHECKING:
-    from bankscore_bench._engine_locust import RunState
-
-__all__ = ["Multiplexer", "supports"]
+__all__ = ["MuxCore", "supports"]
 
 _RECV_SIZE: Final = 65536
 _SWEEP_NS: Final = 50_000_000  # how often deadlines are checked
@@ -83,24 +83,39 @@ class _Slot:
         self.request = b""
         self.sent = 0  # bytes of ``request`` written
         self.result: Exchange | None = None
-        self.reader: _Reader | None = None
+        self.reader: Reader | None = None
         self.reused = False  # the request went out on a kept-alive connection
         self.retry = False  # send the same request again on a new connection
         self.written = 0  # perf_counter ns when the request was fully written
         self.deadline = 0  # perf_counter ns by which the current connect, write or read must progress
 
 
-class Multiplexer:
-    """Drives every user's connection of one run (``RunState``) from a single greenlet."""
+class MuxCore:
+    """A ``Core``: drives every user's connection of one run from a single greenlet, the driver."""
 
-    def __init__(self, run: RunState) -> None:
-        self.run = run
-        self.plan = run.plan
-        self.target = run.target
-        self.pool = run.requests_bytes
-        self.method = run.plan.method
-        self.keepalive = run.plan.keepalive
-        self.timeout_ns = int(run.target.timeout * 1e9)
+    def __init__(
+        self,
+        tickets: Tickets,
+        recorder: Recorder,
+        target: Target,
+        requests: Sequence[bytes],
+        *,
+        method: str,
+        keepalive: bool,
+        on_error: Callable[[Exception], None],
+    ) -> None:
+        self.tickets = tickets
+        self.finished = tickets.finished
+        self.warmed_up = tickets.warmed_up
+        # Bound once: taken and called once per request
+        self.take = tickets.take
+        self.record = recorder.record
+        self.on_error = on_error  # a bug in the driver: the run ends and raises it
+        self.target = target
+        self.pool = requests
+        self.method = method
+        self.keepalive = keepalive
+        self.timeout_ns = int(target.timeout * 1e9)
         self.epoll: Any = None
         self.by_fd: dict[int, _Slot] = {}
         self.slots: list[_Slot] = []
@@ -112,10 +127,9 @@ class Multiplexer:
 
     # --- users ---------------------------------------------------------------------------------------------
 
-    def join(self) -> None:
+    def serve(self) -> None:
         """A Locust user's whole life in this core: add its connection, then wait for the run to end."""
-        run = self.run
-        if run.finished.is_set():
+        if self.finished.is_set():
             return
         slot = _Slot()
         self.slots.append(slot)
@@ -123,10 +137,10 @@ class Multiplexer:
         if self.driver is None:
             self.epoll = _epoll()
             self.driver = gevent.spawn(self._drive)
-        run.finished.wait()
+        self.finished.wait()
 
     def stop(self) -> None:
-        """After ``run.finished`` is set: wait for the driver to leave its loop and close every socket."""
+        """After the run has finished: wait for the driver to leave its loop and close every socket."""
         if self.driver is not None:
             self.driver.join(timeout=_POLL_S * 10)
             if not self.driver.dead:  # stuck in a callback (a slow progress printer): closed by force
@@ -135,15 +149,15 @@ class Multiplexer:
     # --- the loop ------------------------------------------------------------------------------------------
 
     def _drive(self) -> None:
-        run = self.run
+        finished = self.finished
         epoll = self.epoll
         by_fd, ready = self.by_fd, self.ready
         next_sweep = next_yield = perf_counter_ns()
         try:
-            while not run.finished.is_set():
+            while not finished.is_set():
                 while ready:
                     self._start_next(ready.pop())
-                    if run.finished.is_set():
+                    if finished.is_set():
                         return
                     if perf_counter_ns() >= next_yield:  # requests failing at once must not hold the hub
                         next_yield = perf_counter_ns() + _YIELD_NS
@@ -162,10 +176,10 @@ class Multiplexer:
                     self._expire(now)
         except gevent.GreenletExit:
             pass
-        except Exception as exc:  # a bug, not a failed request: end the run; execute() raises it
-            run.error = exc
+        except Exception as exc:  # a bug, not a failed request: end the run, which raises it
+            self.on_error(exc)
         finally:
-            run.finished.set()  # however the driver ends, the users waiting in join() end with it
+            finished.set()  # however the driver ends, the users waiting in serve() end with it
             for slot in self.slots:
                 self._close(slot)
             epoll.close()
@@ -195,31 +209,16 @@ class Multiplexer:
 
     # --- one request ---------------------------------------------------------------------------------------
 
-    def _ticket(self) -> int | None:
-        """The next request number, -1 to wait for the warmup to end, or None when nothing is left."""
-        run, plan = self.run, self.plan
-        if run.finished.is_set():
-            return None
-        if run.issued < plan.warmup:
-            run.issued += 1
-            return run.issued - 1
-        if not run.warmed_up.is_set():
-            return -1
-        if run.issued >= plan.warmup + plan.requests:
-            return None
-        run.issued += 1
-        return run.issued - 1
-
     def _start_next(self, slot: _Slot) -> None:
         if slot.retry:
             slot.retry = False
             self._connect(slot)
             return
-        index = self._ticket()
+        index = self.take()
         if index is None:
             self._close(slot)
             return
-        if index < 0:  # waiting for the warmup to end, which may take long: no idle connection meanwhile
+        if index == WAIT:  # waiting for the warmup to end, which may take long: no idle connection meanwhile
             self._close(slot)
             self.parked.append(slot)
             return
@@ -227,7 +226,7 @@ class Multiplexer:
         slot.payload = index % len(self.pool)
         slot.request = self.pool[slot.payload]
         slot.result = Exchange(perf_counter_ns())
-        slot.reader = _Reader(self.method)
+        slot.reader = Reader(self.method)
         if slot.sock is None:
             slot.reused = False
             self._connect(slot)
@@ -249,7 +248,7 @@ class Multiplexer:
         except OSError as exc:
             if sock is not None:
                 sock.close()
-            self._fail(slot, Failure.CONNECT, _why(exc))
+            self._fail(slot, Failure.CONNECT, describe_error(exc))
             return
         slot.sock = sock
         self.by_fd[sock.fileno()] = slot
@@ -264,7 +263,7 @@ class Multiplexer:
         err = slot.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
         if err:
             self._close(slot)
-            self._fail(slot, Failure.CONNECT, _why(OSError(err, os.strerror(err))))
+            self._fail(slot, Failure.CONNECT, describe_error(OSError(err, os.strerror(err))))
             return
         self._mark_connected(slot)
 
@@ -291,7 +290,7 @@ class Multiplexer:
             if slot.reused and exc.errno in _RETRYABLE:
                 self._retry(slot)
             else:
-                self._fail(slot, Failure.EXCEPTION, _why(exc), write_error=True)
+                self._fail(slot, Failure.EXCEPTION, describe_error(exc), write_error=True)
             return
         if slot.sent < len(request):  # the socket buffer is full: the rest when it is writable again
             self._watch(slot, _OUT)
@@ -318,7 +317,7 @@ class Multiplexer:
             if slot.reused and not reader.buffer and exc.errno in _RETRYABLE:
                 self._retry(slot)
             else:
-                self._fail(slot, Failure.RECEIVE, _why(exc))
+                self._fail(slot, Failure.RECEIVE, describe_error(exc))
             return
         now = perf_counter_ns()
         if not reader.buffer:
@@ -351,7 +350,7 @@ class Multiplexer:
         assert result is not None
         result.bytes_read = 0
         result.failure, result.reason, result.write_error = Failure.NONE, "", False
-        slot.reader = _Reader(self.method)
+        slot.reader = Reader(self.method)
         slot.reused = False
         # From the loop, not here: a new socket may reuse the descriptor number of one closed in this batch of
         # events, and a stale event for that number must not reach it.
@@ -378,9 +377,8 @@ class Multiplexer:
 
     def _record(self, slot: _Slot, result: Exchange) -> None:
         slot.phase = _IDLE
-        run = self.run
-        run.record(slot.index, 0, slot.payload, result)
-        if self.parked and run.warmed_up.is_set():
+        self.record(slot.index, 0, slot.payload, result)
+        if self.parked and self.warmed_up.is_set():
             self.ready += self.parked
             self.parked = []
         self.ready.append(slot)

@@ -1,0 +1,54 @@
+"""The greenlet core: each user sends its requests on a gevent socket of its own, blocking on it.
+
+Every ``send``/``recv`` that would block is a trip through gevent's hub and back, which makes this core the
+slower one; it is the one that runs the open loop (a user waits for its scheduled ticket) and TLS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bankscore_bench.engine._http import Connection, Target, exchange
+from bankscore_bench.engine._recorder import Recorder
+from bankscore_bench.engine._tickets import Tickets
+
+__all__ = ["GreenletCore"]
+
+
+class GreenletCore:
+    """A ``Core``: each user loops take a ticket, send its request (``exchange``), record the answer."""
+
+    def __init__(
+        self,
+        tickets: Tickets,
+        recorder: Recorder,
+        target: Target,
+        requests: Sequence[bytes],
+        *,
+        method: str,
+        keepalive: bool,
+    ) -> None:
+        self.tickets = tickets
+        self.recorder = recorder
+        self.target = target
+        self.requests = requests
+        self.method = method
+        self.keepalive = keepalive
+
+    def serve(self) -> None:
+        next_ticket, record = self.tickets.next, self.recorder.record
+        target, pool, method, keepalive = self.target, self.requests, self.method, self.keepalive
+        conn = Connection()
+        try:
+            while True:
+                ticket = next_ticket()
+                if ticket is None:
+                    return
+                index, intended_ns = ticket
+                payload = index % len(pool)
+                record(index, intended_ns, payload, exchange(target, conn, pool[payload], method, keepalive=keepalive))
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Nothing to do: each user's connection is closed as its loop ends."""
