@@ -267,8 +267,8 @@ def _add_checks(app: Flask, publisher: PipelinePublisher) -> None:
 
 
 def _add_routes(app: Flask, publisher: PipelinePublisher) -> None:
-    def submit(check: Callable[[], None]) -> Response:
-        check()
+    def submit() -> Response:
+        """Queue a run from the request body; the route has checked the pipeline id or endpoint it names."""
         data = request.get_data(cache=False)
         if len(data) >= MAX_BODY_BYTES:  # werkzeug stops a chunked body at the limit; reading on says if it was over
             request.stream.read(1)
@@ -288,29 +288,23 @@ def _add_routes(app: Flask, publisher: PipelinePublisher) -> None:
 
     @app.post(f"{_RUNS}/PipelineSubmit/<pipeline_id>")
     def submit_to_pipeline(pipeline_id: str) -> Response:
-        def check() -> None:
-            if pipeline_id.lower() != publisher.info.pipeline_id.lower():
-                raise RequestError(404, f"no published pipeline with id {pipeline_id!r}")
-
-        return submit(check)
+        if pipeline_id.lower() != publisher.info.pipeline_id.lower():
+            raise RequestError(404, f"no published pipeline with id {pipeline_id!r}")
+        return submit()
 
     @app.post(f"{_RUNS}/PipelineEndpointSubmit/Id/<endpoint_id>")
     @app.post(f"{_RUNS}/PipelineEndpointSubmit/Id/<endpoint_id>/<version>")
     def submit_to_endpoint(endpoint_id: str, version: str | None = None) -> Response:
-        def check() -> None:
-            if endpoint_id.lower() != publisher.info.endpoint_id.lower():
-                raise RequestError(404, f"no pipeline endpoint with id {endpoint_id!r}")
-
-        return submit(check)
+        if endpoint_id.lower() != publisher.info.endpoint_id.lower():
+            raise RequestError(404, f"no pipeline endpoint with id {endpoint_id!r}")
+        return submit()  # the endpoint has one version: any version asked for runs it
 
     @app.post(f"{_RUNS}/PipelineEndpointSubmit/Name")
     def submit_to_endpoint_by_name() -> Response:
-        def check() -> None:
-            name = request.args.get("name", "")
-            if name != publisher.info.endpoint_name:
-                raise RequestError(404, f"no pipeline endpoint named {name!r}", target="name")
-
-        return submit(check)
+        name = request.args.get("name", "")
+        if name != publisher.info.endpoint_name:
+            raise RequestError(404, f"no pipeline endpoint named {name!r}", target="name")
+        return submit()
 
     @app.post(f"{_RUNS}/<run_id>/Cancel")
     def cancel(run_id: str) -> Response:
