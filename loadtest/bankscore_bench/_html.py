@@ -1,23 +1,27 @@
-"""One self-contained HTML report: inline CSS, inline SVG charts drawn here, no script, no network.
+"""One self-contained HTML report: inline CSS, inline SVG charts, no script, no network.
 
-A Content-Security-Policy meta tag forbids every fetch (``default-src 'none'``), so even a mistake in this
-module could not make the page load anything. Every piece of text from the run is passed through
-``html.escape``. Tooltips are SVG ``<title>`` elements.
+The page is rendered from Jinja2 templates shipped with the package (``templates/report.html.j2``), with
+autoescaping on, so every piece of text from the run is escaped. A Content-Security-Policy meta tag forbids
+every fetch (``default-src 'none'``), so even a mistake in a template could not make the page load anything.
+Tooltips are SVG ``<title>`` elements.
 
 Charts: latency over time (p50/p95/p99 per second), the percentile curve on HdrHistogram's
-``1/(1-p)`` log axis, throughput and errors per second, and for a sweep latency against throughput.
+``1/(1-p)`` log axis, throughput and errors per second, and for a sweep latency against throughput. This
+module lays the charts out (``LineChart``: every position in pixels) and formats the tables' numbers; the
+templates turn both into markup.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
+import functools
 import math
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import jinja2
 import numpy as np
 
 from bankscore._version import __version__
@@ -35,25 +39,31 @@ from bankscore_bench._stats import (
 from bankscore_bench._sweep import SweepResult
 from bankscore_bench._thresholds import ThresholdResult
 
-__all__ = ["percentile_curve", "render_html", "report_html", "write_html"]
+__all__ = ["LineChart", "percentile_curve", "render_html", "report_html", "write_html"]
 
 _WIDTH, _HEIGHT = 760, 280
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 24, 28, 44
+_MAX_TOOLTIPS: Final = 400  # points per line with a tooltip each; beyond that they would bloat the page
 _COLORS: Final = {"p50": "#2b7bb9", "p95": "#e08a1e", "p99": "#c0392b", "ok": "#2b7bb9", "errors": "#c0392b"}
-_CSS: Final = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:980px;color:#222}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
-.meta{color:#555;margin:0 0 12px}table{border-collapse:collapse;margin:6px 0}
-th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}th:first-child,td:first-child{text-align:left}
-.pass{color:#1e7e34;font-weight:600}.fail{color:#b00020;font-weight:600}
-.warning{background:#fff4e5;border-left:4px solid #e08a1e;padding:8px 12px;margin:8px 0}
-svg{background:#fff;border:1px solid #e5e5e5;margin:6px 0}svg text{font:11px system-ui,sans-serif;fill:#444}
-.grid{stroke:#eee}.axis{stroke:#999}figure{margin:0}figcaption{color:#555;font-size:12px}
-"""
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+@functools.cache
+def _templates() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("bankscore_bench", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt name fails the render instead of leaving a blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["px"] = _px
+    return environment
+
+
+def _px(value: float) -> str:
+    """A pixel position, to a tenth of a pixel."""
+    return f"{value:.1f}"
 
 
 def _ms(value_us: float | None) -> str:
@@ -77,6 +87,55 @@ class _Series:
     points: Sequence[tuple[float, float | None]]  # None leaves a gap
 
 
+@dataclasses.dataclass(frozen=True)
+class _Tick:
+    at: float  # pixels
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Point:
+    x: float
+    y: float
+    tip: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Line:
+    label: str
+    color: str
+    polylines: list[str]  # SVG ``points`` of each unbroken run of values
+    points: list[_Point]  # the tooltips
+    legend_x: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LineChart:
+    """An SVG line chart laid out in pixels, for the ``line_chart`` template macro."""
+
+    chart_id: str
+    title: str
+    x_label: str
+    y_label: str
+    y_ticks: list[_Tick]
+    x_ticks: list[_Tick]
+    lines: list[_Line]
+    width: int = _WIDTH
+    height: int = _HEIGHT
+    left: int = _LEFT
+    top: int = _TOP
+    plot_width: int = _WIDTH - _LEFT - _RIGHT
+    plot_height: int = _HEIGHT - _TOP - _BOTTOM
+
+    @property
+    def plot_right(self) -> int:
+        return self.left + self.plot_width
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.top + self.plot_height
+
+
 def _line_chart(
     chart_id: str,
     title: str,
@@ -87,8 +146,8 @@ def _line_chart(
     x_ticks: Sequence[tuple[float, str]] | None = None,
     point_titles: Sequence[str] | None = None,
     whole_x: bool = False,
-) -> str:
-    """An SVG line chart; y starts at 0; each point carries a <title> tooltip; ``whole_x``: integer x ticks."""
+) -> LineChart:
+    """Lay out a line chart: y starts at 0; each point carries a tooltip; ``whole_x``: integer x ticks."""
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points if y is not None]
     x_min, x_max = (min(xs), max(xs)) if xs else (0.0, 1.0)
@@ -104,17 +163,10 @@ def _line_chart(
     def py(y: float) -> float:
         return _TOP + plot_h - y / y_max * plot_h
 
-    parts = [
-        f'<svg id="{_e(chart_id)}" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
-        f'viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" aria-label="{_e(title)}">',
-        f"<title>{_e(title)}</title>",
-        f'<text x="{_LEFT}" y="16" style="font-weight:600">{_e(title)}</text>',
-    ]
+    y_ticks = []
     tick = 0.0
     while tick <= y_max + y_step / 2:
-        y = py(tick)
-        parts.append(f'<line class="grid" x1="{_LEFT}" y1="{y:.1f}" x2="{_WIDTH - _RIGHT}" y2="{y:.1f}"/>')
-        parts.append(f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
+        y_ticks.append(_Tick(py(tick), f"{tick:g}"))
         tick += y_step
     if x_ticks is None:
         x_step = _nice_step(x_max - x_min, 8)
@@ -122,16 +174,7 @@ def _line_chart(
             x_step = float(max(1, math.ceil(x_step)))
         first = math.ceil(x_min / x_step) * x_step
         x_ticks = [(first + i * x_step, f"{first + i * x_step:g}") for i in range(int((x_max - first) / x_step) + 1)]
-    for value, label in x_ticks:
-        x = px(value)
-        parts.append(f'<line class="grid" x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{_TOP + plot_h}"/>')
-        parts.append(f'<text x="{x:.1f}" y="{_TOP + plot_h + 16}" text-anchor="middle">{_e(label)}</text>')
-    parts.append(
-        f'<line class="axis" x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{_WIDTH - _RIGHT}" y2="{_TOP + plot_h}"/>'
-        f'<line class="axis" x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_TOP + plot_h}"/>'
-        f'<text x="{_LEFT + plot_w / 2}" y="{_HEIGHT - 6}" text-anchor="middle">{_e(x_label)}</text>'
-        f'<text transform="translate(14 {_TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{_e(y_label)}</text>'
-    )
+    lines = []
     for number, line in enumerate(series):
         runs: list[list[tuple[float, float]]] = [[]]
         for x_value, y_value in line.points:
@@ -139,28 +182,24 @@ def _line_chart(
                 runs.append([])
             else:
                 runs[-1].append((px(x_value), py(y_value)))
-        for run in runs:
-            if len(run) > 1:
-                coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
-                parts.append(
-                    f'<polyline class="series" fill="none" stroke="{line.color}" stroke-width="1.6" points="{coords}"/>'
-                )
-        if len(line.points) <= 400:  # tooltips on every point, unless that would bloat the page
+        polylines = [" ".join(f"{x:.1f},{y:.1f}" for x, y in run) for run in runs if len(run) > 1]
+        points = []
+        if len(line.points) <= _MAX_TOOLTIPS:
             for index, (x_value, y_value) in enumerate(line.points):
-                if y_value is None:
-                    continue
-                tip = point_titles[index] if point_titles else f"{y_value:g} at {x_label} {x_value:g}"
-                parts.append(
-                    f'<circle cx="{px(x_value):.1f}" cy="{py(y_value):.1f}" r="2.2" fill="{line.color}">'
-                    f"<title>{_e(line.label)}: {_e(tip)}</title></circle>"
-                )
+                if y_value is not None:
+                    tip = point_titles[index] if point_titles else f"{y_value:g} at {x_label} {x_value:g}"
+                    points.append(_Point(px(x_value), py(y_value), tip))
         legend_x = _WIDTH - _RIGHT - 90 * (len(series) - number)
-        parts.append(
-            f'<rect x="{legend_x}" y="8" width="10" height="10" fill="{line.color}"/>'
-            f'<text x="{legend_x + 14}" y="17">{_e(line.label)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        lines.append(_Line(line.label, line.color, polylines, points, legend_x))
+    return LineChart(
+        chart_id,
+        title,
+        x_label,
+        y_label,
+        y_ticks,
+        [_Tick(px(value), label) for value, label in x_ticks],
+        lines,
+    )
 
 
 def percentile_curve(latencies_us: Int64Array, *, points_per_decade: int = 20) -> list[tuple[float, int]]:
@@ -180,7 +219,7 @@ def percentile_curve(latencies_us: Int64Array, *, points_per_decade: int = 20) -
     return curve
 
 
-def _percentile_chart(views: Sequence[tuple[str, str, Int64Array]]) -> str:
+def _percentile_chart(views: Sequence[tuple[str, str, Int64Array]]) -> LineChart:
     series = [
         _Series(label, color, [(x, v / 1000) for x, v in percentile_curve(values)]) for label, color, values in views
     ]
@@ -196,7 +235,7 @@ def _percentile_chart(views: Sequence[tuple[str, str, Int64Array]]) -> str:
     )
 
 
-def _timeline_charts(timeline: Sequence[Second]) -> str:
+def _timeline_charts(timeline: Sequence[Second]) -> list[LineChart]:
     latency = [
         _Series(label, _COLORS[label], [(s.second, _to_ms(getattr(s, f"{label}_us"))) for s in timeline])
         for label in ("p50", "p95", "p99")
@@ -205,36 +244,38 @@ def _timeline_charts(timeline: Sequence[Second]) -> str:
         _Series("req/s", _COLORS["ok"], [(s.second, s.requests_per_s) for s in timeline]),
         _Series("errors", _COLORS["errors"], [(s.second, float(s.errors)) for s in timeline]),
     ]
-    return _line_chart(
-        "chart-latency-over-time",
-        "Latency per second (exact p50, p95, p99)",
-        latency,
-        x_label="second",
-        y_label="ms",
-        whole_x=True,
-    ) + _line_chart(
-        "chart-throughput",
-        "Throughput and errors per second",
-        throughput,
-        x_label="second",
-        y_label="per second",
-        whole_x=True,
-    )
+    return [
+        _line_chart(
+            "chart-latency-over-time",
+            "Latency per second (exact p50, p95, p99)",
+            latency,
+            x_label="second",
+            y_label="ms",
+            whole_x=True,
+        ),
+        _line_chart(
+            "chart-throughput",
+            "Throughput and errors per second",
+            throughput,
+            x_label="second",
+            y_label="per second",
+            whole_x=True,
+        ),
+    ]
 
 
-def _sweep_scope_note(sweep: SweepResult | None) -> list[str]:
+def _sweep_scope_note(sweep: SweepResult | None) -> str | None:
     """For a sweep, say which run the summary, latency and per-second sections describe (the last one)."""
     if sweep is None or not sweep.points:
-        return []
+        return None
     last = sweep.points[-1]
-    text = (
+    return (
         f"Summary, latency and charts describe the last run of the sweep ({sweep.spec.dimension} {last.level:g}, "
         f"trial {last.trials}); the Sweep section below covers every level."
     )
-    return [f'<p class="meta">{_e(text)}</p>']
 
 
-def _sweep_chart(sweep: SweepResult) -> str:
+def _sweep_chart(sweep: SweepResult) -> LineChart:
     curve = sweep.curve
     titles = [
         f"{sweep.spec.dimension} {point.level:g}: {point.requests_per_s:.1f} req/s, "
@@ -255,11 +296,32 @@ def _sweep_chart(sweep: SweepResult) -> str:
     )
 
 
-def _table(table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, raw: bool = False) -> str:
-    """A table; cells are escaped unless ``raw`` (cells this module built from escaped parts)."""
-    head = "".join(f"<th>{_e(cell)}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell if raw else _e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return f'<table id="{_e(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def _sweep_section(sweep: SweepResult) -> dict[str, Any]:
+    best = sweep.best
+    rows = [
+        [
+            f"{p.level:g}",
+            f"{p.requests_per_s:.1f}",
+            _ms(p.p50_us),
+            _ms(p.p99_us),
+            f"{p.error_rate * 100:.2f}%",
+            "yes" if p.stable else "no",
+            str(p.trials),
+            "met" if p.slo_ok else "missed",
+        ]
+        for p in sweep.curve
+    ]
+    return {
+        "title": sweep.spec.text,
+        "best": (
+            f"best: {sweep.spec.dimension} {best.level:g} at {best.requests_per_s:.1f} req/s"
+            if best
+            else "no level met the SLO"
+        ),
+        "chart": _sweep_chart(sweep),
+        "header": [sweep.spec.dimension, "req/s", "p50 ms", "p99 ms", "errors", "stable", "trials", "SLO"],
+        "rows": rows,
+    }
 
 
 def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
@@ -283,14 +345,15 @@ def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
     return rows
 
 
-def _latency_table(summary: Summary) -> str:
+def _latency_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """The latency table's header and rows; no header when no request got a response."""
     views: list[tuple[str, LatencyStats]] = []
     if summary.uncorrected_latency is not None:
         views.append(("from the actual send (ms)", summary.uncorrected_latency))
     if summary.corrected_latency is not None and summary.open_loop:
         views.append(("from the scheduled send (ms)", summary.corrected_latency))
     if not views:
-        return "<p>No request got a response.</p>"
+        return [], []
     first = views[0][1]
     rows = [
         ["min", *[_ms(v.min_us) for _, v in views]],
@@ -299,11 +362,13 @@ def _latency_table(summary: Summary) -> str:
     ]
     rows += [[label, *[_ms(v.percentiles_us[label]) for _, v in views]] for label in first.percentiles_us]
     rows.append(["max", *[_ms(v.max_us) for _, v in views]])
-    return _table("latency-table", ["", *[title for title, _ in views]], rows)
+    return ["", *[title for title, _ in views]], rows
 
 
-def _validity_table(stats: LatencyStats) -> str:
-    rows = [
+def _validity_rows(stats: LatencyStats | None) -> list[list[str]] | None:
+    if stats is None:
+        return None
+    return [
         [
             percentile_label(v.percent),
             _ms(stats.percentiles_us.get(percentile_label(v.percent))),
@@ -313,18 +378,6 @@ def _validity_table(stats: LatencyStats) -> str:
         ]
         for v in stats.validity
     ]
-    return _table(
-        "validity-table", ["percentile", "exact (ms)", "99% claim", "claim holds for <= (ms)", "min requests"], rows
-    )
-
-
-def _thresholds_table(results: Sequence[ThresholdResult]) -> str:
-    rows = []
-    for result in results:
-        verdict = '<span class="pass">pass</span>' if result.passed else '<span class="fail">FAIL</span>'
-        actual = format_threshold_actual(result)
-        rows.append([_e(result.threshold.expression), _e(actual), verdict])
-    return _table("thresholds-table", ["threshold", "actual", "result"], rows, raw=True)
 
 
 def _warnings(info: RunInfo, summary: Summary) -> list[str]:
@@ -358,34 +411,6 @@ def render_html(
     """The whole report page. ``latencies_us`` (and for open loop ``corrected_latencies_us``) are the
     responded requests' latencies for the percentile curve; without them the curve is left out."""
     loop = f"open loop, {info.arrivals} arrivals at {info.rate:g}/s" if info.rate is not None else "closed loop"
-    meta = (
-        f"{info.method} {redact_url(info.url)} · concurrency {info.concurrency} · {loop} · "
-        f"{summary.duration_s:.3f} s · bankscore-bench {__version__}"
-    )
-    body = [
-        "<h1>bankscore-bench report</h1>",
-        f'<p class="meta">{_e(meta)}</p>',
-        *[f'<p class="warning">{_e(note)}</p>' for note in _warnings(info, summary)],
-        *_sweep_scope_note(sweep),
-        '<section id="summary"><h2>Summary</h2>',
-        _table("summary-table", ["", "value"], _summary_rows(summary)),
-        "</section>",
-        '<section id="latency"><h2>Latency (exact)</h2>',
-        _latency_table(summary),
-    ]
-    if summary.latency is not None:
-        body += [
-            "<h3>Statistical validity (MLPerf early stopping, 99% confidence)</h3>",
-            _validity_table(summary.latency),
-        ]
-    body.append("</section>")
-    if thresholds:
-        verdict = "all passed" if all(r.passed for r in thresholds) else "FAILED"
-        body += [
-            f'<section id="thresholds"><h2>Thresholds: {_e(verdict)}</h2>',
-            _thresholds_table(thresholds),
-            "</section>",
-        ]
     charts = []
     if latencies_us is not None and len(latencies_us):
         views = [("actual send", _COLORS["p50"], latencies_us)]
@@ -393,63 +418,44 @@ def render_html(
             views.append(("scheduled send", _COLORS["p99"], corrected_latencies_us))
         charts.append(_percentile_chart(views))
     if timeline:
-        charts.append(_timeline_charts(timeline))
-    if charts:
-        body += ['<section id="charts"><h2>Charts</h2>', *charts, "</section>"]
-    if sweep is not None:
-        best = sweep.best
-        best_text = (
-            f"best: {sweep.spec.dimension} {best.level:g} at {best.requests_per_s:.1f} req/s"
-            if best
-            else "no level met the SLO"
-        )
-        rows = [
-            [
-                f"{p.level:g}",
-                f"{p.requests_per_s:.1f}",
-                _ms(p.p50_us),
-                _ms(p.p99_us),
-                f"{p.error_rate * 100:.2f}%",
-                "yes" if p.stable else "no",
-                str(p.trials),
-                "met" if p.slo_ok else "missed",
-            ]
-            for p in sweep.curve
+        charts += _timeline_charts(timeline)
+    latency_header, latency_rows = _latency_table(summary)
+    timeline_rows = [
+        [
+            str(s.second),
+            str(s.requests),
+            f"{s.requests_per_s:.1f}",
+            str(s.errors),
+            _ms(s.p50_us),
+            _ms(s.p95_us),
+            _ms(s.p99_us),
         ]
-        body += [
-            f'<section id="sweep"><h2>Sweep {_e(sweep.spec.text)}: {_e(best_text)}</h2>',
-            _sweep_chart(sweep),
-            _table(
-                "sweep-table",
-                [sweep.spec.dimension, "req/s", "p50 ms", "p99 ms", "errors", "stable", "trials", "SLO"],
-                rows,
-            ),
-            "</section>",
-        ]
-    if timeline:
-        rows = [
-            [
-                str(s.second),
-                str(s.requests),
-                f"{s.requests_per_s:.1f}",
-                str(s.errors),
-                _ms(s.p50_us),
-                _ms(s.p95_us),
-                _ms(s.p99_us),
-            ]
-            for s in timeline
-        ]
-        body += [
-            '<section id="timeline"><h2>Per second</h2><details><summary>show the table</summary>',
-            _table("timeline-table", ["second", "requests", "req/s", "errors", "p50 ms", "p95 ms", "p99 ms"], rows),
-            "</details></section>",
-        ]
-    title = f"bankscore-bench report: {info.method} {info.host}:{info.port}{redact_url(info.path)}"
+        for s in timeline
+    ]
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+        _templates()
+        .get_template("report.html.j2")
+        .render(
+            title=f"bankscore-bench report: {info.method} {info.host}:{info.port}{redact_url(info.path)}",
+            meta=(
+                f"{info.method} {redact_url(info.url)} · concurrency {info.concurrency} · {loop} · "
+                f"{summary.duration_s:.3f} s · bankscore-bench {__version__}"
+            ),
+            warnings=_warnings(info, summary),
+            sweep_note=_sweep_scope_note(sweep),
+            summary_rows=_summary_rows(summary),
+            latency_header=latency_header,
+            latency_rows=latency_rows,
+            validity_rows=_validity_rows(summary.latency),
+            thresholds=[
+                {"expression": r.threshold.expression, "actual": format_threshold_actual(r), "passed": r.passed}
+                for r in thresholds
+            ],
+            thresholds_passed=all(r.passed for r in thresholds),
+            charts=charts,
+            sweep=_sweep_section(sweep) if sweep is not None else None,
+            timeline_rows=timeline_rows,
+        )
     )
 
 
