@@ -1,10 +1,9 @@
 """ab's report, byte for byte, from a run's ``SampleLog``: stdout text, progress lines, ``-e`` CSV, ``-g`` TSV.
 
-Every format string and formula is ab's (Apache httpd 2.4.x ``support/ab.c`` ``output_results()``; see
-reference/loadtest.md section 1): whole-µs integer means, ``ap_round_ms(x) = (x + 500) / 1000`` with C's
-truncating division, the sample standard deviation around that truncated mean, summed in completion order
-(so the float result is ab's to the last bit), percentiles ``s[n * p / 100]`` of the totals sorted
-ascending.
+Every format string and formula is ab's (Apache httpd 2.4.x ``support/ab.c`` ``output_results()``):
+whole-µs integer means, ``ap_round_ms(x) = (x + 500) / 1000`` with C's truncating division, the sample
+standard deviation around that truncated mean, summed in completion order (so the float result is ab's to the
+last bit), percentiles ``s[n * p / 100]`` of the totals sorted ascending.
 
 Two of ab's results are bugs. By default this module prints the correct value; ``strict=True`` (the CLI's
 ``--ab-strict``) reproduces ab:

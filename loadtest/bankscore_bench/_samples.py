@@ -4,7 +4,7 @@ The load generator appends one row per request; the ab report, the exact statist
 reports, the sweep and the distributed merge all read the same columns. Columns are ``array('q')`` of
 integers (microseconds, bytes, codes) so a million requests cost about 90 MB at most, appending is cheap
 inside the gevent loop, and a worker can ship its log to the master as raw bytes with nothing rounded
-(Locust's own stats round to about two significant digits; see reference/loadtest.md 2.1).
+(Locust's own stats round response times to about two significant digits).
 
 Times are microseconds. ``start_us`` and ``intended_us`` are wall-clock epoch microseconds (ab's ``-g`` file
 prints the start as a date); durations are measured with a monotonic clock and stored as differences.

@@ -89,7 +89,7 @@ def percentile_us(sorted_us: Int64Array, percent: Fraction) -> int:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PercentileValidity:
-    """MLPerf-style check of one percentile claim at 99 % confidence (loadtest.md 4.6).
+    """MLPerf-style check of one percentile claim at 99 % confidence (LoadGen's early stopping).
 
     The claim "pX <= v" is supported when, were the true pX above v, seeing at most the observed number of
     slower requests would have had probability <= 1 %: a one-sided binomial test, as LoadGen's early stopping.

@@ -187,7 +187,7 @@ AB_FIXTURES = Path(__file__).parent / "fixtures" / "ab"
 
 @pytest.fixture(scope="session")
 def ab_fixtures() -> Path:
-    """Folder of verbatim ab 2.3 captures (copied from the research notes; see fixtures/ab/README.md)."""
+    """Folder of verbatim ab 2.3 captures (how they were made: fixtures/ab/README.md)."""
     return AB_FIXTURES
 
 

@@ -34,7 +34,7 @@ EngineRun = Callable[..., tuple[RunInfo, SampleLog]]
 
 
 def _records_of(body: bytes, generation: str) -> tuple[list[dict[str, Any]], str]:
-    """Decode a request body by the scoring contract (azure/CONTRACT.md 0): the records and the method."""
+    """Decode a request body by the scoring contract: the records and the method."""
     document = json.loads(body)
     if generation == "C":
         assert set(document) <= {"Inputs", "GlobalParameters"}
