@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for people and CI:  ./dev.sh demo   |   ./dev.sh test
+# One entry point for people and CI:  ./dev.sh demo   |   ./dev.sh test   |   ./dev.sh quick
 # Each sets up what it needs (a .venv with bankscore[all] and the dev tools, system tools from apt-get)
 # and then runs. Setup is skipped when pyproject.toml has not changed since the last one.
 set -euo pipefail
@@ -47,21 +47,25 @@ case "${1:-}" in
         setup
         exec "$VENV/bin/bankscore" demo "${@:2}"
         ;;
-    test)
+    test|quick)
         apt_install
         setup
         echo "==> ruff";   "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
         echo "==> mypy";   "$VENV/bin/mypy"
+        echo "==> import contracts"; "$VENV/bin/lint-imports" --no-cache --no-logo
         # The shared research folder beside the clone (CI has it) lets a few tests compare against the real
         # Azure swagger files and the inference server's probe answers; without it those tests skip.
         if [ -d ../shared/azure ]; then
             export BANKSCORE_SWAGGER_SAMPLES="$(cd ../shared/azure && pwd)/swagger-samples"
             export BANKSCORE_PROBE_RESULTS="$(cd ../shared/azure && pwd)/probe-results.json"
         fi
-        echo "==> pytest"; "$VENV/bin/pytest" "${@:2}"
+        # quick: the fast tests only, for your own loop (CI runs `test`: everything, the slow end-to-end ones too).
+        marker=()
+        [ "$1" = quick ] && marker=(-m "not slow")
+        echo "==> pytest"; "$VENV/bin/pytest" "${marker[@]}" "${@:2}"
         ;;
     *)
-        echo "usage: ./dev.sh demo | ./dev.sh test [PYTEST-ARGS]" >&2
+        echo "usage: ./dev.sh demo | ./dev.sh test [PYTEST-ARGS] | ./dev.sh quick [PYTEST-ARGS]" >&2
         exit 2
         ;;
 esac

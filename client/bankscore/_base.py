@@ -43,6 +43,7 @@ from bankscore._spec import (
     Document,
     RecordField,
     SwaggerError,
+    detect_generation,
     diff_specs,
     parse_document,
     record_description,
@@ -56,7 +57,6 @@ from bankscore._wire import (
     PREDICT_PROBA,
     DecodeError,
     decode_predictions,
-    detect_generation,
     encode_body,
     supports_proba,
 )

@@ -62,7 +62,7 @@ class Endpoint:
 
     @property
     def swagger_uri(self) -> str:
-        from bankscore.swagger import swagger_url
+        from bankscore._spec._url import swagger_url
 
         return str(swagger_url(self.scoring_uri))
 

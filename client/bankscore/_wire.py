@@ -21,7 +21,6 @@ __all__ = [
     "PREDICT_PROBA",
     "DecodeError",
     "decode_predictions",
-    "detect_generation",
     "encode_body",
     "supports_proba",
 ]
@@ -92,20 +91,3 @@ def _label(item: Any) -> str:
     if isinstance(item, str):
         return item
     raise DecodeError(f"expected a label, got {json.dumps(item)[:80]}")
-
-
-def detect_generation(document: Mapping[str, Any]) -> WireGeneration:
-    """The generation a spec declares: ``x-bankscore.generation``, else the shape of its request body.
-
-    ``Inputs``/``GlobalParameters`` is C, ``data`` with ``method`` is B, ``data`` alone is A. Raises
-    ``ValueError`` when the spec has no recognizable scoring request.
-    """
-    from bankscore._spec import SwaggerError, request_shape
-
-    try:
-        shape = request_shape(dict(document))
-    except SwaggerError as exc:
-        raise ValueError(str(exc)) from None
-    if shape.generation is None:
-        raise ValueError("the spec's scoring request is neither {Inputs: ...} nor {data: ...}")
-    return WireGeneration(shape.generation)

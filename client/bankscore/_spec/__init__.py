@@ -10,6 +10,7 @@ from bankscore._spec._convert import OPENAPI_VERSION, convert_swagger2, to_opena
 from bankscore._spec._diff import (
     RequestShape,
     SpecChange,
+    detect_generation,
     diff_specs,
     record_schema_of,
     render_changes,
@@ -35,6 +36,7 @@ __all__ = [
     "SpecChange",
     "SwaggerError",
     "convert_swagger2",
+    "detect_generation",
     "diff_specs",
     "dump_document",
     "load_document",

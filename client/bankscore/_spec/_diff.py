@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from bankscore._exceptions import SwaggerError
+from bankscore._generations import WireGeneration
 from bankscore._spec._convert import to_openapi3
 from bankscore._spec._document import Document
 
@@ -133,6 +134,21 @@ def request_shape(document: Document) -> RequestShape:
     for name, schema in (record.get("properties") or {}).items():
         fields[f"{_RECORD}.{name}"] = _field(doc, schema, required=name in record_required)
     return RequestShape(generation, fields)
+
+
+def detect_generation(document: Document) -> WireGeneration:
+    """The generation a spec declares: ``x-bankscore.generation``, else the shape of its request body.
+
+    ``Inputs``/``GlobalParameters`` is C, ``data`` with ``method`` is B, ``data`` alone is A. Raises
+    ``ValueError`` when the spec has no recognizable scoring request.
+    """
+    try:
+        shape = request_shape(dict(document))
+    except SwaggerError as exc:
+        raise ValueError(str(exc)) from None
+    if shape.generation is None:
+        raise ValueError("the spec's scoring request is neither {Inputs: ...} nor {data: ...}")
+    return WireGeneration(shape.generation)
 
 
 def record_schema_of(document: Document) -> _Json:

@@ -35,6 +35,7 @@ from bankscore._generations import WireGeneration
 from bankscore._spec import (
     Document,
     RecordField,
+    detect_generation,
     dump_document,
     record_description,
     record_fields,
@@ -42,7 +43,6 @@ from bankscore._spec import (
     to_openapi3,
 )
 from bankscore._spec._record import SOURCE_TYPES
-from bankscore._wire import detect_generation
 
 __all__ = [
     "GENERATOR",

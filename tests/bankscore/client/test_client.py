@@ -95,7 +95,7 @@ def test_generation_is_read_from_the_endpoint_spec(shipped: list[dict[str, Any]]
 
 
 def test_generation_from_the_body_shape_of_a_spec_without_the_extension() -> None:
-    from bankscore._wire import detect_generation
+    from bankscore._spec import detect_generation
     from bankscore.swagger import build_pinned_spec
 
     for generation in "ABC":

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bankscore import Prediction, ScoringError, WireGeneration
-from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, detect_generation, encode_body
+from bankscore._spec import detect_generation
+from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body
 from bankscore.swagger import load_document
 
 SAMPLES = Path("/work/shared/azure/swagger-samples")
