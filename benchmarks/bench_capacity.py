@@ -17,7 +17,7 @@ one after another against the same target with the same users and the same reque
   or recorded: a gevent socket per user with nothing else to do (Locust's model at its leanest).
 
 Each runs in its own process (Locust patches the process it runs in). Requests/s is requests / time from the
-first request to the last completion. Targets (issue 6): engine >= 90% of plain Locust, >= 30% of ab -k.
+first request to the last completion. Targets: engine >= 90% of plain Locust, >= 30% of ab -k.
 """
 
 from __future__ import annotations

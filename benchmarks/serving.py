@@ -9,7 +9,7 @@ One run, one model, one server (azmlinfsrv), measured in turn:
     the deployment's own logging.json, on the server's port: no script can serve faster on this machine
     with the server's default (sync) worker;
   * an AutoML-style score.py (inference-schema decorators with PandasParameterType, then the model's pandas
-    predict, as Azure AutoML's generated scoring scripts do; CONTRACT.md section 2) with 2 workers.
+    predict, as Azure AutoML's generated scoring scripts do) with 2 workers.
 For each: `ab -k -c 8 -n N` requests/s with one record per request, and the server's own scoring-function time
 (`x-ms-run-fn-exec-ms`) p50/p99 for 1 and 1,000 records. Every server stays up for the whole run and the
 measurements go round them in --rounds interleaved rounds (medians reported, every round kept in the JSON),

@@ -91,12 +91,7 @@ class AsyncClient(BaseClient[R]):
         try:
             spec = await self.fetch_spec()
         except BankscoreError as exc:
-            error = self._spec_unavailable(exc)
-            if error is not None:
-                raise error from None
-            settled = self._settled()
-            assert settled is not None  # the local deployment's saved generation stood in
-            return settled
+            return self._settle_without_spec(exc)
         return self._settle(spec)
 
     async def fetch_spec(self) -> dict[str, Any]:

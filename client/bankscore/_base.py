@@ -49,6 +49,7 @@ from bankscore._spec import (
     record_description,
     record_fields,
     record_model,
+    record_spec,
     to_openapi3,
 )
 from bankscore._version import __version__
@@ -173,21 +174,20 @@ class BaseClient(Generic[R]):
             self._codec = _codec_for_spec(spec)
         return self._generation, self._codec
 
-    def _spec_unavailable(self, exc: BankscoreError) -> BankscoreError | None:
-        """The error to raise when the spec could not be read, or None when the local deployment's saved
-        generation stands in for it."""
+    def _settle_without_spec(self, exc: BankscoreError) -> tuple[WireGeneration, RecordCodec[Any]]:
+        """After the spec could not be read: the local deployment's saved generation, or ``exc`` with a hint."""
         fallback = self._endpoint.generation
         if fallback is not None and isinstance(exc, APIStatusError | SwaggerError):
             self._generation = self._generation or fallback
             self._codec = self._codec or _codec(BankMarketingRecord)
-            return None
+            return self._generation, self._codec
         if isinstance(exc, APIStatusError) and exc.status not in {401, 403}:
-            return type(exc)(
+            raise type(exc)(
                 f"{exc.message}; {_GENERATION_HINT}", status=exc.status, request_id=exc.request_id, retry_after=None
-            )
+            ) from None
         if isinstance(exc, SwaggerError):
-            return SwaggerError(f"{exc}; {_GENERATION_HINT}")
-        return exc
+            raise SwaggerError(f"{exc}; {_GENERATION_HINT}") from None
+        raise exc
 
     def _drift(self, live: Document) -> list[Any]:
         binding = type(self).binding
@@ -306,27 +306,7 @@ def drift_changes(live: Mapping[str, Any], model: type[BaseModel] = BankMarketin
     Only the record's fields count: the client speaks every wire generation, so a generation change is not
     drift.
     """
-    record = model.model_json_schema(by_alias=True)
-    mine = {
-        "openapi": "3.0.3",
-        "paths": {
-            "/score": {
-                "post": {
-                    "operationId": "RunMLService",
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"data": {"type": "array", "items": record}},
-                                }
-                            }
-                        }
-                    },
-                }
-            }
-        },
-    }
+    mine = record_spec(model.model_json_schema(by_alias=True))
     return [c for c in diff_specs(mine, dict(live)) if c.path.startswith("record.")]
 
 

@@ -108,12 +108,7 @@ class Client(BaseClient[R]):
         try:
             spec = self.fetch_spec()
         except BankscoreError as exc:
-            error = self._spec_unavailable(exc)
-            if error is not None:
-                raise error from None
-            settled = self._settled()
-            assert settled is not None  # the local deployment's saved generation stood in
-            return settled
+            return self._settle_without_spec(exc)
         return self._settle(spec)
 
     def fetch_spec(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import pydantic
 from pydantic import BaseModel
 
 from bankscore._exceptions import DataError, RecordProblem, ValidationError
-from bankscore.features import LABEL
+from bankscore.features import LABEL, number_from_text
 
 __all__ = [
     "LabelColumnDropped",
@@ -170,14 +170,10 @@ def _members(annotation: Any) -> list[Any]:
 def _number(value: Any, *, integer: bool) -> Any:
     """``value`` read as a number where it is text of one, or a whole float for an integer; else as it is."""
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                return value
+        number = number_from_text(value)
+        if number is None:
+            return value  # left for validation to name
+        value = number
     if integer and isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return value

@@ -31,6 +31,7 @@ __all__ = [
     "ValueProblem",
     "check_record",
     "feature",
+    "number_from_text",
     "parse_value",
 ]
 
@@ -200,6 +201,18 @@ def parse_value(feat: Feature, raw: object) -> int | float | str | ValueProblem:
     return number
 
 
+def number_from_text(text: str) -> int | float | None:
+    """The number a CSV cell or a text field holds (``"41"``, ``" 1.1 "``), or None when it holds none."""
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        try:
+            return float(stripped)
+        except ValueError:
+            return None
+
+
 def _parse_number(feat: Feature, raw: object) -> int | float | ValueProblem:
     expected = "an integer" if feat.kind is FeatureKind.INTEGER else "a number"
     value: int | float
@@ -208,14 +221,10 @@ def _parse_number(feat: Feature, raw: object) -> int | float | ValueProblem:
     if isinstance(raw, int | float):
         value = raw
     elif isinstance(raw, str):
-        text = raw.strip()
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                return ValueProblem(feat.wire_name, raw, f"must be {expected}")
+        parsed = number_from_text(raw)
+        if parsed is None:
+            return ValueProblem(feat.wire_name, raw, f"must be {expected}")
+        value = parsed
     else:
         return ValueProblem(feat.wire_name, raw, f"must be {expected}")
     if isinstance(value, float) and not math.isfinite(value):

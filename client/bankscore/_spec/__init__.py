@@ -16,7 +16,14 @@ from bankscore._spec._diff import (
     render_changes,
     request_shape,
 )
-from bankscore._spec._document import Document, dump_document, load_document, parse_document, spec_version
+from bankscore._spec._document import (
+    Document,
+    dump_document,
+    load_document,
+    parse_document,
+    record_spec,
+    spec_version,
+)
 from bankscore._spec._record import (
     RECORD_CONFIG,
     RecordField,
@@ -46,6 +53,7 @@ __all__ = [
     "record_fields",
     "record_model",
     "record_schema_of",
+    "record_spec",
     "render_changes",
     "request_shape",
     "spec_version",

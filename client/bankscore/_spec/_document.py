@@ -12,7 +12,7 @@ from typing import Any
 
 from bankscore._exceptions import SwaggerError
 
-__all__ = ["Document", "dump_document", "load_document", "parse_document", "spec_version"]
+__all__ = ["Document", "dump_document", "load_document", "parse_document", "record_spec", "spec_version"]
 
 Document = dict[str, Any]
 
@@ -57,3 +57,25 @@ def load_document(path: Path) -> Document:
 def dump_document(document: Document) -> bytes:
     """The document's bytes: the same document always gives the same bytes."""
     return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def record_spec(
+    record: dict[str, Any], *, info: dict[str, Any] | None = None, components: dict[str, Any] | None = None
+) -> Document:
+    """The smallest scoring spec around a record schema: ``POST /score`` taking ``{"data": [record, ...]}``."""
+    body = {"type": "object", "properties": {"data": {"type": "array", "items": record}}}
+    document: Document = {"openapi": "3.0.3"}
+    if info is not None:
+        document["info"] = info
+    document["paths"] = {
+        "/score": {
+            "post": {
+                "operationId": "RunMLService",
+                "requestBody": {"content": {"application/json": {"schema": body}}},
+                "responses": {"200": {"description": "Predictions"}},
+            }
+        }
+    }
+    if components is not None:
+        document["components"] = components
+    return document

@@ -40,7 +40,7 @@ def _json_records(raw: bytes, source: str) -> list[Any]:
         body = json.loads(raw)
     except ValueError as exc:
         raise click.ClickException(f"{source} is not JSON: {exc}") from None
-    if isinstance(body, dict):  # a request body as the seed sends it: {"data": [...]} or {"Inputs": {"data": ...}}
+    if isinstance(body, dict):  # a whole request body: {"data": [...]} or {"Inputs": {"data": ...}}
         body = body.get("data", (body.get("Inputs") or {}).get("data", [body]))
     if not isinstance(body, list):
         raise click.ClickException(f"{source} should hold a list of records")

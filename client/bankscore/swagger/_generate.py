@@ -40,6 +40,7 @@ from bankscore._spec import (
     record_description,
     record_fields,
     record_schema_of,
+    record_spec,
     to_openapi3,
 )
 from bankscore._spec._record import SOURCE_TYPES
@@ -192,26 +193,11 @@ def _generator_input(doc: Document, record_class: str) -> Document:
     """What the generator parses: the record schema as a named component, used by the scoring operation."""
     record = {k: v for k, v in record_schema_of(doc).items() if k not in {"title", "example"}}
     info = doc.get("info") or {}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": str(info.get("title") or "scoring"), "version": str(info.get("version") or "1.0")},
-        "paths": {
-            "/score": {
-                "post": {
-                    "operationId": "RunMLService",
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{record_class}"}}
-                            }
-                        }
-                    },
-                    "responses": {"200": {"description": "Predictions, decoded by bankscore's runtime"}},
-                }
-            }
-        },
-        "components": {"schemas": {record_class: record}},
-    }
+    return record_spec(
+        {"$ref": f"#/components/schemas/{record_class}"},
+        info={"title": str(info.get("title") or "scoring"), "version": str(info.get("version") or "1.0")},
+        components={"schemas": {record_class: record}},
+    )
 
 
 def _project_class() -> Any:
@@ -228,6 +214,8 @@ def _project_class() -> Any:
             template = self.env.get_template("model.py.jinja")
             imports, names = [], []
             for model in self.openapi.models:
+                if model.class_info.name != self.env.globals["bankscore_record_class"]:
+                    continue  # the request body around the records: the runtime builds it
                 path = models_dir / f"{model.class_info.module_name}.py"
                 path.write_text(template.render(model=model), encoding=self.config.file_encoding)
                 imports.append(import_string_from_class(model.class_info))

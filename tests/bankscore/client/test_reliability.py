@@ -1,4 +1,4 @@
-"""Reliability: a fault-injecting proxy between the client and a real local deployment (issue 5).
+"""Reliability: a fault-injecting proxy between the client and a real local deployment.
 
 10,000 shipped records go through ``predict_many`` while the proxy answers 503s, 429s with ``Retry-After``,
 drops connections half-way through a request or before the answer, and cuts answers short. Every prediction

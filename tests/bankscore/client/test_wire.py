@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from bankscore._spec import detect_generation
 from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body
 from bankscore.swagger import load_document
 
-SAMPLES = Path("/work/shared/azure/swagger-samples")
+SAMPLES = Path(os.environ.get("BANKSCORE_SWAGGER_SAMPLES") or "/nonexistent")  # set by ./dev.sh when present
 REPO_SAMPLES = Path(__file__).resolve().parents[1] / "swagger" / "data"
 RECORDS = b'[{"age":41},{"age":60}]'
 

@@ -60,7 +60,7 @@ def test_a_load_test_sees_no_failed_request_while_the_deployment_is_replaced(
     body.write_text(json.dumps({"Inputs": {"data": [trained.yes_record]}}))
     auth = ["-H", f"Authorization: Bearer {KEY}"] if mode == "keyed" else []
     # Bounded by count and time; stopped with SIGINT (ab then prints its report) once the switch is done.
-    # bankscore-bench takes the same command line and prints the same report (issue 7: a bench run during a
+    # bankscore-bench takes the same command line and prints the same report (a bench run during a
     # redeploy shows no failed requests).
     command = ["ab"] if tool == "ab" else [sys.executable, "-m", "bankscore_bench"]
     ab = subprocess.Popen(
