@@ -61,7 +61,7 @@ case "${1:-}" in
         fi
         # quick: the fast tests only, for your own loop (CI runs `test`: everything, the slow end-to-end ones too).
         marker=()
-        [ "$1" = quick ] && marker=(-m "not slow")
+        [ "$1" = quick ] && marker=(-m "not slow" -n auto)
         echo "==> pytest"; "$VENV/bin/pytest" "${marker[@]}" "${@:2}"
         ;;
     *)

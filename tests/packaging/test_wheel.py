@@ -1,5 +1,8 @@
 """What `pip install 'bankscore[all]'` gives, tried outside the source tree: regenerate on redeploy, end to end.
 
+For every Azure spec we have and the local deployment's, a package is generated with the installed command and
+scores against a loopback endpoint answering that spec's generation.
+
 The built wheel goes into a fresh virtual environment (uv, for speed; the same wheel and dependencies pip would
 install), and every command runs in an empty folder with its own workspace: train, deploy locally, pull the
 spec, generate a typed package, import it and score shipped rows through its Client; then `pipeline run
@@ -14,12 +17,43 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+_SHARED = os.environ.get("BANKSCORE_SWAGGER_SAMPLES") or str(ROOT.parent / "shared" / "azure" / "swagger-samples")
+_REPO_SAMPLES = ROOT / "tests" / "bankscore" / "swagger" / "data"
+# Every Azure spec we have (the shared research folder holds all 11), and the local deployment's.
+SAMPLES = [
+    *(sorted(Path(_SHARED).glob("*.json")) if Path(_SHARED).is_dir() else sorted(_REPO_SAMPLES.glob("*.json"))),
+    ROOT / "swagger" / "openapi3.json",
+]
+
+SCORE_EVERY_PACKAGE = """
+import json, sys
+from bankscore.data import load_training_data
+rows = []
+for row in load_training_data().records():
+    rows.append(row)
+    if len(rows) == 5:
+        break
+answers = {}
+for name, uri in json.loads(sys.argv[1]).items():
+    package = __import__(name)
+    wire = [info.serialization_alias or field for field, info in package.Record.model_fields.items()]
+    with package.Client(uri, max_retries=0) as client:
+        result = client.predict_many([{k: r[k] for k in wire} for r in rows], batch_size=2)
+    answers[name] = {
+        "fields": wire,
+        "generation": package.GENERATION,
+        "labels": result.labels,
+        "probabilities": [p.probability for p in result.predictions],
+    }
+print(json.dumps(answers))
+"""
 
 SCORE_THROUGH_PACKAGE = """
 import json, sys, warnings
@@ -106,6 +140,33 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     tool = Installed(venv, work)
     yield tool
     tool.run("bankscore", "deploy", "stop", timeout=60)
+
+
+@pytest.mark.slow
+def test_every_spec_gives_a_package_that_scores_from_the_wheel(
+    installed: Installed, scoring_server: Callable[[dict[str, Any]], Any]
+) -> None:
+    from bankscore.swagger import load_document, request_shape
+
+    packages = installed.work / "samples"
+    uris: dict[str, str] = {}
+    expected: dict[str, tuple[list[str], str]] = {}
+    for i, sample in enumerate(SAMPLES):
+        name = f"sample_{i}_client"
+        installed.ok("bankscore", "swagger", "generate", "--spec", str(sample), "--output", str(packages / name))
+        document = load_document(sample)
+        shape = request_shape(document)
+        uris[name] = scoring_server(document).scoring_uri
+        fields = [path.removeprefix("record.") for path in shape.fields if path.startswith("record.")]
+        expected[name] = (fields, str(shape.generation))
+    answers = json.loads(installed.ok("python", "-c", SCORE_EVERY_PACKAGE, json.dumps(uris), pythonpath=packages))
+    assert len(answers) == len(SAMPLES) >= 4
+    for name, answer in answers.items():
+        fields, generation = expected[name]
+        assert answer["fields"] == fields, name
+        assert answer["generation"] == generation, name
+        assert len(answer["labels"]) == 5 and set(answer["labels"]) <= {"no", "yes"}, name
+        assert all((p is not None) == (generation != "A") for p in answer["probabilities"]), name
 
 
 @pytest.mark.slow

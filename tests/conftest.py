@@ -1,4 +1,4 @@
-"""Fixtures shared by the client and Swagger tests: a real scoring endpoint on 127.0.0.1 for any spec."""
+"""Fixtures shared across the test packages: a real scoring endpoint on 127.0.0.1 for any spec."""
 
 from __future__ import annotations
 
