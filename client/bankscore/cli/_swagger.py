@@ -137,8 +137,11 @@ def _spec_for_generation(source: str | None, key: str | None, name: str, timeout
 
         try:
             endpoint = local_endpoint(name)
-        except BankscoreError as exc:
-            raise click.ClickException(f"{exc} (or pass --spec FILE|URL)") from None
+        except BankscoreError:
+            raise click.ClickException(
+                f"no local deployment {name!r} to take the spec from: pass --spec FILE|URL "
+                f"(a spec file or the endpoint's URL), or start one with `bankscore deploy local`"
+            ) from None
         secret = key or (endpoint.key.reveal() if endpoint.key is not None else None)
         pulled = pull_spec(endpoint.scoring_uri, key=secret, timeout=timeout)
         return pulled.document, f"the local deployment {name!r} ({pulled.url})"
