@@ -30,9 +30,11 @@ import json
 import math
 import os
 import pickle
+import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -51,14 +53,14 @@ try:  # orjson parses a large body several times faster than json
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
-            # Python's json also reads NaN, Infinity and huge integers, which the checks then name precisely;
-            # a body neither can read gets json's message, which says where it broke.
-            return json.loads(raw)
+            # Python's json also reads NaN, Infinity, huge numbers, UTF-16/32 and a byte-order mark, which the
+            # checks then name precisely; a body neither can read gets json's message, which says where it broke.
+            return _loads_slowly(raw)
 
 except ImportError:
 
     def _loads(raw: bytes) -> Any:
-        return json.loads(raw)
+        return _loads_slowly(raw)
 
 
 try:  # the inference server aliases these modules to its own; outside it they are absent
@@ -542,6 +544,49 @@ def _forest_small(trees: list[ForestTree], rows: Rows) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------- request body
 
+# A JSON string, escapes included: left out when counting brackets, as text may hold any.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+class _Unreadable(str):
+    """A JSON number Python cannot hold, kept as the caller wrote it so that a message can show it.
+
+    An integer longer than ``int()`` converts (4,300 digits) or a number beyond float range (``1e999``):
+    int() would raise ValueError with advice meant for the server's programmer, float() would give an infinity
+    the caller never wrote. A str subclass fails every type check, so the record is refused by name.
+    """
+
+
+def _int_or_unreadable(text: str) -> int | _Unreadable:
+    try:
+        return int(text)
+    except ValueError:  # over sys.get_int_max_str_digits()
+        return _Unreadable(text)
+
+
+def _float_or_unreadable(text: str) -> float | _Unreadable:
+    number = float(text)
+    return number if math.isfinite(number) else _Unreadable(text)
+
+
+def _deepest(raw: bytes) -> int:
+    """How deep arrays and objects nest in ``raw``, counted on its bytes without parsing."""
+    codes = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
+    steps = (codes == ord("[")).astype(np.int32) + (codes == ord("{")) - (codes == ord("]")) - (codes == ord("}"))
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+
+
+def _loads_slowly(raw: bytes) -> Any:
+    """Python's json, for a body orjson refused, with every number kept however large."""
+    try:
+        # The number hooks cost a tenth of the parse, only on this path: orjson reads the bodies that are right.
+        return json.loads(raw, parse_int=_int_or_unreadable, parse_float=_float_or_unreadable)
+    except RecursionError:
+        # json recurses once per level: past Python's recursion limit (1,000 frames, less the server's own
+        # stack) it overflows, where orjson refused at 1,024 levels. Only such a body pays for counting them.
+        depth = _deepest(raw)
+        raise ValueError(f"arrays and objects nest {depth} levels deep, more than this server reads") from None
+
 
 def parse_body(raw: bytes, generation: str) -> tuple[list[Any], str]:
     """The records and the method a body asks for, in the deployment's wire generation."""
@@ -573,9 +618,10 @@ def parse_body(raw: bytes, generation: str) -> tuple[list[Any], str]:
         if generation == "B" and "method" in body:
             method = body["method"]
     if method not in METHODS:
-        raise InputError(400, f"method={method!r} is not one of predict, predict_proba")
+        raise InputError(400, f"method={_shown(method, as_python=True)} is not one of predict, predict_proba")
     if not isinstance(data, list):
-        raise InputError(400, f"data must be a list of records, not {type(data).__name__}")
+        kind = "number" if type(data) is _Unreadable else type(data).__name__
+        raise InputError(400, f"data must be a list of records, not {kind}")
     if not data:
         raise InputError(400, "data is empty: send at least one record")
     return data, method
@@ -663,20 +709,67 @@ def _value_problem(feature: Mapping[str, Any], value: Any) -> str | None:
         return None
     expected = "an integer" if kind == "integer" else "a number"
     shown = _shown(value)
+    low, high = feature.get("minimum"), feature.get("maximum")
+    if type(value) is _Unreadable:  # a number, only too long or too large for any feature
+        if low is None and high is None:
+            return f"{name}={shown} is too large for {expected}"
+        return f"{name}={shown} is outside the range {_fmt(low)}..{_fmt(high)}"
     if type(value) is not int and (type(value) is not float or not math.isfinite(value)):
         return f"{name}={shown} must be {expected}"
     if kind == "integer" and type(value) is float and not value.is_integer():
         return f"{name}={shown} must be an integer"
-    low, high = feature.get("minimum"), feature.get("maximum")
     if (low is not None and value < low) or (high is not None and value > high):
         return f"{name}={shown} is outside the range {_fmt(low)}..{_fmt(high)}"
     return None
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    """The value as JSON, cut short: a 400-digit number or a long string stays readable in the message."""
-    text = json.dumps(value)  # as the caller wrote it: NaN and Infinity included
+def _shown(value: Any, limit: int = 60, *, as_python: bool = False) -> str:
+    """The value as JSON (or Python's repr), cut short: a long number, string or list stays readable.
+
+    Written without recursion and only as far as ``limit``: a value nested a thousand levels deep (orjson reads
+    1,024) would overflow json.dumps or repr, and a megabyte string need not be encoded to show 60 characters.
+    """
+    scalar = _python_scalar if as_python else _json_scalar
+    pieces: list[str] = []
+    size = 0
+    # Each open array or object: an iterator of (text before the item, item), and the text that closes it.
+    open_: list[tuple[Iterator[tuple[str, Any]], str]] = [(iter((("", value),)), "")]
+    while open_ and size <= limit:
+        items, close = open_[-1]
+        before, item = next(items, ("", _DONE))
+        if item is _DONE:
+            open_.pop()
+            piece = close
+        elif isinstance(item, list):
+            open_.append(((("" if i == 0 else ", ", v) for i, v in enumerate(item)), "]"))
+            piece = before + "["
+        elif isinstance(item, dict):
+            keyed = (("" if i == 0 else ", ") + scalar(k[: limit + 1]) + ": " for i, k in enumerate(item))
+            open_.append((zip(keyed, item.values(), strict=True), "}"))
+            piece = before + "{"
+        else:
+            piece = before + scalar(item)
+        pieces.append(piece)
+        size += len(piece)
+    text = "".join(pieces)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+_DONE = object()  # marks the end of an array or object in _shown
+
+
+def _json_scalar(value: Any) -> str:
+    if type(value) is _Unreadable:
+        return str.__str__(value)  # the number as written
+    if isinstance(value, str) and len(value) > 200:
+        value = value[:200]  # enough for any limit; cut before encoding, not after
+    return json.dumps(value)  # as the caller wrote it: NaN and Infinity included
+
+
+def _python_scalar(value: Any) -> str:
+    if type(value) is _Unreadable:
+        return str.__str__(value)
+    return repr(value[:200] if isinstance(value, str) else value)
 
 
 def _fmt(bound: float | None) -> str:
@@ -686,22 +779,28 @@ def _fmt(bound: float | None) -> str:
 def _describe_problems(model: Model, rows: list[Any]) -> str:
     problems: list[str] = []
     for index, row in enumerate(rows):
-        if type(row) is not dict:
-            problems.append(f"record {index}: must be an object of feature: value, not {json.dumps(row)[:80]}")
-        else:
-            for name in row:
-                if name not in model.feature_names:
-                    problems.append(f"record {index}: {name} is not an input feature of this model")
-            for feature in model.features:
-                if feature["wire_name"] not in row:
-                    problems.append(f"record {index}: {feature['wire_name']} is missing")
-                    continue
-                problem = _value_problem(feature, row[feature["wire_name"]])
-                if problem:
-                    problems.append(f"record {index}: {problem}")
+        # Lazily: a record with a hundred thousand unknown keys costs no more than five problems.
+        problems.extend(islice(_record_problems(model, index, row), MAX_PROBLEMS_SHOWN - len(problems)))
         if len(problems) >= MAX_PROBLEMS_SHOWN:
             break
-    return "; ".join(problems[:MAX_PROBLEMS_SHOWN]) or "the records do not fit the model's features"
+    return "; ".join(problems) or "the records do not fit the model's features"
+
+
+def _record_problems(model: Model, index: int, row: Any) -> Iterator[str]:
+    if type(row) is not dict:
+        yield f"record {index}: must be an object of feature: value, not {_shown(row, 80)}"
+        return
+    for name in row:
+        if name not in model.feature_names:
+            shown = name if len(name) <= 60 else name[:60] + "..."
+            yield f"record {index}: {shown} is not an input feature of this model"
+    for feature in model.features:
+        if feature["wire_name"] not in row:
+            yield f"record {index}: {feature['wire_name']} is missing"
+            continue
+        problem = _value_problem(feature, row[feature["wire_name"]])
+        if problem:
+            yield f"record {index}: {problem}"
 
 
 def render_result(model: Model, method: str, p_yes: np.ndarray[Any, Any]) -> Any:

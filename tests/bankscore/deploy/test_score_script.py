@@ -588,3 +588,154 @@ def test_the_log_line_is_the_json_of_its_fields(loaded: Model, capsys: pytest.Ca
         "model_version": "7",
         "generation": "C",
     }
+
+
+# ------------------------------------------------------------------------------------------ hostile bodies
+
+
+def wrapped(generation: str, records: bytes) -> bytes:
+    """A body of ``generation`` around records given as raw JSON text (json.dumps cannot write 1,000 levels)."""
+    return b'{"Inputs": {"data": %s}}' % records if generation == "C" else b'{"data": %s}' % records
+
+
+def deep(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+def at_stack_depth(frames: int, call: Any, *args: Any) -> Any:
+    """``call(*args)`` with ``frames`` more Python frames below it, as when the server's own stack is deep."""
+    return call(*args) if frames == 0 else at_stack_depth(frames - 1, call, *args)
+
+
+@pytest.fixture
+def roomy(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Route requests to a model of each generation that takes 1 MB bodies."""
+
+    def install(generation: str) -> Model:
+        model = tiny_model(generation, max_body_bytes=1 << 20)
+        monkeypatch.setattr(score_script, "_MODEL", model)
+        return model
+
+    return install
+
+
+@pytest.mark.parametrize("generation", ["A", "B", "C"])
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        # orjson refuses past 1,024 levels and Python's json overflowed its stack: a 500 with RecursionError.
+        (deep(1100), "arrays and objects nest 1100 levels deep, more than this server reads"),
+        (b'{"Inputs": %s, "data": %s}' % (deep(1100), deep(1100)), "arrays and objects nest 1101 levels deep"),
+        # Under orjson's limit, but a NaN sends the body to Python's json, which overflows.
+        (
+            b'{"data": [NaN, %s], "Inputs": {"data": [NaN, %s]}}' % (deep(990), deep(990)),
+            "arrays and objects nest 993 levels deep, more than this server reads",
+        ),
+    ],
+)
+def test_nesting_too_deep_to_read_is_a_400(generation: str, raw: bytes, words: str, roomy: Any) -> None:
+    roomy(generation)
+    answer, status = score_script._handle(request(raw))
+    assert status == 400
+    assert answer["message"].startswith(f"POST body could not be decoded as JSON: {words}"), answer["message"]
+
+
+@pytest.mark.parametrize("generation", ["A", "B", "C"])
+def test_a_deep_value_orjson_reads_is_named_shortened(generation: str, roomy: Any) -> None:
+    roomy(generation)
+    record = b'{"age": %s}' % deep(1000)  # orjson reads it; showing it with json.dumps overflowed
+    answer, status = score_script._handle(request(wrapped(generation, b"[%s]" % record)))
+    assert status == 400
+    assert answer["message"].startswith("record 0: age=" + "[" * 60 + "... must be an integer; record 0: job is")
+    answer, status = score_script._handle(request(wrapped(generation, b"[1, %s]" % deep(1000))))
+    assert status == 400
+    assert answer["message"] == "record 0: must be an object of feature: value, not 1; " + (
+        "record 1: must be an object of feature: value, not " + "[" * 80 + "..."
+    )
+
+
+@pytest.mark.parametrize("frames", [0, 300, 600])
+def test_a_deep_stack_below_the_script_still_gets_a_400(frames: int) -> None:
+    # The server calls run() with its own frames below: Python's json overflows sooner there.
+    model = tiny_model("C", max_body_bytes=1 << 20)
+    raw = wrapped("C", b'[{"age": NaN, "job": %s}]' % deep(900))
+    error = at_stack_depth(frames, input_error, score_body, model, raw)
+    assert error.status == 400
+    # Without frames below, Python's json reads 900 levels and the checks name the value; with them it cannot.
+    assert error.message.startswith("record 0: age=NaN must be an integer") or error.message == (
+        "POST body could not be decoded as JSON: arrays and objects nest 904 levels deep, more than this server reads"
+    )
+
+
+@pytest.mark.parametrize("generation", ["A", "B", "C"])
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [
+        (b"1" + b"0" * 5000, "1" + "0" * 59 + "..."),  # past int()'s 4,300 digits: its advice was the message
+        (b"-" + b"9" * 4400, "-" + "9" * 59 + "..."),
+        (b"1e999", "1e999"),  # beyond float range: shown as written, not as Infinity
+        (b"-1E+400", "-1E+400"),
+        (b"1" * 400 + b".5", "1" * 60 + "..."),
+    ],
+)
+def test_a_number_python_cannot_hold_is_named_as_written(generation: str, number: bytes, shown: str) -> None:
+    model = tiny_model(generation, max_body_bytes=1 << 20)
+    record = json.dumps({**GOOD, "age": "?"}).encode().replace(b'"?"', number)
+    error = input_error(score_body, model, wrapped(generation, b"[%s]" % record))
+    assert (error.status, error.message) == (400, f"record 0: age={shown} is outside the range 17..120")
+    category = json.dumps({**GOOD, "job": "?"}).encode().replace(b'"?"', number)
+    error = input_error(score_body, model, wrapped(generation, b"[%s]" % category))
+    assert (error.status, error.message) == (400, f"record 0: job={shown} must be a string")
+
+
+def test_huge_numbers_elsewhere_in_the_body() -> None:
+    huge = b"1" + b"0" * 5000
+    error = input_error(parse_body, b'{"data": %s}' % huge, "A")
+    assert error.message == "data must be a list of records, not number"
+    error = input_error(parse_body, b'{"data": [{}], "method": %s}' % huge, "B")
+    assert error.message == "method=1" + "0" * 59 + "... is not one of predict, predict_proba"
+    error = input_error(check_columns, tiny_model(), [json.loads(b"[%s]" % b"7" * 1)])
+    assert error.message == "record 0: must be an object of feature: value, not [7]"
+
+
+def test_long_names_strings_and_methods_are_shortened() -> None:
+    model = tiny_model("B", max_body_bytes=1 << 22)
+    long_key = json.dumps([{**GOOD, "k" * 100_000: 1}]).encode()
+    error = input_error(score_body, model, b'{"data": %s}' % long_key)
+    assert error.message == "record 0: " + "k" * 60 + "... is not an input feature of this model"
+    long_value = json.dumps([{**GOOD, "job": "x" * 100_000}]).encode()
+    error = input_error(score_body, model, b'{"data": %s}' % long_value)
+    assert error.message.startswith('record 0: job="' + "x" * 59 + "... is not one of admin.")
+    long_method = json.dumps({"data": [GOOD], "method": "p" * 100_000}).encode()
+    error = input_error(score_body, model, long_method)
+    assert error.message == "method='" + "p" * 59 + "... is not one of predict, predict_proba"
+    deep_method = b'{"data": [{}], "method": %s}' % deep(1000)
+    assert input_error(score_body, model, deep_method).message.startswith("method=" + "[" * 60 + "... is not one")
+
+
+def test_a_record_with_many_unknown_keys_lists_five() -> None:
+    record = {**GOOD, **{f"extra{i}": i for i in range(50_000)}}
+    error = input_error(check_columns, tiny_model(), [record])
+    assert error.message.count("is not an input feature") == 5
+    assert error.message.startswith("record 0: extra0 is not an input feature of this model; record 0: extra1")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": [1, {"b": None}], "c": "d"}, '{"a": [1, {"b": null}], "c": "d"}'),
+        ([], "[]"),
+        ({}, "{}"),
+        ([[[]], {}], "[[[]], {}]"),
+        (math.nan, "NaN"),
+        ("é\ud800", '"\\u00e9\\ud800"'),  # a lone surrogate json accepts: escaped, never an encoding error
+    ],
+)
+def test_shown_writes_what_json_dumps_writes(value: Any, expected: str) -> None:
+    assert score_script._shown(value) == expected == json.dumps(value)
+
+
+def test_shown_stops_at_its_limit() -> None:
+    assert score_script._shown(list(range(10**6)), limit=20) == "[0, 1, 2, 3, 4, 5, 6..."
+    assert score_script._shown({"k" * 10**6: 1}, limit=10) == '{"kkkkkkkk...'
+    assert score_script._shown(["a"] * 3, as_python=True) == "['a', 'a', 'a']"
