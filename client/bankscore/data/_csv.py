@@ -11,8 +11,9 @@ import gzip
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bankscore._exceptions import DataError, RowProblems
 from bankscore.data._dataset import Dataset, Value
@@ -70,7 +71,8 @@ def parse_csv_bytes(
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
-    header = [name.strip() for name in next(reader, [])]
+    lines = _csv_lines(reader, source)
+    header = [name.strip() for name in next(lines, [])]
     if not header or header == [""]:
         raise DataError(source, column_problems=["the file is empty: expected a header row with the column names"])
 
@@ -81,7 +83,7 @@ def parse_csv_bytes(
     row_count = 0
     label_column = positions.get(LABEL.name)
     by_name = {f.wire_name: f for f in features}
-    for values in reader:
+    for values in lines:
         line = reader.line_num
         if not values or values == [""] * len(values):
             continue  # blank lines, often at the end
@@ -118,6 +120,14 @@ def parse_csv_bytes(
     if label_column is not None:
         ordered[LABEL.name] = columns[LABEL.name]
     return Dataset(columns=ordered, source=source, sha256=hashlib.sha256(raw).hexdigest(), features=features)
+
+
+def _csv_lines(reader: Any, source: str) -> Iterator[list[str]]:
+    """The reader's rows; the csv module's own limits (a field over 131,072 characters) become a DataError."""
+    try:
+        yield from reader
+    except csv.Error as exc:  # the file does not fit: a message and exit 1, not a traceback
+        raise DataError(source, column_problems=[f"line {reader.line_num}: {exc}"]) from None
 
 
 def _check_header(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,47 @@ def test_reading_is_independent_of_csv_module_quirks() -> None:
     bad.write(header + "\n" + ",".join(cells).replace('"technician"', '"tech,nician"') + "\n")
     with pytest.raises(DataError, match="job='tech,nician'"):
         parse_csv_bytes(bad.getvalue().encode(), source="inline")
+
+
+def huge_field_csv(path: Path, rows: list[dict[str, str]], *, in_header: bool = False) -> Path:
+    """A file whose line 3 (or header) holds a quoted field over the csv module's 131,072-character limit."""
+    huge = '"' + "x" * 140_000 + '"'
+    header = [huge, *HEADER[1:]] if in_header else HEADER
+    lines = [",".join(header)] + [",".join(row[h] for h in HEADER) for row in rows[:1]]
+    if not in_header:
+        lines.append(",".join([huge] + [rows[1][h] for h in HEADER[1:]]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("in_header", [False, True])
+def test_a_field_over_the_csv_modules_limit_is_a_data_error(
+    tmp_path: Path, rows: list[dict[str, str]], in_header: bool
+) -> None:
+    path = huge_field_csv(tmp_path / "huge.csv", rows, in_header=in_header)
+    line = 1 if in_header else 3
+    with pytest.raises(DataError, match=rf"line {line}: field larger than field limit \(131072\)"):
+        load_csv(path)
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "bankscore.cli", *args], input=stdin, capture_output=True, check=False, timeout=120
+    )
+
+
+def test_the_commands_reading_csv_exit_1_on_a_huge_field(tmp_path: Path, rows: list[dict[str, str]]) -> None:
+    # `data check` crashed with a _csv.Error traceback. `score` reads through the client's csv_rows; neither
+    # command gets as far as a connection (the address is a closed port and nothing is sent).
+    path = huge_field_csv(tmp_path / "huge.csv", rows)
+    nowhere = ("--uri", "http://127.0.0.1:9/score", "--generation", "C")
+    for args, stdin in (
+        (("data", "check", str(path)), None),
+        (("score", str(path), *nowhere), None),
+        (("score", "-", *nowhere), path.read_bytes()),
+    ):
+        proc = run_cli(*args, stdin=stdin)
+        stderr = proc.stderr.decode()
+        assert proc.returncode == 1, (args, stderr)
+        assert "Traceback" not in stderr
+        assert "line 3: field larger than field limit (131072)" in stderr, stderr
