@@ -28,6 +28,7 @@ from bankscore.features import FEATURES, LABEL, Feature, FeatureKind
 
 __all__ = [
     "EXTENSION_KEY",
+    "MAX_RECORDS",
     "SCORING_METHODS",
     "SWAGGER2_FILE",
     "SWAGGER3_FILE",
@@ -43,6 +44,13 @@ SWAGGER2_FILE: Final = "swagger2.json"
 SWAGGER3_FILE: Final = "swagger3.json"
 EXTENSION_KEY: Final = "x-bankscore"
 SCORING_METHODS: Final[tuple[str, ...]] = ("predict", "predict_proba")
+# The most records one request may hold: the scoring script's DEFAULT_MAX_RECORDS (score.py needs numpy, which
+# this module must not import; a test keeps the two equal). The script refuses empty data too.
+MAX_RECORDS: Final = 10_000
+# What the server's routes answer besides the scoring script's JSON: Flask's default type for the health
+# check's plain "Healthy", and JSON for the spec (AMLResponse with json_str=True). Azure's own files say
+# text/plain for both.
+_HEALTH_MEDIA: Final = "text/html"
 
 # Texts and values of the real server's spec, kept verbatim so that a diff against Azure's files shows only
 # what bankscore adds.
@@ -248,8 +256,10 @@ def _record_schema(feats: tuple[Feature, ...]) -> _Json:
 def _data_schema(feats: tuple[Feature, ...]) -> _Json:
     return {
         "type": "array",
-        "description": "The records to score; the results come back in the same order.",
+        "description": f"The records to score (1 to {MAX_RECORDS:,}); the results come back in the same order.",
         "items": _record_schema(feats),
+        "minItems": 1,
+        "maxItems": MAX_RECORDS,
         "format": "pandas.DataFrame:records",  # the server's own hint: the script reads the rows as a DataFrame
     }
 
@@ -365,11 +375,12 @@ def _swagger2_health() -> _Json:
     return {
         "operationId": "ServiceHealthCheck",
         "description": _HEALTH_DESC,
+        "produces": [_HEALTH_MEDIA],
         "responses": {
             "200": {
                 "description": _HEALTH_OK,
                 "schema": {"type": "string"},
-                "examples": {"application/json": "Healthy"},
+                "examples": {_HEALTH_MEDIA: "Healthy"},
             },
             "default": _swagger2_failed(),
         },
@@ -407,7 +418,7 @@ def _swagger2_spec() -> _Json:
             {"name": "version", "in": "query", "required": False, "type": "integer", "enum": list(_SPEC_VERSIONS)}
         ],
         "responses": {
-            "200": {"description": _SPEC_OK, "schema": {"type": "string"}},
+            "200": {"description": _SPEC_OK, "schema": {"type": "object"}},
             "default": _swagger2_failed(),
         },
     }
@@ -434,7 +445,7 @@ def _openapi3_health() -> _Json:
         "responses": {
             "200": {
                 "description": _HEALTH_OK,
-                "content": {"text/plain": {"schema": {"type": "string", "example": "Healthy"}}},
+                "content": {_HEALTH_MEDIA: {"schema": {"type": "string", "example": "Healthy"}}},
             },
             "default": _openapi3_failed(),
         },
@@ -477,7 +488,7 @@ def _openapi3_spec() -> _Json:
             }
         ],
         "responses": {
-            "200": {"description": _SPEC_OK, "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "200": {"description": _SPEC_OK, "content": _openapi3_json({"type": "object"})},
             "default": _openapi3_failed(),
         },
     }

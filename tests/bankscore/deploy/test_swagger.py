@@ -178,10 +178,18 @@ def test_matches_real_samples(generation: WireGeneration, build: Any, suffix: st
     ours = build(generation, title=sample["info"]["title"])
     assert skeleton(ours) == skeleton(sample)
     assert ours["info"]["description"].startswith(sample["info"]["description"])
-    # The operations the contract does not enrich are the server's own, word for word.
+    # The operations the contract does not enrich are the server's own, word for word, except the media type of
+    # their 200 answer: the real files say text/plain, the server answers text/html and JSON (issue 14).
     for path in ("/", "/swagger.json"):
-        mine = {k: v for k, v in ours["paths"][path]["get"].items() if k != "security"}
-        assert mine == sample["paths"][path]["get"]
+        mine, theirs = (without_media(doc["paths"][path]["get"]) for doc in (ours, sample))
+        assert {k: v for k, v in mine.items() if k != "security"} == theirs
+
+
+def without_media(operation: Json) -> Json:
+    """The operation without its 200 answer's media type (its description stays)."""
+    ok = {k: v for k, v in operation["responses"]["200"].items() if k not in ("content", "schema", "examples")}
+    rest = {k: v for k, v in operation.items() if k not in ("responses", "produces")}
+    return {**rest, "responses": {**operation["responses"], "200": ok}}
 
 
 @pytest.mark.parametrize("build", BUILDERS)
@@ -199,7 +207,32 @@ def test_openapi3_health_and_spec_need_no_key() -> None:
     paths = build_openapi3("C")["paths"]
     assert paths["/"]["get"]["security"] == []
     assert paths["/swagger.json"]["get"]["security"] == []
-    assert paths["/"]["get"]["responses"]["200"]["content"]["text/plain"]["schema"]["example"] == "Healthy"
+    assert paths["/"]["get"]["responses"]["200"]["content"]["text/html"]["schema"]["example"] == "Healthy"
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_health_and_spec_media_types_are_what_the_server_answers(generation: WireGeneration) -> None:
+    # Flask sends the health check's plain "Healthy" as text/html; the spec comes as JSON (an object).
+    openapi3 = build_openapi3(generation)["paths"]
+    assert list(openapi3["/"]["get"]["responses"]["200"]["content"]) == ["text/html"]
+    assert openapi3["/swagger.json"]["get"]["responses"]["200"]["content"] == {
+        "application/json": {"schema": {"type": "object"}}
+    }
+    swagger2 = build_swagger2(generation)["paths"]
+    assert swagger2["/"]["get"]["produces"] == ["text/html"]
+    assert swagger2["/"]["get"]["responses"]["200"]["examples"] == {"text/html": "Healthy"}
+    assert "produces" not in swagger2["/swagger.json"]["get"]  # the document's application/json
+    assert swagger2["/swagger.json"]["get"]["responses"]["200"]["schema"] == {"type": "object"}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("build", BUILDERS)
+def test_data_holds_one_to_ten_thousand_records(generation: WireGeneration, build: Any) -> None:
+    from bankscore.deploy import score_script
+
+    data = data_schema(build(generation))
+    assert (data["minItems"], data["maxItems"]) == (1, 10_000) == (1, score_script.DEFAULT_MAX_RECORDS)
+    assert "(1 to 10,000)" in data["description"]
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
