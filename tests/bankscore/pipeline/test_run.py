@@ -241,17 +241,17 @@ def test_a_full_run_registers_trains_deploys_and_generates_the_client(first: Fir
     assert abs(p_no + p_yes - 1) < 1e-6
 
     assert result.client_path == str(first.home / "clients" / "bank_marketing_client")
-    record_model = Path(result.client_path) / "models" / "bank_record.py"
+    record_model = Path(result.client_path) / "models" / "record.py"
     assert "duration" in record_model.read_text()
     # The regenerated client is a plain import with the workspace's clients folder on sys.path.
     imported = subprocess.run(
-        [sys.executable, "-c", "import bank_marketing_client.models as m; print(m.BankRecord.__name__)"],
+        [sys.executable, "-c", "import bank_marketing_client as m; print(m.Record.__name__, m.GENERATION)"],
         env={**os.environ, "PYTHONPATH": str(first.home / "clients")},
         capture_output=True,
         text=True,
         check=False,
     )
-    assert imported.stdout.strip() == "BankRecord", imported.stderr
+    assert imported.stdout.strip() == "Record C", imported.stderr
 
     # MLflow: the pipeline run with one finished nested run per step, each with its outputs.
     runs = {run.info.run_id: run for run in _runs("bank-marketing")}
@@ -328,7 +328,7 @@ def test_retraining_without_duration_redeploys_with_a_breaking_diff_and_a_new_cl
     ]  # fmt: skip
     assert result.spec_diff is not None and "BREAKING record.duration removed" in result.spec_diff
     assert result.client_path is not None
-    assert "duration" not in (Path(result.client_path) / "models" / "bank_record.py").read_text()
+    assert "duration" not in (Path(result.client_path) / "models" / "record.py").read_text()
 
     after = load_state("bank-marketing")
     assert after is not None and "duration" not in after.features and after.model_version == "2"
