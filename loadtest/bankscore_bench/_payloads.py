@@ -8,6 +8,12 @@ load is generated. Two providers:
   ``batch_size`` per request, encoded for the endpoint's wire generation by the client's own encoder, so a
   request looks exactly like one ``bankscore.Client`` would send.
 
+The pool is small whatever ``-n`` is: at most ``pool_size`` bodies, at most ``POOL_RECORDS`` records across all of
+them, and never more bodies than requests, so set-up time and memory stay bounded (request ``i`` gets body
+``i % len(pool)``, and body ``j`` is the same for a seed whatever the pool's size). Each distinct record is
+validated once, however many bodies it lands in. A batch the endpoint would refuse (over
+``MAX_RECORDS_PER_REQUEST`` records or ``MAX_BODY_BYTES`` bytes) is refused here, before anything is built.
+
 ``ScoringChecker`` decodes a 2xx body with the client's decoder; a body that is not a result for the records
 sent is a ``BAD_BODY`` failure, so ab's ``Failed requests`` counts wrong answers, not only broken connections.
 Everything here pickles: the distributed runner and the tests ship a plan to another process.
@@ -28,16 +34,28 @@ from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predicti
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
+    "MAX_BODY_BYTES",
+    "MAX_RECORDS_PER_REQUEST",
+    "POOL_RECORDS",
     "Payload",
     "PayloadPool",
     "ScoringChecker",
     "bank_marketing_payloads",
     "detect_endpoint_generation",
     "fixed_payload",
+    "pool_bodies",
     "scoring_method",
 ]
 
 DEFAULT_POOL_SIZE = 1000  # distinct bodies; enough that a cache in front of the model sees few repeats
+# Records in the whole pool: about 7 MB of bodies and half a second of validation. Without this bound the pool
+# held pool_size x batch_size records (a million at --batch-size 1000: 3.2 GB and 16 s before the first request).
+POOL_RECORDS = 20_000
+# What the local deployment's score script accepts (bankscore.deploy.score_script's DEFAULT_MAX_RECORDS and
+# DEFAULT_MAX_BODY_BYTES; the spec's maxItems). Not imported from there: that module loads numpy and Flask.
+# Larger batches would only measure how fast the server answers 400 or 413.
+MAX_RECORDS_PER_REQUEST = 10_000
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,6 +91,12 @@ def scoring_method(generation: WireGeneration) -> str:
     return PREDICT_PROBA if supports_proba(generation) else PREDICT
 
 
+def pool_bodies(batch_size: int, pool_size: int = DEFAULT_POOL_SIZE, requests: int | None = None) -> int:
+    """How many distinct bodies a pool of ``batch_size``-record bodies holds (see the module docstring)."""
+    count = min(pool_size, max(1, POOL_RECORDS // batch_size))
+    return count if requests is None else max(1, min(count, requests))
+
+
 def bank_marketing_payloads(
     generation: WireGeneration | str,
     *,
@@ -80,10 +104,18 @@ def bank_marketing_payloads(
     pool_size: int = DEFAULT_POOL_SIZE,
     seed: int = 0,
     method: str | None = None,
+    requests: int | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> PayloadPool:
-    """``pool_size`` bodies of ``batch_size`` shipped records each, drawn with ``seed``, encoded for ``generation``."""
+    """Up to ``pool_size`` bodies of ``batch_size`` shipped records each, drawn with ``seed``, encoded for
+    ``generation`` (fewer when ``POOL_RECORDS`` or ``requests``, the requests the run will send, says so)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if batch_size > MAX_RECORDS_PER_REQUEST:
+        raise ValueError(
+            f"batch_size must be at most {MAX_RECORDS_PER_REQUEST} (the records an endpoint scores in one request), "
+            f"got {batch_size}"
+        )
     if pool_size < 1:
         raise ValueError(f"pool_size must be at least 1, got {pool_size}")
     try:
@@ -95,16 +127,23 @@ def bank_marketing_payloads(
 
     rows = list(load_training_data().records())
     rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
-    needed = batch_size * pool_size
-    picked = [rows[rng.randrange(len(rows))] for _ in range(needed)]
-    # Validated and serialized by the client's pydantic model, as Client.predict_many does.
+    # Drawn in the same order whatever the pool's size, so body j is the same for a seed in every run.
+    picked = [rng.randrange(len(rows)) for _ in range(batch_size * pool_bodies(batch_size, pool_size, requests))]
+    # Validated by the client's pydantic model, as Client.predict_many does, but each distinct row only once.
     codec = RecordCodec(BankMarketingRecord)
-    records = codec.validate(picked)
-    payloads = tuple(
-        Payload(encode_body(wire, codec.dump_json(records[start : start + batch_size]), chosen), batch_size)
-        for start in range(0, needed, batch_size)
-    )
-    return PayloadPool(payloads, "application/json")
+    distinct = list(dict.fromkeys(picked))
+    validated = dict(zip(distinct, codec.validate([rows[i] for i in distinct]), strict=True))
+    payloads = []
+    for start in range(0, len(picked), batch_size):
+        batch = [validated[i] for i in picked[start : start + batch_size]]
+        body = encode_body(wire, codec.dump_json(batch), chosen)
+        if len(body) > max_body_bytes:
+            raise ValueError(
+                f"a body of {batch_size} records is {len(body)} bytes, over the {max_body_bytes} bytes an endpoint "
+                "takes in one request"
+            )
+        payloads.append(Payload(body, batch_size))
+    return PayloadPool(tuple(payloads), "application/json")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

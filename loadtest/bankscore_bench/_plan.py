@@ -26,6 +26,7 @@ from bankscore._generations import WireGeneration
 from bankscore._wire import PREDICT, PREDICT_PROBA
 from bankscore_bench._abargs import AbOptions, basic_credentials
 from bankscore_bench._payloads import (
+    MAX_RECORDS_PER_REQUEST,
     PayloadPool,
     ScoringChecker,
     bank_marketing_payloads,
@@ -109,13 +110,28 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
             raise PlanError(f"-{'p' if options.post_file else 'u'} {options.body_file!r}: {exc}") from None
         described = f"{method} of {options.body_file} ({len(payloads.payloads[0].body)} bytes)"
     elif uses_records(options, target.url):
+        batch = options.batch_size or 1
+        if batch > MAX_RECORDS_PER_REQUEST:  # before asking the endpoint anything: no flag but this one helps
+            raise PlanError(
+                f"--batch-size {batch}: an endpoint scores at most {MAX_RECORDS_PER_REQUEST} records per request "
+                f"(it answers 400 above that); give --batch-size {MAX_RECORDS_PER_REQUEST} or less"
+            )
         generation = _generation(options, target, headers)
         # Labels unless --proba, as the help says and as the seed's endpoint.py and data.json ask.
         wanted = PREDICT_PROBA if options.proba else PREDICT
         if options.proba and generation is WireGeneration.A:
             raise PlanError("--proba: wire generation A can only predict labels; drop --proba")
-        batch = options.batch_size or 1
-        payloads = bank_marketing_payloads(generation, batch_size=batch, seed=options.seed or 0, method=wanted)
+        try:
+            # Never more distinct bodies than requests sent (warmup included): -n 2 builds two bodies, not a pool.
+            payloads = bank_marketing_payloads(
+                generation,
+                batch_size=batch,
+                seed=options.seed or 0,
+                method=wanted,
+                requests=options.requests + options.warmup,
+            )
+        except ValueError as exc:
+            raise PlanError(f"--batch-size {batch}: {exc}") from None
         if options.content_type is not None:
             payloads = dataclasses.replace(payloads, content_type=options.content_type)
         checker = ScoringChecker(wanted)

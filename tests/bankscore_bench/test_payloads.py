@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,9 +19,13 @@ import pytest
 
 from bankscore import WireGeneration
 from bankscore._bank_marketing_record import BankMarketingRecord
+from bankscore._records import RecordCodec
 from bankscore.data import load_training_data
 from bankscore.features import check_record
+from bankscore_bench import _payloads
 from bankscore_bench._payloads import (
+    MAX_RECORDS_PER_REQUEST,
+    POOL_RECORDS,
     ScoringChecker,
     bank_marketing_payloads,
     detect_endpoint_generation,
@@ -91,6 +96,130 @@ def test_bad_payload_options_are_named() -> None:
         bank_marketing_payloads("D")
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         bank_marketing_payloads("C", batch_size=0)
+
+
+# --- a bounded pool (issue 14: -n 2 --batch-size 1000 built a million records, 3.2 GB, before sending) --------
+
+
+class _Built:
+    """Counts what building a pool costs: records validated, bodies encoded."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.validated = 0
+        self.bodies = 0
+        validate, encode = RecordCodec.validate, _payloads.encode_body
+
+        def counting_validate(codec: RecordCodec[Any], rows: Any) -> Any:
+            self.validated += len(rows)
+            # Fail at once, before the old code spends a minute and gigabytes on a million records.
+            assert len(rows) <= POOL_RECORDS, f"{len(rows)} records validated for one pool"
+            return validate(codec, rows)
+
+        def counting_encode(*args: Any) -> bytes:
+            self.bodies += 1
+            return encode(*args)
+
+        monkeypatch.setattr(RecordCodec, "validate", counting_validate)
+        monkeypatch.setattr(_payloads, "encode_body", counting_encode)
+
+
+def _plan_of(*argv: str) -> Any:
+    from bankscore_bench._abargs import parse_ab_args
+    from bankscore_bench._plan import BenchTarget, build_plan
+
+    options = parse_ab_args([*argv, "--generation", "C", "http://127.0.0.1:9/score"])
+    plan, _ = build_plan(options, BenchTarget(options.url or "", generation=WireGeneration.C))
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("argv", "bodies"),
+    [
+        (["-n", "2", "-c", "1", "--batch-size", "1000"], 2),  # never more bodies than requests
+        (["-n", "1000000", "-c", "8", "--batch-size", "1000"], POOL_RECORDS // 1000),  # whatever -n
+        (["-t", "30", "--batch-size", str(MAX_RECORDS_PER_REQUEST)], POOL_RECORDS // MAX_RECORDS_PER_REQUEST),
+        (["-n", "5", "--warmup", "3", "--batch-size", "10"], 8),  # the warmup's requests are sent too
+        (["-n", "100000"], 1000),  # one record per request: the pool of 1,000 bodies, as before
+    ],
+)
+def test_a_pool_is_bounded_whatever_n_and_batch_size(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], bodies: int
+) -> None:
+    built = _Built(monkeypatch)
+    plan = _plan_of(*argv)
+    assert plan.payloads is not None
+    assert len(plan.payloads.payloads) == built.bodies == bodies
+    assert built.validated <= bodies * (plan.payloads.payloads[0].records)
+
+
+def test_each_distinct_record_is_validated_once_not_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = _Built(monkeypatch)
+    pool = bank_marketing_payloads("B", batch_size=200, seed=2)
+    records = [json.dumps(r, sort_keys=True) for p in pool.payloads for r in _records_of(p.body, "B")[0]]
+    assert len(records) == POOL_RECORDS
+    # 20,000 draws from ~33,000 rows repeat thousands of rows: each was validated once.
+    assert len(set(records)) <= built.validated < len(records)
+
+
+def test_the_same_seed_gives_the_same_bodies_whatever_n() -> None:
+    few = bank_marketing_payloads("C", batch_size=50, seed=9, requests=3)
+    many = bank_marketing_payloads("C", batch_size=50, seed=9, requests=10**6)
+    assert len(few.payloads) == 3 and len(many.payloads) == POOL_RECORDS // 50
+    assert few.payloads == many.payloads[:3]  # request i gets the same body in both runs
+    assert few == bank_marketing_payloads("C", batch_size=50, seed=9, requests=3)
+
+
+def test_batches_an_endpoint_would_refuse_are_refused_before_anything_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bankscore_bench._plan import PlanError
+
+    built = _Built(monkeypatch)
+    with pytest.raises(PlanError, match=r"--batch-size 12000: an endpoint scores at most 10000 records per request"):
+        _plan_of("-n", "2", "-c", "1", "--batch-size", "12000")
+    assert (built.validated, built.bodies) == (0, 0)
+    with pytest.raises(ValueError, match="batch_size must be at most 10000"):
+        bank_marketing_payloads("C", batch_size=MAX_RECORDS_PER_REQUEST + 1)
+    with pytest.raises(ValueError, match=r"a body of 100 records is \d+ bytes, over the 10000 bytes"):
+        bank_marketing_payloads("C", batch_size=100, requests=1, max_body_bytes=10_000)
+    # The largest batch allowed fits the 8 MiB an endpoint takes, in every generation.
+    for generation in "ABC":
+        pool = bank_marketing_payloads(generation, batch_size=MAX_RECORDS_PER_REQUEST, requests=1)
+        assert len(pool.payloads[0].body) <= _payloads.MAX_BODY_BYTES
+
+
+_PEAK_RSS_CHILD = """
+import resource, sys
+# A regression fails with MemoryError here rather than wake the machine's OOM killer (the old code wanted 30 GB).
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from bankscore import WireGeneration
+from bankscore_bench._abargs import parse_ab_args
+from bankscore_bench._plan import BenchTarget, build_plan
+for argv in sys.argv[1:]:
+    options = parse_ab_args([*argv.split(), "--generation", "C", "http://127.0.0.1:9/score"])
+    build_plan(options, BenchTarget(options.url or "", generation=WireGeneration.C))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # KiB on Linux
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only")
+def test_planning_a_big_batch_run_stays_small_in_memory() -> None:
+    """Issue 14's case measured in a process of its own: 3.2 GB before; the data and the client take ~150 MB."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PEAK_RSS_CHILD,
+            "-n 2 -c 1 --batch-size 1000",
+            "-n 1000000 -c 8 --batch-size 10000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) < 1024, f"peak RSS {proc.stdout.strip()} MiB"  # generous: the old code took 3,200
 
 
 def test_the_checker_accepts_results_and_names_what_is_wrong() -> None:
