@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +131,85 @@ def test_a_time_limited_distributed_run_keeps_every_recorded_row(
     assert 0 < len(merged) < 10**7
     assert len(merged) == sum(len(log) for log in by_worker.values())
     assert info.extra["locust_requests"] == str(len(merged))  # the workers' Locust stats saw the same rows
+
+
+# --- a master killed with kill -9 (issue 14: its key stayed in /tmp, its workers lived on for a minute) ----------
+
+_KEY = "bench-test-secret-4f1c9e"
+_MASTER = """
+import os, sys
+from bankscore_bench._payloads import bank_marketing_payloads
+from bankscore_bench.engine import LoadPlan
+from bankscore_bench.engine._distributed import _local
+# Bodies far over a pipe's 64 KiB, so the plan's trip through each worker's stdin is exercised too.
+payloads = bank_marketing_payloads("C", batch_size=100, pool_size=100)
+plan = LoadPlan(url=sys.argv[1], method="POST", payloads=payloads, requests=10**7, concurrency=2, keepalive=True,
+                time_limit_s=300, headers=(("Authorization", "Bearer " + os.environ["BENCH_TEST_KEY"]),))
+_local(plan, 2, None)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc: no psutil needed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _files_holding(folder: Path, secret: bytes) -> list[Path]:
+    return [f for f in folder.rglob("*") if f.is_file() and secret in f.read_bytes()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_a_killed_master_leaves_no_key_behind_and_takes_its_workers_along(
+    target_url: str, target_counts: Counts, tmp_path: Path
+) -> None:
+    tmp = tmp_path / "tmp"  # the master's TMPDIR: where tempfile would put a plan file
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "BENCH_TEST_KEY": _KEY}
+    with (tmp_path / "master.log").open("wb") as log:
+        master = subprocess.Popen(
+            [sys.executable, "-c", _MASTER, f"{target_url}/score"], env=env, stdout=log, stderr=log
+        )
+    workers: list[int] = []
+    try:
+        before = target_counts(target_url)["requests"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until both workers run their share of the load
+            workers = _children(master.pid)
+            if len(workers) == 2 and target_counts(target_url)["requests"] > before + 50:
+                break
+            assert master.poll() is None, (tmp_path / "master.log").read_text()
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the workers did not start sending: {(tmp_path / 'master.log').read_text()}")
+        while_running = _files_holding(tmp, _KEY.encode())  # the key goes through a pipe, not a file
+
+        master.send_signal(signal.SIGKILL)
+        master.wait()
+        deadline = time.monotonic() + 20  # generous: Locust alone keeps them for 60 s
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        outlived = [w for w in workers if _alive(w)]
+        assert (while_running, outlived, list(tmp.iterdir())) == ([], [], [])
+    finally:
+        master.kill()
+        master.wait()
+        for worker in workers:  # only if the test failed: the master's own children, by pid
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)

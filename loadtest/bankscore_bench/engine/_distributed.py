@@ -10,18 +10,23 @@ Rows travel as ``SampleLog.to_columns()`` bytes, nothing rounded: every ``report
 3-second worker report) carries the rows recorded since the previous shipment, and a final
 ``bankscore_rows`` message carries the rest when the worker's share is done. One shipping cursor per worker
 means no row is sent twice or left behind; the master merges with ``SampleLog.extend``.
+
+A local worker gets its plan (headers, key included) through its stdin, never a file: nothing is left behind
+if the master is killed. The master keeps that pipe open for the worker's life; the worker exits as soon as it
+closes (the master is gone, even by ``kill -9``), and on Linux the kernel also sends it SIGTERM then
+(``PR_SET_PDEATHSIG``), in case its loop is too busy to notice. Locust alone would keep it for a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import pickle
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Final
 
 from bankscore_bench._samples import COLUMNS, RunInfo, SampleLog
@@ -342,20 +347,31 @@ def _local(
 ) -> tuple[RunInfo, SampleLog, dict[str, SampleLog]]:
     split_shares(plan, workers)  # a bad split fails here, before any process starts
     port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        plan_path = Path(tmp) / "plan.pickle"
-        plan_path.write_bytes(pickle.dumps(plan))
-        command = [sys.executable, "-m", "bankscore_bench.engine._distributed", str(plan_path), "127.0.0.1", str(port)]
-        procs = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(workers)]  # noqa: S603
-        try:
-            return run_master_collect(plan, workers, bind_host="127.0.0.1", bind_port=port, on_progress=on_progress)
-        finally:
-            for proc in procs:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    command = [sys.executable, "-m", "bankscore_bench.engine._distributed", "127.0.0.1", str(port)]
+    pickled = pickle.dumps(plan)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # All started before any is fed, so they import in parallel. Each stdin pipe's write end is held by
+        # this process only (Python's pipes are not inherited), so it closes when this process ends.
+        procs.extend(subprocess.Popen(command, stdin=subprocess.PIPE) for _ in range(workers))  # noqa: S603
+        for proc in procs:
+            assert proc.stdin is not None  # stdin=PIPE
+            try:
+                proc.stdin.write(pickled)
+                proc.stdin.flush()
+            except BrokenPipeError:
+                raise OSError(f"a local worker exited before its start (exit code {proc.wait()})") from None
+        return run_master_collect(plan, workers, bind_host="127.0.0.1", bind_port=port, on_progress=on_progress)
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):  # unflushed bytes of a worker that never read its plan
+                    proc.stdin.close()
 
 
 def _free_port() -> int:
@@ -366,10 +382,51 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
+
+
+def _die_with_master() -> None:
+    """Linux: have the kernel send SIGTERM when the master dies, whatever this process is doing then.
+
+    The signal follows the thread that started this process; the master starts its workers from its main
+    thread, which lives as long as the master does."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # no prctl in this libc: the master's pipe is watched
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _exit_when_closed(fd: int) -> None:
+    """Wait for the master's pipe to end, then exit the process: there is nobody left to report to."""
+    import gevent.os  # type: ignore[import-untyped]  # gevent ships no type hints
+
+    gevent.os.make_nonblocking(fd)
+    while gevent.os.nb_read(fd, 4096):
+        pass
+    sys.stderr.write("bankscore-bench worker: the master is gone; exiting\n")
+    sys.stderr.flush()
+    os._exit(1)  # at once: Locust's clean-up would wait for the missing master
+
+
 def _worker_main(argv: list[str]) -> int:
-    """``python -m bankscore_bench.engine._distributed PLAN.pickle MASTER_HOST MASTER_PORT`` (a local worker)."""
-    plan_path, host, port = argv
-    plan = pickle.loads(Path(plan_path).read_bytes())  # noqa: S301 - written by our own master process
+    """``python -m bankscore_bench.engine._distributed MASTER_HOST MASTER_PORT`` (a local worker), its plan
+    pickled on stdin by the master, which keeps stdin open as long as it runs."""
+    host, port = argv
+    _die_with_master()
+    stdin = sys.stdin.buffer
+    try:
+        plan = pickle.load(stdin)  # noqa: S301 - from our own master, through a pipe only it holds
+    except EOFError:  # the master was gone before it sent the plan
+        return 1
+    import gevent
+    import locust  # noqa: F401  # its import patches the process for gevent, which the watcher needs first
+
+    # A greenlet: the load loops hand gevent's hub a turn every few milliseconds, and a loop that did not
+    # is what PR_SET_PDEATHSIG is for. (A native thread started before Locust's patching deadlocks it.)
+    gevent.spawn(_exit_when_closed, stdin.fileno())
     run_worker(plan, host, int(port))
     return 0
 
