@@ -160,7 +160,7 @@ _USAGE_LINES: Final = (
     "    --deployment NAME    Use the saved local deployment's URI and key",
     "    --rate R             Open loop: R requests/s in total instead of -c back-to-back users",
     "    --arrivals KIND      constant or poisson arrivals at --rate (default constant)",
-    "    --batch-size N       Records per request in the generated Bank Marketing payloads",
+    "    --batch-size N       Records per request in the generated Bank Marketing payloads (1..10000)",
     "    --generation G       Wire generation A, B, C or auto (read from the endpoint's spec)",
     "    --proba              Ask for probabilities (predict_proba) instead of labels",
     "    --seed N             Seed for payload choice and Poisson arrivals",
