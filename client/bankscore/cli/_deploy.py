@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,8 +34,10 @@ def deploy() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server worker processes.")
 @GENERATION_OPTION
-@click.option("--key", help="Require this scoring key (a secondary key is generated); implies the nginx gateway.")
-@click.option("--auth", is_flag=True, help="Generate a primary and a secondary key and require one.")
+@click.option(
+    "--key", help="Require this primary scoring key (the secondary is kept or generated); implies the nginx gateway."
+)
+@click.option("--auth", is_flag=True, help="Require a key: the deployment's own, generated the first time.")
 @click.option("--app-insights", metavar="CONNECTION_STRING", help="Send telemetry to Application Insights.")
 @click.option("--timeout", type=float, default=90, show_default=True, help="Seconds to wait for the server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the deployment as JSON.")
@@ -53,16 +56,17 @@ def local_command(
     """Serve a registered model with the Azure ML inference server on 127.0.0.1:PORT.
 
     Replaces a running deployment of the same name. With --key or --auth, nginx checks keys in front of
-    the server as Azure's front end does (401 for a missing or wrong key, 400 without "Bearer ").
+    the server as Azure's front end does (401 for a missing or wrong key, 400 without "Bearer "). Keys
+    belong to the deployment: a redeploy keeps them; `bankscore deploy keys --regenerate` changes one.
     """
     require_extra("train")
     require_extra("serve")
     from bankscore._generations import WireGeneration
-    from bankscore.deploy._local import app_insights_environment, load_state, new_key, start_local
+    from bankscore.deploy._local import app_insights_environment, deployment_keys, load_state, start_local
     from bankscore.deploy._release import build_release
 
     extra_env = app_insights_environment(app_insights) if app_insights else {}
-    keys = [key, new_key()] if key else ([new_key(), new_key()] if auth else None)
+    keys = deployment_keys(name, primary=key) if key or auth else None
     click.echo(f"building the deployment of {model_ref} (generation {generation})", err=True)
     folder = build_release(model_ref, generation=WireGeneration(generation), name=name)
     if load_state(name) is not None:
@@ -87,7 +91,10 @@ def local_command(
 @click.option("--show-keys", is_flag=True, help="Print the scoring keys too.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status_command(name: str, show_keys: bool, as_json: bool) -> None:
-    """Scoring URI, swagger URI, model version, generation, pid and health of a local deployment."""
+    """Scoring URI, swagger URI, model version, generation, pids, restarts and health of a local deployment.
+
+    Exits 1 when the deployment is not serving (a process gone, or GET / not answering Healthy).
+    """
     from bankscore.deploy._health import health
     from bankscore.deploy._local import is_running, load_state, read_keys
 
@@ -101,6 +108,7 @@ def status_command(name: str, show_keys: bool, as_json: bool) -> None:
         info["keys"] = read_keys(name)
     if as_json:
         click.echo(json.dumps(info, indent=2))
+        _exit_unless_serving(info)
         return
     click.echo(f"{name}: {'running' if running else 'NOT running'}, health {info['health']}")
     click.echo(f"  model        {state.model_name}:{state.model_version} ({len(state.features)} features)")
@@ -110,9 +118,51 @@ def status_command(name: str, show_keys: bool, as_json: bool) -> None:
     click.echo(f"  server pid   {state.server_pid} ({state.workers} worker(s))")
     if state.gateway_pid:
         click.echo(f"  gateway pid  {state.gateway_pid} (nginx, {'keys required' if state.auth else 'no keys'})")
+    if state.supervisor_pid:
+        click.echo(f"  supervisor   pid {state.supervisor_pid}, {_restarts(state.restarts)}")
     if show_keys:
         for which, value in read_keys(name).items():
             click.echo(f"  {which + ' key':<13}{value}")
+    _exit_unless_serving(info)
+
+
+def _restarts(count: int) -> str:
+    return "no restarts" if count == 0 else f"restarted the server {count} time{'s' * (count != 1)}"
+
+
+def _exit_unless_serving(info: dict[str, Any]) -> None:
+    """Like a failed liveness probe: a deployment that does not serve is an error for scripts too."""
+    if not info["running"] or info["health"] != "Healthy":
+        raise SystemExit(1)
+
+
+@deploy.command("keys")
+@_NAME
+@click.option(
+    "--regenerate",
+    type=click.Choice(["primary", "secondary"]),
+    help="Replace this key; the running gateway switches to the new one with a graceful reload.",
+)
+@click.option("--show-keys", is_flag=True, help="Print the keys themselves.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def keys_command(name: str, regenerate: str | None, show_keys: bool, as_json: bool) -> None:
+    """A deployment's scoring keys: kept across redeploys, changed only with --regenerate."""
+    from bankscore.deploy._local import DeployError, read_keys, regenerate_key
+
+    try:
+        keys = regenerate_key(name, regenerate) if regenerate else read_keys(name)
+    except DeployError as error:
+        raise click.ClickException(str(error)) from error
+    if not keys:
+        raise click.ClickException(f"the deployment {name!r} has no keys: deploy it with --auth or --key")
+    shown = keys if show_keys else dict.fromkeys(keys, "(hidden: --show-keys)")
+    if as_json:
+        click.echo(json.dumps({"name": name, "regenerated": regenerate, "keys": shown}, indent=2))
+        return
+    if regenerate:
+        click.echo(f"{name}: new {regenerate} key in force; the other key is unchanged")
+    for which, value in shown.items():
+        click.echo(f"  {which + ' key':<13}{value}")
 
 
 @deploy.command("stop")

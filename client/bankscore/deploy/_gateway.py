@@ -1,9 +1,20 @@
 """The key-checking gateway: nginx in front of the inference server, as Azure's front end sits in front of it.
 
 Azure checks scoring keys before a request reaches the container, so bankscore does not patch the server:
-nginx answers 401 for a missing or wrong key, 400 (text/plain, ACI's exact words) for an Authorization
-header without ``Bearer ``, strips the header before proxying (the key never reaches the server or its
-logs), and logs one JSON line per request without the key.
+nginx answers 401 for a missing or wrong key (or ``Bearer`` without one), 400 (text/plain, ACI's exact words)
+for an Authorization header of another scheme, strips the header before proxying (the key never reaches the
+server or its logs), and logs one JSON line per request without the key. The scheme is matched without regard
+to case (RFC 9110 section 11.1), the key exactly.
+
+With keys, the gateway also adds a per-deployment secret header that the server requires (``_launch``
+answers 403 without it): the server's backend port is on loopback, where any local process could otherwise
+score without a key. The secret is only in ``nginx.conf`` and the server's environment, never in a log.
+
+The gateway must not fall to idle connections (a caller that opens sockets and sends nothing): it may hold
+as many connections as the open-file limit allows, and drops, with a reset, a connection that has not sent its
+request header within ``IDLE_TIMEOUT_S`` seconds. No per-address connection limit: every local caller,
+legitimate load tests included, comes from 127.0.0.1, and nginx counts a connection against such a limit
+only once its header has arrived, so an idle one would not be counted anyway.
 
 A deployment without keys gets the same nginx in front, as a plain pass-through: the public port then belongs
 to nginx, not to one server process, so a redeploy can start a new server on another backend port and switch
@@ -13,20 +24,57 @@ nginx to it with ``nginx -s reload`` (SIGHUP) without a refused or reset connect
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import shutil
 from pathlib import Path
 
-__all__ = ["MALFORMED_AUTH_MESSAGE", "find_nginx", "new_key", "nginx_config"]
+__all__ = [
+    "GATEWAY_SECRET_HEADER",
+    "IDLE_TIMEOUT_S",
+    "MALFORMED_AUTH_MESSAGE",
+    "SECRET_ENV",
+    "find_nginx",
+    "new_key",
+    "new_secret",
+    "nginx_config",
+]
 
 MALFORMED_AUTH_MESSAGE = (
     'Authorization header is malformed. Header should be in the form: "Authorization: Bearer <token>"'
 )
 
 
+# The header the gateway adds so that the server can tell its calls from any other local process's, and the
+# environment variable that hands the secret to the server (see _launch).
+GATEWAY_SECRET_HEADER = "X-Bankscore-Gateway"  # noqa: S105 - the header's name, not a secret
+SECRET_ENV = "BANKSCORE_GATEWAY_SECRET"  # noqa: S105 - the variable's name, not a secret
+
+# Seconds a client may take to send its request header, or between two reads of its body or two writes of
+# the answer: far more than any caller on a working network needs, short enough that idle sockets go quickly.
+IDLE_TIMEOUT_S = 10
+
+# Open files the nginx worker asks for, at most: each connection is one file (a proxied request two).
+MAX_OPEN_FILES = 16384
+# Files the worker keeps for itself besides connections: logs, the listening socket, temporary bodies.
+_RESERVED_FILES = 64
+
+
 def new_key() -> str:
     """A 32-character key, the length of Azure's scoring keys."""
     return secrets.token_urlsafe(24)
+
+
+def new_secret() -> str:
+    """The gateway's secret for the server: as strong as a key, and never shown to anyone."""
+    return secrets.token_urlsafe(32)
+
+
+def open_file_limit() -> int:
+    """The most files the worker can open: the hard limit (which an unprivileged process may raise its
+    soft limit to), capped at ``MAX_OPEN_FILES``."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
 
 
 def find_nginx() -> str | None:
@@ -44,21 +92,43 @@ def _pcre_literal(text: str) -> str:
     return "".join("\\" + ch if not ch.isalnum() and ch != "_" else ch for ch in text)
 
 
-def nginx_config(*, run_dir: Path, port: int, backend_port: int, keys: list[str] | None, max_body_bytes: int) -> str:
+def nginx_config(
+    *,
+    run_dir: Path,
+    port: int,
+    backend_port: int,
+    keys: list[str] | None,
+    max_body_bytes: int,
+    secret: str | None = None,
+) -> str:
     """A complete nginx.conf that runs in the foreground with every file inside ``run_dir``.
 
-    With ``keys`` it is the key-checking gateway; without, a pass-through that answers like the server itself.
+    With ``keys`` it is the key-checking gateway (which sends ``secret`` to the server in
+    ``GATEWAY_SECRET_HEADER``); without, a pass-through that answers like the server itself.
     """
+    if keys and not secret:
+        raise ValueError("a gateway that checks keys needs the secret the server requires")
     user = "user root;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
     temp = run_dir / "nginx-temp"
-    server = _keyed_server(port, backend_port, keys, max_body_bytes) if keys else _open_server(port, backend_port)
+    if keys and secret:
+        server = _keyed_server(port, backend_port, keys, max_body_bytes, secret)
+    else:
+        server = _open_server(port, backend_port)
+    files = open_file_limit()
     return f"""# Written by bankscore deploy: the gateway in front of the inference server. May hold keys: mode 0600.
 {user}daemon off;
 worker_processes 1;
 pid {run_dir / "nginx.pid"};
 error_log {run_dir / "gateway-error.log"} warn;
-events {{ worker_connections 1024; }}
+worker_rlimit_nofile {files};
+events {{ worker_connections {max(files - _RESERVED_FILES, 512)}; }}
 http {{
+    # Idle connections (see the module's docstring): a short wait for the header, then a reset (RST), which
+    # frees the socket at once instead of leaving it in FIN_WAIT for a client that never reads.
+    client_header_timeout {IDLE_TIMEOUT_S}s;
+    client_body_timeout {IDLE_TIMEOUT_S}s;
+    send_timeout {IDLE_TIMEOUT_S}s;
+    reset_timedout_connection on;
     client_body_temp_path {temp / "body"};
     proxy_temp_path {temp / "proxy"};
     fastcgi_temp_path {temp / "fastcgi"};
@@ -94,21 +164,28 @@ http {{
 """
 
 
-def _keyed_server(port: int, backend_port: int, keys: list[str], max_body_bytes: int) -> str:
+# The scheme in any case (RFC 9110: auth-scheme is case-insensitive), then one or more spaces (RFC 6750: 1*SP).
+_BEARER = "^(?i:bearer)"
+
+
+def _keyed_server(port: int, backend_port: int, keys: list[str], max_body_bytes: int, secret: str) -> str:
     # Regexes, not plain strings: nginx compares a map's plain strings case-insensitively, and a key is not.
-    exact = "\n".join(f"        {_quote('~^Bearer ' + _pcre_literal(key) + '$')} ok;" for key in keys)
+    # nginx tries the regexes in order: a right key, then Bearer without a key, then Bearer with another one.
+    exact = "\n".join(f"        {_quote('~' + _BEARER + ' +' + _pcre_literal(key) + '$')} ok;" for key in keys)
     return f"""
     map $http_authorization $bankscore_auth {{
         default bad;
         "" missing;
 {exact}
-        "~^Bearer " wrong;
+        {_quote("~" + _BEARER + "$")} missing;
+        {_quote("~" + _BEARER + " ")} wrong;
     }}
 
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} backlog=4096;
         proxy_http_version 1.1;
         proxy_set_header Authorization "";
+        proxy_set_header {GATEWAY_SECRET_HEADER} {_quote(secret)};
         proxy_set_header X-Request-Id $bankscore_request_id;
         proxy_set_header Host $host;
 
@@ -146,7 +223,7 @@ def _open_server(port: int, backend_port: int) -> str:
     }}
 
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} backlog=4096;
         proxy_http_version 1.1;
         proxy_set_header Host $host;
 

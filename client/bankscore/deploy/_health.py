@@ -14,11 +14,14 @@ __all__ = ["HEALTHY", "health", "wait_healthy"]
 HEALTHY = "Healthy"
 
 
-def health(port: int, timeout: float = 2.0) -> str | None:
-    """The body of ``GET /`` on 127.0.0.1:``port`` (``Healthy``), or None if nothing answers with success."""
+def health(port: int, timeout: float = 2.0, headers: dict[str, str] | None = None) -> str | None:
+    """The body of ``GET /`` on 127.0.0.1:``port`` (``Healthy``), or None if nothing answers with success.
+
+    ``headers``: the gateway's secret, for a server that only answers its gateway.
+    """
     try:
         # trust_env=False: a proxy from the environment must not stand between us and 127.0.0.1.
-        response = httpx.get(f"http://127.0.0.1:{port}/", timeout=timeout, trust_env=False)
+        response = httpx.get(f"http://127.0.0.1:{port}/", timeout=timeout, trust_env=False, headers=headers)
     except httpx.HTTPError:
         return None
     return response.text if response.is_success else None
@@ -34,7 +37,12 @@ class _any_exited(stop_base):  # noqa: N801 - named like tenacity's own stop con
         return any(p.poll() is not None for p in self.processes)
 
 
-def wait_healthy(port: int, processes: Sequence[subprocess.Popen[bytes]], timeout: float) -> bool:
+def wait_healthy(
+    port: int,
+    processes: Sequence[subprocess.Popen[bytes]],
+    timeout: float,
+    headers: dict[str, str] | None = None,
+) -> bool:
     """Poll ``GET /`` until it answers ``Healthy``: False after ``timeout`` s, or as soon as a process exits."""
     retrying = Retrying(
         stop=stop_after_delay(timeout) | _any_exited(processes),
@@ -42,4 +50,4 @@ def wait_healthy(port: int, processes: Sequence[subprocess.Popen[bytes]], timeou
         retry=retry_if_result(lambda answer: answer != HEALTHY),
         retry_error_callback=lambda _state: None,
     )
-    return retrying(health, port, timeout=1.0) == HEALTHY
+    return retrying(health, port, timeout=1.0, headers=headers) == HEALTHY

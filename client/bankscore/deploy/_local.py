@@ -17,6 +17,13 @@ port. Replacing a running deployment of the same name and port then never frees 
 A failure before step 2 completes (the new server never healthy, nginx refusing the configuration) stops only
 the new server; the running deployment and its ``state.json`` stay as they were. Without nginx the server
 owns the public port, so replacing it on the same port stops the old server first (a short outage).
+
+Every server runs under a supervisor (``_supervise``) that restarts it when it dies, as Azure restarts a
+container; ``state.json`` records the supervisor, ``supervisor-<pid>.json`` the current server and its restarts.
+
+Keys belong to the deployment, as on Azure: ``keys.json`` (mode 0600) keeps them across redeploys and stops;
+only ``regenerate_key`` changes one, and a running gateway switches to it with a graceful reload. With keys,
+``gateway.secret`` (mode 0600) holds the secret the gateway sends and the server requires (see ``_gateway``).
 """
 
 from __future__ import annotations
@@ -38,10 +45,19 @@ from typing import Any
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
+from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import DeploymentFolder
-from bankscore.deploy._gateway import find_nginx, new_key, nginx_config
+from bankscore.deploy._gateway import (
+    GATEWAY_SECRET_HEADER,
+    SECRET_ENV,
+    find_nginx,
+    new_key,
+    new_secret,
+    nginx_config,
+)
 from bankscore.deploy._health import wait_healthy
 from bankscore.deploy._processes import alive, live_children, spawn, stop_group, wait_until
+from bankscore.deploy._supervise import SupervisorStatus, status_file
 
 __all__ = [
     "DEFAULT_PORT",
@@ -49,10 +65,12 @@ __all__ = [
     "LocalDeployment",
     "app_insights_environment",
     "deployment_dir",
+    "deployment_keys",
     "free_port",
     "load_state",
     "port_free",
     "read_keys",
+    "regenerate_key",
     "start_local",
     "stop_local",
 ]
@@ -80,6 +98,8 @@ class LocalDeployment:
     gateway_pid: int | None
     started_at: str
     auth: bool
+    supervisor_pid: int | None = None  # restarts the server when it dies (None: started before supervisors)
+    restarts: int = 0
 
     @property
     def scoring_uri(self) -> str:
@@ -102,13 +122,45 @@ def load_state(name: str) -> LocalDeployment | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    fields = {k: data[k] for k in LocalDeployment.__dataclass_fields__}
-    return LocalDeployment(**fields)
+    fields = {k: data[k] for k in LocalDeployment.__dataclass_fields__ if k in data}
+    state = LocalDeployment(**fields)
+    supervised = _supervisor_status(deployment_dir(name), state.supervisor_pid)
+    if supervised is not None:  # the server it runs now, after any restart
+        state.server_pid, state.restarts = supervised.server_pid, supervised.restarts
+    return state
+
+
+def _supervisor_status(run_dir: Path, supervisor_pid: int | None) -> SupervisorStatus | None:
+    if not supervisor_pid:
+        return None
+    try:
+        return SupervisorStatus(**json.loads(status_file(run_dir, supervisor_pid).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def read_keys(name: str) -> dict[str, str]:
     path = deployment_dir(name) / "keys.json"
     return dict(json.loads(path.read_text())) if path.is_file() else {}
+
+
+def deployment_keys(name: str, *, primary: str | None = None) -> list[str]:
+    """The keys a keyed (re)deploy of ``name`` requires: the ones it has, new ones only where it has none.
+
+    ``primary``: a key the caller chose (``--key``), which replaces the stored primary; the secondary stays.
+    """
+    stored = read_keys(name)
+    return [primary or stored.get("primary") or new_key(), stored.get("secondary") or new_key()]
+
+
+def _gateway_secret(run_dir: Path) -> str:
+    """The deployment's secret between gateway and server: kept (mode 0600) so a reload can rewrite the config."""
+    path = run_dir / "gateway.secret"
+    if path.is_file():
+        return path.read_text().strip()
+    secret = new_secret()
+    _write_private(path, secret)
+    return secret
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -184,7 +236,9 @@ def _start_server(
     workers: int,
     extra_env: dict[str, str] | None,
     log: Path,
+    secret: str | None,
 ) -> subprocess.Popen[bytes]:
+    """Start the supervisor, which starts the server (see ``_supervise``); the supervisor's process."""
     env = {
         **os.environ,
         "AML_APP_ROOT": str(folder.path),
@@ -195,12 +249,43 @@ def _start_server(
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see score_script)
         **(extra_env or {}),
     }
-    args = _server_args(folder, backend_port, workers)
+    env.pop(SECRET_ENV, None)
+    if secret:
+        env[SECRET_ENV] = secret  # the environment, never the command line (which every user can read)
+    run_dir = deployment_dir(name)
+    supervisor = [sys.executable, "-m", "bankscore.deploy._supervise", "--port", str(backend_port)]
+    args = [*supervisor, "--run-dir", str(run_dir), "--", *_server_args(folder, backend_port, workers)]
     return spawn(args, cwd=folder.path, env=env, log=log)
 
 
+def _secret_headers(secret: str | None) -> dict[str, str] | None:
+    return {GATEWAY_SECRET_HEADER: secret} if secret else None
+
+
+def _server_pid(run_dir: Path, supervisor: subprocess.Popen[bytes]) -> int:
+    """The server's master, which the supervisor started (and said so before it could answer)."""
+    status = _supervisor_status(run_dir, supervisor.pid)
+    if status is None:
+        raise DeployError(f"the supervisor (pid {supervisor.pid}) did not say which server it runs")
+    return status.server_pid
+
+
+def _stop_server(run_dir: Path, state: LocalDeployment) -> None:
+    """The supervisor first (it stops its server gracefully and restarts nothing), then anything left."""
+    stop_group(state.supervisor_pid)
+    stop_group(state.server_pid)
+    if state.supervisor_pid:
+        status_file(run_dir, state.supervisor_pid).unlink(missing_ok=True)
+
+
 def _write_gateway_config(
-    run_dir: Path, folder: DeploymentFolder, *, port: int, backend_port: int, keys: list[str] | None
+    run_dir: Path,
+    folder: DeploymentFolder,
+    *,
+    port: int,
+    backend_port: int,
+    keys: list[str] | None,
+    secret: str | None,
 ) -> None:
     (run_dir / "nginx-temp").mkdir(exist_ok=True)
     contract = json.loads((folder.model_dir / "contract.json").read_text())
@@ -210,6 +295,7 @@ def _write_gateway_config(
         backend_port=backend_port,
         keys=keys,
         max_body_bytes=int(contract["max_body_bytes"]),
+        secret=secret,
     )
     _write_private(run_dir / "nginx.conf", conf)
 
@@ -229,6 +315,7 @@ def _save(
     backend_port: int,
     workers: int,
     server_pid: int,
+    supervisor_pid: int,
     gateway_pid: int | None,
     keys: list[str] | None,
 ) -> LocalDeployment:
@@ -246,6 +333,7 @@ def _save(
         gateway_pid=gateway_pid,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         auth=bool(keys),
+        supervisor_pid=supervisor_pid,
     )
     run_dir = deployment_dir(name)
     if keys:
@@ -293,7 +381,7 @@ def start_local(
     )
     if previous is not None:
         stop_group(previous.gateway_pid)
-        stop_group(previous.server_pid)
+        _stop_server(deployment_dir(name), previous)
     return state
 
 
@@ -311,13 +399,20 @@ def _start_fresh(
     run_dir = deployment_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     backend_port = free_port() if nginx else port
+    secret = _gateway_secret(run_dir) if keys else None
     server = _start_server(
-        folder, name=name, backend_port=backend_port, workers=workers, extra_env=extra_env, log=run_dir / "server.log"
+        folder,
+        name=name,
+        backend_port=backend_port,
+        workers=workers,
+        extra_env=extra_env,
+        log=run_dir / "server.log",
+        secret=secret,
     )
     procs = [server]
     gateway: subprocess.Popen[bytes] | None = None
     if nginx:
-        _write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys)
+        _write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys, secret=secret)
         gateway = spawn(
             [nginx, "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir)],
             cwd=run_dir,
@@ -325,7 +420,7 @@ def _start_fresh(
             log=run_dir / "gateway-error.log",
         )
         procs.append(gateway)
-    healthy = wait_healthy(backend_port, [server], timeout) and (
+    healthy = wait_healthy(backend_port, [server], timeout, headers=_secret_headers(secret)) and (
         gateway is None or wait_healthy(port, procs, timeout=15)
     )
     if not healthy:
@@ -338,7 +433,8 @@ def _start_fresh(
         port=port,
         backend_port=backend_port,
         workers=workers,
-        server_pid=server.pid,
+        server_pid=_server_pid(run_dir, server),
+        supervisor_pid=server.pid,
         gateway_pid=gateway.pid if gateway else None,
         keys=keys,
     )
@@ -361,16 +457,23 @@ def _switch(
     # start failure must show the new server's lines, not the old one's traffic.
     next_log = run_dir / "server.next.log"
     next_log.unlink(missing_ok=True)
+    secret = _gateway_secret(run_dir) if keys else None
     server = _start_server(
-        folder, name=name, backend_port=backend_port, workers=workers, extra_env=extra_env, log=next_log
+        folder,
+        name=name,
+        backend_port=backend_port,
+        workers=workers,
+        extra_env=extra_env,
+        log=next_log,
+        secret=secret,
     )
-    if not wait_healthy(backend_port, [server], timeout):
+    if not wait_healthy(backend_port, [server], timeout, headers=_secret_headers(secret)):
         stop_group(server.pid)
         error = _not_healthy(timeout, run_dir, log=next_log, gateway=False)
         raise DeployError(f"{error} (the running deployment {name!r} keeps serving)")
     conf = run_dir / "nginx.conf"
     old_conf = conf.read_text()
-    _write_gateway_config(run_dir, folder, port=previous.port, backend_port=backend_port, keys=keys)
+    _write_gateway_config(run_dir, folder, port=previous.port, backend_port=backend_port, keys=keys, secret=secret)
     try:
         _reload(master, run_dir, timeout=30)
     except DeployError:
@@ -383,11 +486,12 @@ def _switch(
         port=previous.port,
         backend_port=backend_port,
         workers=workers,
-        server_pid=server.pid,
+        server_pid=_server_pid(run_dir, server),
+        supervisor_pid=server.pid,
         gateway_pid=master,
         keys=keys,
     )
-    stop_group(previous.server_pid)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
+    _stop_server(run_dir, previous)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
     # The running server's log is server.log again (the process keeps its open file across the rename).
     with contextlib.suppress(FileNotFoundError):
         (run_dir / "server.log").replace(run_dir / "server.previous.log")
@@ -427,9 +531,49 @@ def stop_local(name: str) -> LocalDeployment | None:
     if state is None:
         return None
     stop_group(state.gateway_pid)
-    stop_group(state.server_pid)
+    _stop_server(deployment_dir(name), state)
     (deployment_dir(name) / "state.json").unlink(missing_ok=True)
     return state
+
+
+def regenerate_key(name: str, which: str) -> dict[str, str]:
+    """Give ``name`` a new ``which`` key (primary or secondary); the running gateway takes it with a reload.
+
+    The other key stays valid throughout; the old one stops working once nginx's new worker serves. Returns
+    the keys now in force.
+    """
+    if which not in ("primary", "secondary"):
+        raise DeployError(f"which key: primary or secondary, not {which!r}")
+    run_dir, keys = deployment_dir(name), read_keys(name)
+    if not keys:
+        raise DeployError(f"the deployment {name!r} has no keys: deploy it with --auth or --key")
+    updated = {**keys, which: new_key()}
+    state = load_state(name)
+    if state is not None and state.auth and state.gateway_pid and is_running(state):
+        folder = DeploymentFolder(
+            Path(state.folder),
+            state.model_name,
+            state.model_version,
+            WireGeneration(state.generation),
+            tuple(state.features),
+        )
+        conf = run_dir / "nginx.conf"
+        old_conf = conf.read_text()
+        _write_gateway_config(
+            run_dir,
+            folder,
+            port=state.port,
+            backend_port=state.backend_port,
+            keys=[updated["primary"], updated["secondary"]],
+            secret=_gateway_secret(run_dir),
+        )
+        try:
+            _reload(state.gateway_pid, run_dir, timeout=30)
+        except DeployError:
+            _write_private(conf, old_conf)  # nginx still runs the old keys; so do the files
+            raise
+    _write_private(run_dir / "keys.json", json.dumps(updated, indent=2))
+    return updated
 
 
 def is_running(state: LocalDeployment) -> bool:

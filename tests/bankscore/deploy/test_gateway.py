@@ -60,7 +60,19 @@ def test_a_wrong_key_is_401(keyed: Any, trained: Any) -> None:
     assert_401(score(keyed, trained, f"Bearer {keyed.key}x"))
 
 
-@pytest.mark.parametrize("header", ["{key}", "Basic dXNlcjpwYXNz", "Bearer", "Token {key}"])
+@pytest.mark.parametrize("header", ["Bearer", "bearer"])
+def test_bearer_without_a_key_is_401(header: str, keyed: Any, trained: Any) -> None:
+    # Issue 14: a missing token is a missing key (401), not a malformed header; the scheme is case-insensitive.
+    assert_401(score(keyed, trained, header))
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+def test_the_scheme_in_any_case_scores(scheme: str, keyed: Any, trained: Any) -> None:
+    response = score(keyed, trained, f"{scheme} {keyed.key}")
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("header", ["{key}", "Basic dXNlcjpwYXNz", "Token {key}"])
 def test_a_header_without_bearer_is_acis_400(header: str, keyed: Any, trained: Any) -> None:
     response = score(keyed, trained, header.format(key=keyed.key))
     assert response.status_code == 400
