@@ -87,7 +87,15 @@ def _deploy(model_ref: str, port: int) -> tuple[Any, str | None]:
     """Step 3: serve the model on 127.0.0.1, behind the key gateway when nginx is there."""
     from bankscore._generations import WireGeneration
     from bankscore.deploy._gateway import find_nginx
-    from bankscore.deploy._local import free_port, load_state, new_key, port_free, read_keys, start_local, stop_local
+    from bankscore.deploy._local import (
+        deployment_keys,
+        free_port,
+        load_state,
+        port_free,
+        read_keys,
+        start_local,
+        stop_local,
+    )
     from bankscore.deploy._release import build_release
 
     _step(3, STEPS, "Deploy locally on the Azure ML inference server")
@@ -96,7 +104,7 @@ def _deploy(model_ref: str, port: int) -> tuple[Any, str | None]:
         free = free_port()
         click.echo(f"port {port} is busy; using {free}", err=True)
         port = free
-    keys = [new_key(), new_key()] if find_nginx() else None
+    keys = deployment_keys(NAME) if find_nginx() else None  # the deployment's keys, kept across demo runs
     if keys is None:
         click.echo("nginx is not installed: serving without keys (apt-get install nginx-light adds them)", err=True)
     folder = build_release(model_ref, generation=WireGeneration.C, name=NAME)

@@ -162,7 +162,7 @@ def deploy(context: PipelineContext, progress: Progress) -> StepOutput:
     """Build the release and replace the running deployment (zero downtime, see deploy._local)."""
     from bankscore._generations import WireGeneration
     from bankscore.deploy._gateway import find_nginx
-    from bankscore.deploy._local import DEFAULT_PORT, is_running, load_state, new_key, read_keys, start_local
+    from bankscore.deploy._local import DEFAULT_PORT, deployment_keys, is_running, load_state, read_keys, start_local
     from bankscore.deploy._release import build_release
 
     assert context.model is not None
@@ -177,7 +177,9 @@ def deploy(context: PipelineContext, progress: Progress) -> StepOutput:
         keys = [stored["primary"], stored["secondary"]] if previous.auth and stored else None
         context.previous_spec = _previous_spec(previous, stored.get("primary"))
     else:
-        keys = [new_key(), new_key()] if find_nginx() else None  # like `bankscore demo`: keys when nginx is there
+        # Like `bankscore demo`: keys when nginx is there. The deployment's own keys when it has some (it may have
+        # stopped or crashed): keys belong to the deployment, as on Azure, and change only when regenerated.
+        keys = deployment_keys(name) if find_nginx() else None
     port = params.port or (previous.port if previous is not None else DEFAULT_PORT)
     progress(f"building the release of {context.model.ref} (generation {params.generation})")
     folder = build_release(context.model.ref, generation=WireGeneration(params.generation), name=name)

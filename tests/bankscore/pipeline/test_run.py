@@ -426,3 +426,29 @@ def test_ctrl_c_during_automl_cancels_the_cli_run_with_exit_code_4(first: FirstR
 def test_client_package_names_are_importable_identifiers(deployment: str, package: str) -> None:
     assert client_package_name(deployment) == package
     assert package.isidentifier()
+
+
+@pytest.mark.slow
+def test_a_stopped_deployment_comes_back_with_its_own_keys(first: FirstRun) -> None:
+    """Keys belong to the deployment: a pipeline run after a stop (or a crash) serves with the same keys."""
+    from bankscore.deploy._gateway import find_nginx
+    from bankscore.deploy._local import read_keys, stop_local
+
+    if find_nginx() is None:
+        pytest.skip("nginx is not installed: deployments serve without keys")
+    port = _free_port()
+    params = first.params(deployment="keyed", port=port)
+    try:
+        assert run_pipeline(params).status == "Completed"
+        keys = read_keys("keyed")
+        assert keys.get("primary") and keys.get("secondary")
+        stop_local("keyed")
+        assert run_pipeline(params).status == "Completed"
+        assert read_keys("keyed") == keys
+        body = {"Inputs": {"data": [_a_record()]}}
+        url = f"http://127.0.0.1:{port}/score"
+        for key in (keys["primary"], keys["secondary"]):
+            answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            assert answer.status_code == 200, answer.text
+    finally:
+        stop_local("keyed")
