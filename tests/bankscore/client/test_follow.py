@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,8 +59,6 @@ def test_a_record_that_fits_the_old_model_not_the_live_one_is_refused_before_sen
 def test_the_same_record_as_the_contract_keeps_the_stricter_shipped_model(
     scoring_server: Callable[[dict[str, Any]], Any], shipped: list[dict[str, Any]]
 ) -> None:
-    from pathlib import Path
-
     from bankscore.swagger import load_document
 
     # A real Azure spec of generation C: the same 20 fields, but no categories or ranges in it.
@@ -92,3 +92,29 @@ def test_with_a_generation_given_the_spec_is_never_asked_for(shipped: list[dict[
     with Client("http://127.0.0.1:9/score", generation="A", transport=httpx.MockTransport(handler)) as client:
         assert client.predict(shipped[0]).label == "no"
     assert asked == ["POST /score"]
+
+
+_ROOT = Path(__file__).resolve().parents[3]
+_SHARED = Path(os.environ.get("BANKSCORE_SWAGGER_SAMPLES") or _ROOT.parent / "shared" / "azure" / "swagger-samples")
+_SPECS = [
+    *(
+        sorted(_SHARED.glob("*.json"))
+        if _SHARED.is_dir()
+        else sorted(_ROOT.glob("tests/bankscore/swagger/data/*.json"))
+    ),
+    _ROOT / "swagger" / "openapi3.json",
+]
+
+
+@pytest.mark.parametrize("spec_path", _SPECS, ids=lambda p: p.name[:40])
+def test_every_spec_we_have_is_callable_with_bankscore_client(
+    spec_path: Path, scoring_server: Callable[[dict[str, Any]], Any], shipped: list[dict[str, Any]]
+) -> None:
+    from bankscore.swagger import load_document, request_shape
+
+    document = load_document(spec_path)
+    server = scoring_server(document)
+    with Client(server.scoring_uri, max_retries=0) as client:
+        result = client.predict_many(shipped[:5], batch_size=2, concurrency=1)
+        assert client.generation is WireGeneration(str(request_shape(document).generation))
+    assert result.labels == ["yes" if (r["age"] - 20) / 80 >= 0.5 else "no" for r in shipped[:5]]
