@@ -108,10 +108,13 @@ def test_a_killed_server_is_restarted_logged_and_counted(tmp_path: Path) -> None
         time.sleep(1.5)  # one probe answered: from now on, a death is a crash, not a broken start
 
         os.kill(master, signal.SIGKILL)  # as in the issue: kill -9 of the server's master
+        # The restart is counted at once, before the new server starts: wait for the new server's pid too.
         after = wait_for(
-            lambda: status(tmp_path, supervisor).get("restarts") == 1 and status(tmp_path, supervisor), 20, "a restart"
+            lambda: (now := status(tmp_path, supervisor)).get("restarts") == 1 and now["server_pid"] != master and now,
+            20,
+            "a restart",
         )
-        assert after["server_pid"] != master and after["last_exit"] == "was killed by SIGKILL"
+        assert after["last_exit"] == "was killed by SIGKILL"
         wait_for(lambda: healthy(port, secret), 20, "the restarted server to answer")
         wait_for(lambda: not alive(worker), 10, "the old master's orphaned worker to be killed")
         log = (tmp_path / "server.log").read_text()
