@@ -14,9 +14,6 @@ same records whatever they came in:
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import math
 import os
 import types
@@ -29,6 +26,7 @@ from typing import Any, Final, Generic, TypeVar
 import pydantic
 from pydantic import BaseModel
 
+from bankscore._csv_text import CsvLines, read_data_file
 from bankscore._exceptions import DataError, RecordProblem, ValidationError
 from bankscore.features import LABEL, number_from_text
 
@@ -90,18 +88,14 @@ class RecordCodec(Generic[R]):
         self.model = model
         self._list: pydantic.TypeAdapter[list[R]] = pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
         self._numeric: dict[str, bool] = {}  # key (wire or Python name) -> is an integer field
-        self._keys: set[str] = set()
+        names: set[str] = set()
         for name, info in model.model_fields.items():
             keys = {name, info.serialization_alias or name}
-            self._keys |= keys
+            names |= keys
             kind = _numeric_kind(info.annotation)
             if kind is not None:
                 self._numeric.update(dict.fromkeys(keys, kind))
-        self.takes_label = LABEL.name in self._keys
-
-    @property
-    def wire_names(self) -> tuple[str, ...]:
-        return tuple(info.serialization_alias or name for name, info in self.model.model_fields.items())
+        self.takes_label = LABEL.name in names
 
     def validate(self, rows: Rows | list[Any]) -> list[R]:
         """Validate every record; raise ``ValidationError`` listing each problem (nothing is sent)."""
@@ -196,40 +190,23 @@ def _problem(error: Any, lines: list[int] | None) -> RecordProblem:
 
 
 def _read_csv(path: Path) -> Rows:
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except OSError as exc:
-        raise DataError(str(path), column_problems=[f"cannot read the file: {exc.strerror or exc}"]) from None
-    except EOFError as exc:
-        raise DataError(str(path), column_problems=[f"not a readable gzip file: {exc}"]) from None
-    return csv_rows(raw, str(path))
+    return csv_rows(read_data_file(path), str(path))
 
 
 def csv_rows(raw: bytes, source: str) -> Rows:
     """Every row of CSV content as a dict of text keyed by its header, with the line each row ends on."""
-    try:
-        text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise DataError(source, column_problems=[f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","  # UCI's own files use ';'
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = CsvLines(raw, source)
+    header = [name.strip() for name in next(lines, [])]
+    if not any(header):
+        raise DataError(source, column_problems=["the file is empty: expected a header row"])
     records: list[Any] = []
-    lines: list[int] = []
-    try:
-        header = [name.strip() for name in next(reader, [])]
-        if not any(header):
-            raise DataError(source, column_problems=["the file is empty: expected a header row"])
-        for values in reader:
-            if not any(cell.strip() for cell in values):
-                continue  # blank lines, often at the end
-            if len(values) != len(header):
-                problem = f"line {reader.line_num} has {len(values)} cells, the header has {len(header)}"
-                raise DataError(source, column_problems=[problem])
-            records.append(dict(zip(header, values, strict=True)))
-            lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise DataError(source, column_problems=[f"line {reader.line_num}: {exc}"]) from None
-    return Rows(records, lines)
+    numbers: list[int] = []
+    for values in lines:
+        if not any(cell.strip() for cell in values):
+            continue  # blank lines, often at the end
+        if len(values) != len(header):
+            problem = f"line {lines.line_num} has {len(values)} cells, the header has {len(header)}"
+            raise DataError(source, column_problems=[problem])
+        records.append(dict(zip(header, values, strict=True)))
+        numbers.append(lines.line_num)
+    return Rows(records, numbers)

@@ -6,15 +6,12 @@ offending rows with their values: a half-loaded file would silently train or sco
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from bankscore._csv_text import CsvLines, read_data_file
 from bankscore._exceptions import DataError, RowProblems
 from bankscore.data._dataset import Dataset, Value
 from bankscore.features import FEATURE_NAMES, FEATURES, LABEL, Feature, ValueProblem, parse_value
@@ -41,15 +38,7 @@ def load_csv(
     files without it); ``extra_columns="ignore"`` skips columns the contract does not know, such as an id.
     """
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise DataError(str(file), column_problems=[f"cannot read the file: {exc.strerror or exc}"]) from None
-    if file.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(str(file), column_problems=[f"not a readable gzip file: {exc}"]) from None
+    raw = read_data_file(file)
     return parse_csv_bytes(
         raw, source=str(file), features=features, extra_columns=extra_columns, require_label=require_label
     )
@@ -64,14 +53,7 @@ def parse_csv_bytes(
     require_label: bool = False,
 ) -> Dataset:
     """Check CSV content given as bytes; ``source`` names it in errors."""
-    try:
-        text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise DataError(source, column_problems=[f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
-    lines = _csv_lines(reader, source)
+    lines = CsvLines(raw, source)
     header = [name.strip() for name in next(lines, [])]
     if not header or header == [""]:
         raise DataError(source, column_problems=["the file is empty: expected a header row with the column names"])
@@ -84,14 +66,16 @@ def parse_csv_bytes(
     label_column = positions.get(LABEL.name)
     by_name = {f.wire_name: f for f in features}
     for values in lines:
-        line = reader.line_num
+        line = lines.line_num
         if not values or values == [""] * len(values):
             continue  # blank lines, often at the end
         row_count += 1
         problems: list[ValueProblem] = []
         if len(values) != len(header):
             problems.append(
-                ValueProblem("(row)", delimiter.join(values), f"has {len(values)} cells, the header has {len(header)}")
+                ValueProblem(
+                    "(row)", lines.delimiter.join(values), f"has {len(values)} cells, the header has {len(header)}"
+                )
             )
         else:
             for name, index in positions.items():
@@ -120,14 +104,6 @@ def parse_csv_bytes(
     if label_column is not None:
         ordered[LABEL.name] = columns[LABEL.name]
     return Dataset(columns=ordered, source=source, sha256=hashlib.sha256(raw).hexdigest(), features=features)
-
-
-def _csv_lines(reader: Any, source: str) -> Iterator[list[str]]:
-    """The reader's rows; the csv module's own limits (a field over 131,072 characters) become a DataError."""
-    try:
-        yield from reader
-    except csv.Error as exc:  # the file does not fit: a message and exit 1, not a traceback
-        raise DataError(source, column_problems=[f"line {reader.line_num}: {exc}"]) from None
 
 
 def _check_header(
