@@ -58,6 +58,9 @@ case "${1:-}" in
         if [ -d ../shared/azure ]; then
             export BANKSCORE_SWAGGER_SAMPLES="$(cd ../shared/azure && pwd)/swagger-samples"
             export BANKSCORE_PROBE_RESULTS="$(cd ../shared/azure && pwd)/probe-results.json"
+            # Microsoft's no-code MLflow scoring script (run unmodified as the generation-D oracle) and its captures.
+            export BANKSCORE_MLFLOW_NO_CODE="$(cd ../shared/azure && pwd)/mlflow-no-code"
+            export BANKSCORE_GEN_D_WIRE="$(cd ../shared/azure && pwd)/gen-d-wire"
         fi
         # quick: the fast tests only, for your own loop (CI runs `test`: everything, the slow end-to-end ones too).
         marker=()
