@@ -1,8 +1,9 @@
-"""The three wire generations of an Azure AutoML scoring endpoint, and what each one sends and answers.
+"""The wire generations of an Azure ML scoring endpoint, and what each one sends and answers.
 
-Azure's AutoML scoring script changed its request and response bodies twice; deployments of every era are
-still running, so bankscore speaks all three. The generation is a property of the deployed scoring script,
-not of the model.
+Azure's AutoML scoring script changed its request and response bodies twice in the ACI era (A, B, C), and
+today's managed online endpoints serve MLflow models without a script (D). Deployments of every era are still
+running, so bankscore speaks all four. The generation is a property of the deployed scoring script, not of the
+model.
 """
 
 from __future__ import annotations
@@ -29,8 +30,16 @@ class WireGeneration(StrEnum):
         with ``GlobalParameters`` optional (left out means ``predict``; an empty object gives 500); a 200
         response is plain JSON ``{"Results": [...]}`` (labels, or ``[P(no), P(yes)]`` pairs), and a failing
         ``run()`` gives 500 ``{"message": ...}``.
+
+    ``D`` (managed online endpoints, an MLflow model deployed without a scoring script): request
+        ``{"input_data": {"columns": [...], "index": [...], "data": [[...], ...]}, "params": {...}}`` (a pandas
+        "split" frame; ``params`` optional, ``{"predict_method": "predict_proba"}`` asks bankscore's registered
+        model for probabilities); a 200 response is a bare JSON array: labels, ``[P(no), P(yes)]`` pairs,
+        ``{"no": .., "yes": ..}`` records or P(yes) values, depending on how the model was logged. Every script
+        error is a generic 500 from the container, which Azure's front end turns into 424.
     """
 
     A = "A"
     B = "B"
     C = "C"
+    D = "D"
