@@ -11,10 +11,12 @@ import io
 import json
 import logging
 import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
@@ -22,11 +24,14 @@ from bankscore._pins import installed_pins
 from bankscore._refs import pick_version
 from bankscore.automl._model import BankMarketingModel
 from bankscore.automl._search import TrainingResult
+from bankscore.features import FEATURES, FeatureKind
 
 __all__ = [
     "EXPERIMENT_NAME",
     "MODEL_NAME",
+    "PREDICT_METHODS",
     "ModelVersionInfo",
+    "export_model_folder",
     "get_model_version",
     "list_model_versions",
     "load_model",
@@ -35,6 +40,12 @@ __all__ = [
 
 MODEL_NAME = "bank-marketing"
 EXPERIMENT_NAME = "bank-marketing-automl"
+
+# What the registered pyfunc answers, chosen per request with the ``predict_method`` param (the first is the
+# default): labels, as Azure AutoML's registered models answer, or P(no), P(yes) as named columns.
+PREDICT_METHODS: Final = ("predict", "predict_proba")
+# MLflow column types of the feature contract's kinds: the wire types of Azure's Swagger (int64, double, string).
+_COLUMN_TYPES: Final = {FeatureKind.INTEGER: "long", FeatureKind.NUMBER: "double", FeatureKind.CATEGORY: "string"}
 
 
 @dataclass(frozen=True)
@@ -94,16 +105,63 @@ def _pyfunc_class() -> type:
     mlflow = _mlflow()
 
     class BankMarketingPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
-        """MLflow's generic interface: a DataFrame in, P(yes) per row out."""
+        """MLflow's generic interface: a DataFrame in; labels, or P(no) and P(yes), out.
+
+        ``params={"predict_method": "predict_proba"}`` asks for probabilities. The signature declares the param,
+        so MLflow (and Azure's no-code scoring script, which calls ``predict(input, params=...)``) passes it on.
+        """
 
         def __init__(self, model: BankMarketingModel) -> None:
             self.model = model
 
         # No annotations: MLflow reads predict's type hints as a schema and warns about anything but list[...].
         def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-            return self.model.predict_proba(model_input)[:, 1]
+            import pandas as pd
+
+            method = (params or {}).get("predict_method", PREDICT_METHODS[0])
+            if method == "predict":
+                return self.model.predict(model_input)
+            if method == "predict_proba":
+                # Named columns: a caller (and the no-code endpoint's JSON records) never has to know the order.
+                return pd.DataFrame(self.model.predict_proba(model_input), columns=list(self.model.classes))
+            allowed = ", ".join(repr(m) for m in PREDICT_METHODS)
+            raise ValueError(f"predict_method {method!r} is not supported: use one of {allowed}")
 
     return BankMarketingPyfunc
+
+
+def _signature(model: BankMarketingModel) -> Any:
+    """Named, typed input columns and a ``predict_method`` param, as Azure AutoML v2 registers its models.
+
+    Azure's no-code deployment reads the signature to parse requests (each column cast to its type) and to
+    write the endpoint's Swagger; without a params schema MLflow drops the request's ``params``.
+    """
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
+
+    kinds = {f.wire_name: f.kind for f in FEATURES}
+    inputs = Schema([ColSpec(_COLUMN_TYPES[kinds[name]], name) for name in model.features])
+    # The default method's output, declared as AutoML's label models declare theirs: a batch of Python objects.
+    outputs = Schema([TensorSpec(np.dtype(object), (-1,))])
+    params = ParamSchema([ParamSpec("predict_method", "string", PREDICT_METHODS[0])])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def _input_example(model: BankMarketingModel) -> Any:
+    """The first two shipped rows, the model's features only: real values, the same for every model."""
+    import pandas as pd
+
+    from bankscore.data import load_training_data
+
+    rows = []
+    for record in load_training_data().records():
+        rows.append({name: record[name] for name in model.features})
+        if len(rows) == 2:
+            break
+    # Plain columns (int64, float64, strings), not the contract's categoricals: the example is written as JSON
+    # and read back by Azure's script as the Swagger example, where only the values matter.
+    return pd.DataFrame(rows, columns=list(model.features))
 
 
 def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, report_dir: Path) -> ModelVersionInfo:
@@ -153,6 +211,8 @@ def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, 
                 python_model=_pyfunc_class()(result.model),
                 registered_model_name=MODEL_NAME,
                 pip_requirements=_requirements(),
+                signature=_signature(result.model),
+                input_example=_input_example(result.model),
             )
     client = mlflow.MlflowClient()
     version = str(info.registered_model_version)
@@ -214,3 +274,31 @@ def load_model(ref: str = MODEL_NAME) -> BankMarketingModel:
     if not isinstance(model, BankMarketingModel):
         raise BankscoreError(f"{info.ref} is not a bankscore model (found {type(model).__name__})")
     return model
+
+
+def export_model_folder(ref: str, dest: Path) -> Path:
+    """Copy the registered version's MLflow model folder (``MLmodel``, the pickle, requirements, input example)
+    to ``dest`` (created; must not exist yet or be empty) and return ``dest``.
+
+    This folder is what an Azure no-code deployment serves: ``AZUREML_MODEL_DIR`` is its parent and
+    ``MLFLOW_MODEL_FOLDER`` its name.
+    """
+    info = get_model_version(ref)
+    mlflow = _mlflow()
+    if dest.exists() and any(dest.iterdir()):
+        raise BankscoreError(f"{dest} is not empty: export the model folder into a new or empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Downloaded next to dest (same filesystem) and moved into place, so a failed download leaves no half folder.
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".export-") as staging:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MLflow's advisory warnings while resolving models:/ URIs
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{info.name}/{info.version}", dst_path=staging
+            )
+        folder = Path(local)
+        if not (folder / "MLmodel").is_file():
+            raise BankscoreError(f"{info.ref} has no MLmodel file in its artifacts ({info.source})")
+        if dest.exists():
+            dest.rmdir()
+        shutil.move(str(folder), dest)
+    return dest
