@@ -15,10 +15,11 @@ __all__ = ["deploy"]
 # The wire generation a deployment serves (deploy local, deploy azure, pipeline run).
 GENERATION_OPTION = click.option(
     "--generation",
-    type=click.Choice(["A", "B", "C"]),
+    type=click.Choice(["A", "B", "C", "D"]),
     default="C",
     show_default=True,
-    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}.",
+    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}; "
+    "D {input_data: split frame, params} -> bare array (an MLflow model on a managed online endpoint).",
 )
 _NAME = click.option("--name", default="bank-marketing", show_default=True, help="Deployment (service) name.")
 

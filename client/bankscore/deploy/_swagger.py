@@ -200,22 +200,42 @@ def _checked(
 
 
 def _info(title: str, gen: WireGeneration, model_version: str) -> _Json:
+    wire = (
+        "the wire of an MLflow model deployed without a scoring script (generation D)"
+        if gen is WireGeneration.D
+        else f"Azure AutoML wire generation {gen}"
+    )
     description = (
         f"{_INFO_DESCRIPTION.format(title=title)}. It answers the Bank Marketing question "
         f'"{LABEL.description}" ({LABEL.name}: {" or ".join(LABEL.classes)}) with model version {model_version}; '
-        f"request and response bodies follow Azure AutoML wire generation {gen}."
+        f"request and response bodies follow {wire}."
     )
     return {"title": title, "description": description, "version": _SERVICE_VERSION}
 
 
 def _extension(gen: WireGeneration, feats: tuple[Feature, ...], model_version: str) -> _Json:
-    return {"generation": str(gen), "model_version": model_version, "features": [f.wire_name for f in feats]}
+    extension: _Json = {
+        "generation": str(gen),
+        "model_version": model_version,
+        "features": [f.wire_name for f in feats],
+    }
+    if gen is WireGeneration.D:
+        # D's request is a frame whose cells the spec cannot type one by one (a row mixes integers, numbers
+        # and strings): a client reads the full record schema here, the same one A, B and C carry as data.items.
+        extension["record"] = _record_schema(feats)
+    return extension
 
 
 # --- schemas shared by both versions ---------------------------------------------------------------------
 
 
 def _definitions(gen: WireGeneration, feats: tuple[Feature, ...], dialect: _Dialect) -> _Json:
+    if gen is WireGeneration.D:
+        return {
+            "ServiceInput": _frame_input(feats, dialect),
+            "ServiceOutput": _frame_output(dialect),
+            "ErrorResponse": _error_response(),
+        }
     return {
         "ServiceInput": _service_input(gen, feats),
         "ServiceOutput": _service_output(gen, dialect),
@@ -264,10 +284,11 @@ def _data_schema(feats: tuple[Feature, ...]) -> _Json:
     }
 
 
-def _method_schema(*, default: bool) -> _Json:
+def _method_schema(*, default: bool, d: bool = False) -> _Json:
+    answer = ("{" + ", ".join(f'"{c}": P({c})' for c in LABEL.classes) + "}") if d else _pair()
     schema: _Json = {
         "type": "string",
-        "description": f"{SCORING_METHODS[0]} returns labels, {SCORING_METHODS[1]} returns {_pair()} per record.",
+        "description": f"{SCORING_METHODS[0]} returns labels, {SCORING_METHODS[1]} returns {answer} per record.",
         "enum": list(SCORING_METHODS),
     }
     if default:
@@ -309,6 +330,111 @@ def _service_input(gen: WireGeneration, feats: tuple[Feature, ...]) -> _Json:
             },
         },
         "example": {"Inputs": {"data": [_example_row(feats)]}, "GlobalParameters": {"method": SCORING_METHODS[0]}},
+    }
+
+
+# The second row of Microsoft's example for this model (the training set's second row; the first is every
+# feature's own example): D's swagger shows two rows, as the no-code script's does.
+_SECOND_EXAMPLE: Final[dict[str, str | int | float]] = {
+    "age": 55,
+    "job": "unknown",
+    "marital": "married",
+    "education": "unknown",
+    "default": "unknown",
+    "housing": "yes",
+    "loan": "no",
+    "contact": "telephone",
+    "month": "may",
+    "day_of_week": "thu",
+    "duration": 285,
+    "campaign": 2,
+    "pdays": 999,
+    "previous": 0,
+    "poutcome": "nonexistent",
+    "emp.var.rate": 1.1,
+    "cons.price.idx": 93.994,
+    "cons.conf.idx": -36.4,
+    "euribor3m": 4.86,
+    "nr.employed": 5191.0,
+}
+
+
+def _frame_input(feats: tuple[Feature, ...], dialect: _Dialect) -> _Json:
+    """Generation D's request: Microsoft's shape (a pandas split frame and MLflow params), told truthfully."""
+    names = [f.wire_name for f in feats]
+    # A cell is whatever its column's feature holds; x-bankscore.record types each one by name.
+    cell: _Json = (
+        # anyOf, not oneOf: an integer is a number too, and oneOf would refuse it for matching both.
+        {"anyOf": [dict(_WIRE_TYPES[kind]) for kind in FeatureKind]}
+        if dialect.one_of
+        else {"description": "An integer, a number or a string, as its column's feature is typed."}
+    )
+    return {
+        "type": "object",
+        "description": "input_data is required (400 without it); other top-level keys are ignored.",
+        "properties": {
+            "input_data": {
+                "type": "object",
+                "description": 'The records as a pandas "split" frame: column names, row labels and one array '
+                "of values per row, in the columns' order. Every feature of the model is required as a column "
+                f"({', '.join(names)}), in any order; other columns are ignored. index may be left out; the "
+                "answer does not carry it. Each value is checked as x-bankscore.record types its column.",
+                "required": ["columns", "index", "data"],  # as Microsoft's spec says, although index is optional
+                "properties": {
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "index": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+                    "data": {
+                        "type": "array",
+                        "description": f"The rows to score (1 to {MAX_RECORDS:,}); the results come back in order.",
+                        "items": {"type": "array", "items": cell},
+                        "minItems": 1,
+                        "maxItems": MAX_RECORDS,
+                    },
+                },
+                "format": "pandas.DataFrame:split",
+            },
+            "params": {
+                "type": "object",
+                "description": "MLflow's inference parameters. Optional: left out, predict_method is predict.",
+                "required": ["predict_method"],  # as Microsoft lists every parameter, defaults included
+                "properties": {"predict_method": _method_schema(default=True, d=True)},
+            },
+        },
+        "example": {
+            "input_data": {
+                "columns": names,
+                "index": [0, 1],
+                "data": [
+                    [f.example for f in feats],
+                    [_SECOND_EXAMPLE.get(n, f.example) for n, f in zip(names, feats, strict=True)],
+                ],
+            },
+            "params": {"predict_method": SCORING_METHODS[0]},
+        },
+    }
+
+
+def _frame_output(dialect: _Dialect) -> _Json:
+    """Generation D's 200 body: a bare array, one item per row."""
+    labels = " or ".join(f'"{c}"' for c in LABEL.classes)
+    probabilities = "{" + ", ".join(f'"{c}": P({c})' for c in LABEL.classes) + "}"
+    description = (
+        f"A bare array, one item per row in order: a label ({labels}) by default, or {probabilities} with "
+        f"params.predict_method={SCORING_METHODS[1]}."
+    )
+    label: _Json = {"type": "string", "enum": list(LABEL.classes)}
+    record: _Json = {
+        "type": "object",
+        "required": list(LABEL.classes),
+        "properties": {c: {"type": "number", "format": "double", "minimum": 0, "maximum": 1} for c in LABEL.classes},
+    }
+    items: _Json = {"oneOf": [label, record]} if dialect.one_of else {"description": description}
+    return {
+        "type": "array",
+        "description": description,
+        "items": items,
+        "example": [LABEL.classes[0]],
+        "format": "numpy.ndarray",
     }
 
 

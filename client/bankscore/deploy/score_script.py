@@ -82,9 +82,11 @@ __all__ = [
     "InputError",
     "Model",
     "check_columns",
+    "check_frame",
     "init",
     "load_model",
     "parse_body",
+    "parse_frame",
     "render_result",
     "run",
     "score_body",
@@ -117,6 +119,7 @@ Column = Sequence[Any] | np.ndarray[Any, Any]
 Check = tuple[str, str, frozenset[str], float, float]
 
 SMALL_BATCH = 16  # up to this many rows, walking the trees in Python beats the libraries' per-call cost
+_NEAR_THRESHOLD = 1e-6  # the most a small-batch walk was seen to differ from the library (see _scorer_artifact)
 _FLOAT_MAX = sys.float_info.max  # the bound of a number without a range: a larger JSON integer is refused
 
 
@@ -167,14 +170,22 @@ class Model:
             [(w, path) for w, path in small if path is not None] if all(p is not None for _, p in small) else None
         )
         self._small_needs_float32 = any(path[0] for _, path in self._small or ())
+        # LightGBM's and the forests' trees walked in Python add the same doubles in the same order as the
+        # libraries, so they agree to the last bit; XGBoost sums in float32 and the linear path may differ from
+        # scikit-learn's expit by an ulp. Generation D promises Microsoft's bytes, so it asks for the libraries'
+        # own numbers where the walk is not exact (see p_yes's ``exact``).
+        self.small_is_exact: bool = all(m["kind"] in ("lightgbm", "forest") for m in self.members)
         # The log line's fixed tail, encoded once.
         self.log_tail: str = json.dumps(
             {"model": self.model_name, "model_version": self.model_version, "generation": self.generation}
         )[1:]
 
-    def p_yes(self, columns: Mapping[str, Column], n: int) -> np.ndarray[Any, Any]:
-        """P(yes) per record, from checked columns keyed by wire name."""
-        if n <= SMALL_BATCH and self._small is not None:
+    def p_yes(self, columns: Mapping[str, Column], n: int, *, exact: bool = False) -> np.ndarray[Any, Any]:
+        """P(yes) per record, from checked columns keyed by wire name.
+
+        ``exact``: the very doubles the model's libraries give (the small-batch walk only where it is exact).
+        """
+        if n <= SMALL_BATCH and self._small is not None and (self.small_is_exact or not exact):
             return self._p_yes_small(columns, n)
         z = np.empty((n, len(self.columns)), dtype=np.float64)
         for j, (name, codes) in enumerate(zip(self.columns, self.codes, strict=True)):
@@ -588,14 +599,23 @@ def _loads_slowly(raw: bytes) -> Any:
         raise ValueError(f"arrays and objects nest {depth} levels deep, more than this server reads") from None
 
 
-def parse_body(raw: bytes, generation: str) -> tuple[list[Any], str]:
-    """The records and the method a body asks for, in the deployment's wire generation."""
+def _load_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or the server's own 400s for anything else."""
     try:
         body = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(400, f"POST body could not be decoded as JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InputError(400, "POST body should be a JSON dictionary.")
+    return body
+
+
+def parse_body(raw: bytes, generation: str) -> tuple[list[Any], str]:
+    """The records and the method a body asks for, in the deployment's wire generation (A, B or C).
+
+    Generation D sends a frame, not records: see ``parse_frame``.
+    """
+    body = _load_object(raw)
     method = "predict"
     if generation == "C":
         inputs = body.get("Inputs")
@@ -657,6 +677,124 @@ def check_columns(model: Model, rows: list[Any]) -> dict[str, Column]:
                 columns[check[0]] = checked
     except LookupError:
         raise InputError(400, _describe_problems(model, rows)) from None
+    return columns
+
+
+# ------------------------------------------------------------------------------ generation D: a split frame
+
+_SPLIT_SHAPE = '{"columns": [...], "index": [...], "data": [[...], ...]}'
+
+
+def parse_frame(raw: bytes) -> tuple[list[str], list[list[Any]], str]:
+    """Generation D: the column names, the rows and the ``predict_method`` a body asks for.
+
+    Only the frame's shape is checked here (a pandas "split" frame whose rows are as wide as its columns);
+    ``check_frame`` checks the values against the model. Other top-level keys are ignored, as on Azure.
+    """
+    body = _load_object(raw)
+    if "input_data" not in body:
+        raise InputError(400, "A value is not provided for the 'input_data' parameter.")
+    frame = body["input_data"]
+    if type(frame) is not dict:
+        raise InputError(400, f"input_data must be a pandas split frame {_SPLIT_SHAPE}, not {_json_kind(frame)}")
+    method = _predict_method(body.get("params"))
+    for key in ("columns", "data"):
+        if key not in frame:
+            raise InputError(400, f"input_data lacks {key!r}: send a pandas split frame {_SPLIT_SHAPE}")
+    names, rows = frame["columns"], frame["data"]
+    if type(names) is not list:
+        raise InputError(400, f"input_data.columns must be an array of column names, not {_json_kind(names)}")
+    if not all(type(n) is str for n in names):
+        j, name = next((j, n) for j, n in enumerate(names) if type(n) is not str)
+        raise InputError(400, f"input_data.columns[{j}]={_shown(name)} must be a string (a column name)")
+    if len(set(names)) != len(names):
+        twice = next(n for j, n in enumerate(names) if n in names[:j])
+        raise InputError(400, f"input_data.columns names {_shown(twice)} more than once")
+    if type(rows) is not list:
+        raise InputError(400, f"input_data.data must be an array of rows, not {_json_kind(rows)}")
+    if not rows:
+        raise InputError(400, "input_data.data is empty: send at least one row")
+    width = len(names)
+    if not all(type(r) is list and len(r) == width for r in rows):
+        i, row = next((i, r) for i, r in enumerate(rows) if type(r) is not list or len(r) != width)
+        if type(row) is not list:
+            raise InputError(
+                400, f"input_data.data[{i}] must be an array of {width} values (one per column), not {_shown(row)}"
+            )
+        # pandas would fill a short row with NaN and score it; a value missing is a mistake to name instead.
+        raise InputError(400, f"input_data.data[{i}] holds {len(row)} values; input_data.columns names {width}")
+    if "index" in frame:  # optional: the rows' labels, which the answer does not carry
+        index = frame["index"]
+        if type(index) is not list:
+            raise InputError(400, f"input_data.index must be an array of row labels, not {_json_kind(index)}")
+        if len(index) != len(rows):
+            raise InputError(400, f"input_data.index holds {len(index)} labels for {len(rows)} rows in input_data.data")
+    return names, rows, method
+
+
+def _predict_method(params: Any) -> str:
+    """``params.predict_method``; ``params`` left out or null means predict, and its other keys are ignored."""
+    if params is None:
+        return METHODS[0]
+    if type(params) is not dict:
+        raise InputError(
+            400, f'params must be an object such as {{"predict_method": "predict_proba"}}, not {_shown(params)}'
+        )
+    method = params.get("predict_method", METHODS[0])
+    if type(method) is not str or method not in METHODS:
+        raise InputError(400, f"params.predict_method={_shown(method)} is not one of {', '.join(METHODS)}")
+    return method
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words (a message must not speak Python to an HTTP caller)."""
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "a boolean"
+    if type(value) in (int, float, _Unreadable):
+        return "a number"
+    if type(value) is str:
+        return "a string"
+    return "an array" if type(value) is list else "an object"
+
+
+def check_frame(model: Model, names: list[str], rows: list[list[Any]]) -> dict[str, Column]:
+    """``check_columns`` for a split frame: the model's columns, checked, by name; other columns are ignored.
+
+    The frame is already column-shaped, so many rows are transposed in one C-level pass; only when a value is
+    wrong are the rows walked to name each problem's row, field and value.
+    """
+    if len(rows) > model.max_records:
+        raise InputError(
+            400, f"input_data.data holds {len(rows)} rows; this deployment takes at most {model.max_records}"
+        )
+    position = {name: j for j, name in enumerate(names)}
+    missing = [check[0] for check in model.checks if check[0] not in position]
+    if missing:
+        raise InputError(
+            400, f"input_data.columns lacks {', '.join(missing)}: the model needs every feature it was trained on"
+        )
+    columns: dict[str, Column] = {}
+    try:
+        if len(rows) <= SMALL_BATCH:
+            for check in model.checks:
+                j = position[check[0]]
+                few = [r[j] for r in rows]
+                if not _few_ok(check, few):
+                    raise LookupError
+                columns[check[0]] = few
+        else:
+            transposed = list(zip(*rows, strict=True))
+            for check in model.checks:
+                checked = _many_checked(check, transposed[position[check[0]]])
+                if checked is None:
+                    raise LookupError
+                columns[check[0]] = checked
+    except LookupError:
+        wanted = [(f["wire_name"], position[f["wire_name"]]) for f in model.features]
+        records = [{name: row[j] for name, j in wanted} for row in rows]
+        raise InputError(400, _describe_problems(model, records, "input_data.data[{}]")) from None
     return columns
 
 
@@ -776,40 +914,48 @@ def _fmt(bound: float | None) -> str:
     return "" if bound is None else (str(int(bound)) if float(bound).is_integer() else str(bound))
 
 
-def _describe_problems(model: Model, rows: list[Any]) -> str:
+def _describe_problems(model: Model, rows: list[Any], where: str = "record {}") -> str:
     problems: list[str] = []
     for index, row in enumerate(rows):
         # Lazily: a record with a hundred thousand unknown keys costs no more than five problems.
-        problems.extend(islice(_record_problems(model, index, row), MAX_PROBLEMS_SHOWN - len(problems)))
+        problems.extend(islice(_record_problems(model, where.format(index), row), MAX_PROBLEMS_SHOWN - len(problems)))
         if len(problems) >= MAX_PROBLEMS_SHOWN:
             break
     return "; ".join(problems) or "the records do not fit the model's features"
 
 
-def _record_problems(model: Model, index: int, row: Any) -> Iterator[str]:
+def _record_problems(model: Model, where: str, row: Any) -> Iterator[str]:
     if type(row) is not dict:
-        yield f"record {index}: must be an object of feature: value, not {_shown(row, 80)}"
+        yield f"{where}: must be an object of feature: value, not {_shown(row, 80)}"
         return
     for name in row:
         if name not in model.feature_names:
             shown = name if len(name) <= 60 else name[:60] + "..."
-            yield f"record {index}: {shown} is not an input feature of this model"
+            yield f"{where}: {shown} is not an input feature of this model"
     for feature in model.features:
         if feature["wire_name"] not in row:
-            yield f"record {index}: {feature['wire_name']} is missing"
+            yield f"{where}: {feature['wire_name']} is missing"
             continue
         problem = _value_problem(feature, row[feature["wire_name"]])
         if problem:
-            yield f"record {index}: {problem}"
+            yield f"{where}: {problem}"
 
 
 def render_result(model: Model, method: str, p_yes: np.ndarray[Any, Any]) -> Any:
-    """The 200 body in the deployment's generation: A/B double-encode (a JSON string), C is plain JSON."""
+    """The 200 body in the deployment's generation: A/B double-encode (a JSON string), C and D are plain JSON.
+
+    D answers a bare array, as MLflow's pyfunc output reaches the wire: labels, or with predict_proba one
+    ``{"no": P(no), "yes": P(yes)}`` object per row (the model's DataFrame as records).
+    """
+    no, yes = model.classes
     if method == "predict_proba":
+        if model.generation == "D":
+            return [{no: 1.0 - p, yes: p} for p in p_yes.tolist()]
         result: list[Any] = [[1.0 - p, p] for p in p_yes.tolist()]
     else:
-        no, yes = model.classes
         result = [yes if p >= 0.5 else no for p in p_yes.tolist()]
+    if model.generation == "D":
+        return result
     if model.generation == "C":
         return {"Results": result}
     return json.dumps({"result": result})  # the server JSON-encodes this string again, as AutoML's scripts did
@@ -817,9 +963,30 @@ def render_result(model: Model, method: str, p_yes: np.ndarray[Any, Any]) -> Any
 
 def score_body(model: Model, raw: bytes) -> tuple[Any, int]:
     """Parse, check and score one body; return the result and the number of records."""
+    columns, records, method = _checked_body(model, raw)
+    return render_result(model, method, _p_yes(model, columns, records, method)), records
+
+
+def _p_yes(model: Model, columns: Mapping[str, Column], n: int, method: str) -> np.ndarray[Any, Any]:
+    """P(yes) per record; in generation D the same doubles Microsoft's script gets from the model itself."""
+    if model.generation != "D" or model.small_is_exact:
+        return model.p_yes(columns, n)
+    if method == "predict_proba":
+        return model.p_yes(columns, n, exact=True)
+    p_yes = model.p_yes(columns, n)
+    # A label can differ only where the walk's last bits cross the threshold: score those few rows again.
+    if n <= SMALL_BATCH and any(abs(p - 0.5) <= _NEAR_THRESHOLD for p in p_yes.tolist()):
+        return model.p_yes(columns, n, exact=True)
+    return p_yes
+
+
+def _checked_body(model: Model, raw: bytes) -> tuple[dict[str, Column], int, str]:
+    """The body's checked columns, its number of records and the method it asks for."""
+    if model.generation == "D":
+        names, frame_rows, method = parse_frame(raw)
+        return check_frame(model, names, frame_rows), len(frame_rows), method
     rows, method = parse_body(raw, model.generation)
-    columns = check_columns(model, rows)
-    return render_result(model, method, model.p_yes(columns, len(rows))), len(rows)
+    return check_columns(model, rows), len(rows), method
 
 
 # --------------------------------------------------------------------------------------------------- loading
@@ -914,10 +1081,8 @@ def _handle(request: Any) -> Any:
         raw = _read_body(request, model.max_body_bytes + 1)
         if len(raw) > model.max_body_bytes:
             raise InputError(413, f"the body exceeds {model.max_body_bytes} bytes")
-        rows, method = parse_body(raw, model.generation)
-        columns = check_columns(model, rows)
-        records = len(rows)
-        return _respond(200, render_result(model, method, model.p_yes(columns, records)))
+        columns, records, method = _checked_body(model, raw)
+        return _respond(200, render_result(model, method, _p_yes(model, columns, records, method)))
     except InputError as exc:
         status = exc.status
         return _respond(exc.status, {"message": exc.message})

@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 
 from bankscore.deploy import score_script
-from bankscore.deploy.score_script import InputError, Model, check_columns, parse_body, render_result, score_body
+from bankscore.deploy.score_script import (
+    InputError,
+    Model,
+    check_columns,
+    parse_body,
+    parse_frame,
+    render_result,
+    score_body,
+)
 from bankscore.features import FEATURES, FeatureKind
 
 GOOD: dict[str, Any] = {f.wire_name: f.example for f in FEATURES}  # duration 371 -> "no"
@@ -739,3 +747,225 @@ def test_shown_stops_at_its_limit() -> None:
     assert score_script._shown(list(range(10**6)), limit=20) == "[0, 1, 2, 3, 4, 5, 6..."
     assert score_script._shown({"k" * 10**6: 1}, limit=10) == '{"kkkkkkkk...'
     assert score_script._shown(["a"] * 3, as_python=True) == "['a', 'a', 'a']"
+
+
+# ------------------------------------------------------------------------ generation D: a pandas split frame
+
+COLUMNS = list(GOOD)
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str] = COLUMNS, **extra: Any) -> dict[str, Any]:
+    """A split frame of ``rows`` (records) in ``columns`` order; ``extra`` adds or replaces its keys."""
+    return {
+        "columns": columns,
+        "index": list(range(len(rows))),
+        "data": [[r[c] for c in columns] for r in rows],
+        **extra,
+    }
+
+
+def frame_body(input_data: Any, params: Any = None, **top: Any) -> bytes:
+    document: dict[str, Any] = {"input_data": input_data, **top}
+    if params is not None:
+        document["params"] = params
+    return json.dumps(document).encode()
+
+
+def test_d_reads_a_split_frame_in_any_column_order_and_ignores_extra_columns() -> None:
+    model = tiny_model("D")
+    shuffled = [*COLUMNS[::-1], "extra_col"]
+    rows = [{**GOOD, "extra_col": "ignored"}, {**LONG_CALL, "extra_col": 1}]
+    names, data, method = parse_frame(frame_body(frame(rows, shuffled)))
+    assert (names, method) == (shuffled, "predict")
+    assert data == [[r[c] for c in shuffled] for r in rows]
+    assert score_script.check_frame(model, names, data) == {n: [GOOD[n], LONG_CALL[n]] for n in COLUMNS}
+
+
+def test_d_answers_a_bare_array_of_labels_or_probability_records() -> None:
+    model = tiny_model("D")
+    rows = [GOOD, LONG_CALL]
+    labels, count = score_body(model, frame_body(frame(rows)))
+    assert (labels, count) == (["no", "yes"], 2)
+    # index is optional and other top-level keys are ignored, as Microsoft's script does
+    no_index = {k: v for k, v in frame(rows).items() if k != "index"}
+    assert score_body(model, frame_body(no_index, other={"x": 1}))[0] == ["no", "yes"]
+    proba, _ = score_body(model, frame_body(frame(rows), {"predict_method": "predict_proba"}))
+    p = [1 / (1 + math.exp(-(0.01 * r["duration"] - 6.0))) for r in rows]
+    assert proba == [{"no": pytest.approx(1 - q), "yes": pytest.approx(q)} for q in p]
+    assert [list(item) for item in proba] == [["no", "yes"], ["no", "yes"]]  # the model's DataFrame columns
+    # Python's json spacing, as the inference server writes any run() result
+    assert json.dumps(labels) == '["no", "yes"]'
+
+
+@pytest.mark.parametrize("params", [None, {}, {"predict_method": "predict"}, {"predict_method": "predict", "x": 1}])
+def test_d_predict_is_the_default(params: Any) -> None:
+    document: dict[str, Any] = {"input_data": frame([GOOD])}
+    if params is not None or params == {}:
+        document["params"] = params
+    assert parse_frame(json.dumps(document).encode())[2] == "predict"
+    assert parse_frame(b'{"input_data": ' + json.dumps(frame([GOOD])).encode() + b', "params": null}')[2] == "predict"
+
+
+WRONG_AGE = [{**GOOD, "age": "x"}]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # the server's own words where Microsoft's script has them
+        (b'{"data": [[1]]}', "A value is not provided for the 'input_data' parameter."),
+        (b'{"Inputs": {"data": []}}', "A value is not provided for the 'input_data' parameter."),
+        (b"[1, 2]", "POST body should be a JSON dictionary."),
+        (
+            b"{bad",
+            "POST body could not be decoded as JSON: Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1)",
+        ),
+        # not a split frame
+        (
+            frame_body([GOOD]),
+            'input_data must be a pandas split frame {"columns": [...], "index": [...], '
+            '"data": [[...], ...]}, not an array',
+        ),
+        (
+            frame_body(None),
+            'input_data must be a pandas split frame {"columns": [...], "index": [...], '
+            '"data": [[...], ...]}, not null',
+        ),
+        (
+            frame_body("x"),
+            'input_data must be a pandas split frame {"columns": [...], "index": [...], '
+            '"data": [[...], ...]}, not a string',
+        ),
+        (
+            frame_body({"data": [[1]]}),
+            "input_data lacks 'columns': send a pandas split frame "
+            '{"columns": [...], "index": [...], "data": [[...], ...]}',
+        ),
+        (
+            frame_body({"columns": COLUMNS}),
+            "input_data lacks 'data': send a pandas split frame "
+            '{"columns": [...], "index": [...], "data": [[...], ...]}',
+        ),
+        (
+            frame_body({**frame([GOOD]), "columns": "age"}),
+            "input_data.columns must be an array of column names, not a string",
+        ),
+        (frame_body(frame([GOOD], data={"age": 1})), "input_data.data must be an array of rows, not an object"),
+        (
+            frame_body({"columns": [*COLUMNS[:2], 7], "data": [[1, 2, 3]]}),
+            "input_data.columns[2]=7 must be a string (a column name)",
+        ),
+        (
+            frame_body({"columns": ["age", "job", "age"], "data": [[1, 2, 3]]}),
+            'input_data.columns names "age" more than once',
+        ),
+        (frame_body(frame([GOOD], data=[])), "input_data.data is empty: send at least one row"),
+        (
+            frame_body(frame([GOOD], data=[[*GOOD.values()][:19]])),
+            "input_data.data[0] holds 19 values; input_data.columns names 20",
+        ),
+        (
+            frame_body(frame([GOOD, GOOD], data=[[*GOOD.values()], GOOD])),
+            'input_data.data[1] must be an array of 20 values (one per column), not {"age": 57, "job": "technician", '
+            '"marital": "married", "educ...',
+        ),
+        (frame_body(frame([GOOD], index=[0, 1])), "input_data.index holds 2 labels for 1 rows in input_data.data"),
+        (frame_body(frame([GOOD], index={"0": 0})), "input_data.index must be an array of row labels, not an object"),
+        # params
+        (
+            frame_body(frame([GOOD]), "x"),
+            'params must be an object such as {"predict_method": "predict_proba"}, not "x"',
+        ),
+        (
+            frame_body(frame([GOOD]), {"predict_method": "predict_log_proba"}),
+            'params.predict_method="predict_log_proba" is not one of predict, predict_proba',
+        ),
+        (
+            frame_body(frame([GOOD]), {"predict_method": 5}),
+            "params.predict_method=5 is not one of predict, predict_proba",
+        ),
+    ],
+)
+def test_d_body_mistakes_are_400s_naming_field_and_value(raw: bytes, message: str) -> None:
+    error = input_error(score_body, tiny_model("D"), raw)
+    assert (error.status, error.message) == (400, message)
+
+
+@pytest.mark.parametrize("rows", [1, 40], ids=["few", "many"])  # the small-batch and the transposed paths
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("age", "x", 'age="x" must be an integer'),
+        ("age", "57", 'age="57" must be an integer'),  # Microsoft's script casts it; the contract says integer
+        ("age", 57.5, "age=57.5 must be an integer"),  # Microsoft's script truncates it to 57
+        ("age", None, "age=null must be an integer"),
+        ("age", 12, "age=12 is outside the range 17..120"),
+        (
+            "job",
+            "astronaut",
+            'job="astronaut" is not one of admin., blue-collar, entrepreneur, housemaid, '
+            "management, retired, self-employed, services, student, technician, unemployed, unknown",
+        ),
+        ("job", 7, "job=7 must be a string"),
+        ("euribor3m", True, "euribor3m=true must be a number"),
+    ],
+)
+def test_d_value_mistakes_name_row_field_and_value(rows: int, field: str, value: Any, expected: str) -> None:
+    model = tiny_model("D", max_records=100)
+    records = [GOOD] * (rows - 1) + [{**GOOD, field: value}]
+    error = input_error(score_body, model, frame_body(frame(records)))
+    assert (error.status, error.message) == (400, f"input_data.data[{rows - 1}]: {expected}")
+
+
+def test_d_a_missing_column_is_named() -> None:
+    without = [c for c in COLUMNS if c not in ("age", "nr.employed")]
+    error = input_error(score_body, tiny_model("D"), frame_body(frame([GOOD], without)))
+    assert error.message == "input_data.columns lacks age, nr.employed: the model needs every feature it was trained on"
+
+
+def test_d_too_many_rows() -> None:
+    error = input_error(score_body, tiny_model("D", max_records=3), frame_body(frame([GOOD] * 4)))
+    assert error.message == "input_data.data holds 4 rows; this deployment takes at most 3"
+
+
+def test_d_many_rows_score_like_the_same_rows_one_by_one() -> None:
+    model = tiny_model("D", max_records=100)
+    rows = [{**GOOD, "duration": d} for d in range(0, 1200, 30)]
+    assert len(rows) > score_script.SMALL_BATCH
+    body_many = frame_body(frame(rows), {"predict_method": "predict_proba"})
+    one_by_one = [score_body(model, frame_body(frame([r]), {"predict_method": "predict_proba"}))[0][0] for r in rows]
+    assert score_body(model, body_many)[0] == one_by_one
+
+
+def test_d_route_and_log_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(score_script, "_MODEL", tiny_model("D"))
+    answer = score_script._handle(request(frame_body(frame([GOOD, LONG_CALL]), {"predict_method": "predict_proba"})))
+    assert answer[1] == 200 and [list(item) for item in answer[0]] == [["no", "yes"]] * 2
+    assert score_script._handle(request(frame_body([GOOD])))[1] == 400
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["status"], line["records"], line["method"], line["generation"]) for line in lines] == [
+        (200, 2, "predict_proba", "D"),
+        (400, 0, "", "D"),
+    ]
+
+
+def test_d_uses_the_libraries_where_the_tree_walk_is_not_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """D promises Microsoft's bytes: probabilities come from the exact path unless the walk is exact."""
+    model = tiny_model("D")  # a linear learner: its Python path may differ from scikit-learn by an ulp
+    assert not model.small_is_exact
+    calls: list[bool] = []
+    real = Model.p_yes
+
+    def spy(self: Model, columns: Any, n: int, *, exact: bool = False) -> Any:
+        calls.append(exact)
+        return real(self, columns, n, exact=exact)
+
+    monkeypatch.setattr(Model, "p_yes", spy)
+    score_body(model, frame_body(frame([GOOD]), {"predict_method": "predict_proba"}))
+    score_body(model, frame_body(frame([GOOD])))  # P(yes) far from 0.5: the fast walk's label stands
+    score_body(model, frame_body(frame([{**GOOD, "duration": 600}])))  # exactly 0.5: scored again, exactly
+    assert calls == [True, False, False, True]
+    calls.clear()
+    score_body(tiny_model("C"), body("C", [GOOD], "predict_proba"))  # A, B and C keep their paths
+    assert calls == [False]

@@ -27,6 +27,7 @@ from bankscore.features import FEATURE_NAMES, FEATURES, LABEL, Feature, FeatureK
 Json = dict[str, Any]
 
 GENERATIONS = list(WireGeneration)
+RECORD_GENERATIONS = [g for g in WireGeneration if g is not WireGeneration.D]  # bodies holding records
 BUILDERS = [build_swagger2, build_openapi3]
 NO_DURATION = tuple(f for f in FEATURES if f.wire_name != "duration")
 
@@ -44,7 +45,12 @@ TOP_KEYS = {
     "2.0": ["swagger", "info", "schemes", "consumes", "produces", "securityDefinitions", "paths", "definitions"],
     "3.0.3": ["openapi", "info", "security", "paths", "components"],
 }
-INPUT_KEYS = {"A": ["data"], "B": ["data", "method"], "C": ["Inputs", "GlobalParameters"]}
+INPUT_KEYS = {
+    "A": ["data"],
+    "B": ["data", "method"],
+    "C": ["Inputs", "GlobalParameters"],
+    "D": ["input_data", "params"],
+}
 WIRE_TYPES = {
     FeatureKind.INTEGER: ("integer", "int64"),
     FeatureKind.NUMBER: ("number", "double"),
@@ -58,21 +64,37 @@ def definitions(doc: Json) -> Json:
     return found
 
 
+def is_frame(doc: Json) -> bool:
+    """Generation D: the body holds a pandas split frame, not records."""
+    return "input_data" in definitions(doc)["ServiceInput"]["properties"]
+
+
+def frame_schema(doc: Json) -> Json:
+    frame: Json = definitions(doc)["ServiceInput"]["properties"]["input_data"]
+    return frame
+
+
 def data_schema(doc: Json) -> Json:
     body: Json = definitions(doc)["ServiceInput"]["properties"]
     if "Inputs" in body:
         body = body["Inputs"]["properties"]
+    elif "input_data" in body:
+        body = body["input_data"]["properties"]
     data: Json = body["data"]
     return data
 
 
 def record_schema(doc: Json) -> Json:
-    record: Json = data_schema(doc)["items"]
+    """One record's schema: data's items, or in generation D the x-bankscore extension's (a row is untyped)."""
+    record: Json = doc[EXTENSION_KEY]["record"] if is_frame(doc) else data_schema(doc)["items"]
     return record
 
 
 def example_rows(doc: Json) -> list[Json]:
     example = definitions(doc)["ServiceInput"]["example"]
+    if "input_data" in example:
+        frame = example["input_data"]
+        return [dict(zip(frame["columns"], row, strict=True)) for row in frame["data"]]
     rows: list[Json] = example["Inputs"]["data"] if "Inputs" in example else example["data"]
     return rows
 
@@ -97,7 +119,7 @@ def skeleton(doc: Json) -> Json:
         "input_keys": list(service_input["properties"]),
         "record_required": record["required"],
         "record_types": {n: (s["type"], s.get("format")) for n, s in record["properties"].items()},
-        "data_format": data_schema(doc)["format"],
+        "data_format": (frame_schema(doc) if is_frame(doc) else data_schema(doc))["format"],
         "error_keys": list(definitions(doc)["ErrorResponse"]["properties"]),
         "spec_param": doc["paths"]["/swagger.json"]["get"]["parameters"][0]["name"],
     }
@@ -125,7 +147,7 @@ def expected_skeleton(generation: str, version: str) -> Json:
         "input_keys": INPUT_KEYS[generation],
         "record_required": list(FEATURE_NAMES),
         "record_types": {f.wire_name: WIRE_TYPES[f.kind] for f in FEATURES},
-        "data_format": "pandas.DataFrame:records",
+        "data_format": "pandas.DataFrame:split" if generation == "D" else "pandas.DataFrame:records",
         "error_keys": ["message"],
         "spec_param": "version",
     }
@@ -168,7 +190,7 @@ def test_skeleton_is_the_real_servers(generation: WireGeneration, build: Any, ve
 
 
 @pytest.mark.skipif(not os.environ.get("BANKSCORE_SWAGGER_SAMPLES"), reason="BANKSCORE_SWAGGER_SAMPLES not set")
-@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("generation", RECORD_GENERATIONS)  # D: test_gen_d.py compares Microsoft's files
 @pytest.mark.parametrize(("build", "suffix"), [(build_swagger2, "swagger2"), (build_openapi3, "openapi3")])
 def test_matches_real_samples(generation: WireGeneration, build: Any, suffix: str) -> None:
     """Against the real server's own spec files, in the folder BANKSCORE_SWAGGER_SAMPLES names."""
@@ -295,10 +317,11 @@ def test_record_is_closed_and_complete(generation: WireGeneration, build: Any) -
 @pytest.mark.parametrize("features", [FEATURES, NO_DURATION], ids=["all", "no-duration"])
 def test_example_row_passes_the_contract(generation: WireGeneration, build: Any, features: tuple[Feature, ...]) -> None:
     rows = example_rows(build(generation, features))
-    assert len(rows) == 1
-    typed, problems = check_record(rows[0], features)
-    assert problems == []
-    assert typed == rows[0]
+    assert len(rows) == (2 if generation is WireGeneration.D else 1)  # D: two rows, as Microsoft's example
+    for row in rows:
+        typed, problems = check_record(row, features)
+        assert problems == []
+        assert typed == row
     assert rows[0] == {f.wire_name: f.example for f in features}
 
 
@@ -387,7 +410,10 @@ def test_swagger2_has_no_openapi3_constructs(generation: WireGeneration) -> None
 @pytest.mark.parametrize("build", BUILDERS)
 def test_extension_names_generation_version_and_features(generation: WireGeneration, build: Any) -> None:
     doc = build(generation, model_version="12")
-    assert doc[EXTENSION_KEY] == {"generation": str(generation), "model_version": "12", "features": list(FEATURE_NAMES)}
+    extension = {k: v for k, v in doc[EXTENSION_KEY].items() if k != "record"}
+    assert extension == {"generation": str(generation), "model_version": "12", "features": list(FEATURE_NAMES)}
+    # Only D carries the record there: A, B and C have it as data.items already.
+    assert ("record" in doc[EXTENSION_KEY]) is (generation is WireGeneration.D)
     assert list(doc)[2] == EXTENSION_KEY  # right after info, where a reader looks first
 
 
@@ -458,8 +484,8 @@ def test_refuses_bad_input(build: Any) -> None:
         build("C", ())
     with pytest.raises(ValueError, match="repeat: age"):
         build("C", (FEATURES[0], FEATURES[0]))
-    with pytest.raises(ValueError, match="'D'"):
-        build("D")
+    with pytest.raises(ValueError, match="'E'"):
+        build("E")
 
 
 def test_import_stays_pure_python() -> None:
@@ -469,3 +495,50 @@ def test_import_stays_pure_python() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- generation D: Microsoft's no-code shape, with the record in x-bankscore ----------------------------------
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_generation_d_request_has_microsofts_shape(build: Any) -> None:
+    service_input = definitions(build("D"))["ServiceInput"]
+    assert "required" not in service_input  # as Microsoft's (the server still answers 400 without input_data)
+    frame = service_input["properties"]["input_data"]
+    assert frame["format"] == "pandas.DataFrame:split"
+    assert frame["required"] == ["columns", "index", "data"]
+    assert frame["properties"]["index"]["items"] == {"type": "integer", "format": "int64"}
+    params = service_input["properties"]["params"]
+    assert params["required"] == ["predict_method"]
+    method = params["properties"]["predict_method"]
+    assert (method["enum"], method["default"]) == (["predict", "predict_proba"], "predict")
+    example = service_input["example"]
+    assert example["params"] == {"predict_method": "predict"}
+    assert example["input_data"]["columns"] == list(FEATURE_NAMES)
+    assert example["input_data"]["index"] == [0, 1]
+
+
+def test_generation_d_cells_are_any_feature_type_in_openapi3() -> None:
+    row = data_schema(build_openapi3("D"))["items"]
+    assert row["type"] == "array"
+    # anyOf: an integer is a number too, so oneOf would refuse every integer cell
+    assert row["items"] == {
+        "anyOf": [{"type": "integer", "format": "int64"}, {"type": "number", "format": "double"}, {"type": "string"}]
+    }
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_generation_d_record_is_the_one_the_other_generations_carry(build: Any) -> None:
+    assert build("D")[EXTENSION_KEY]["record"] == data_schema(build("C"))["items"]
+    chosen = build("D", NO_DURATION)[EXTENSION_KEY]["record"]
+    assert "duration" not in chosen["properties"] and "duration" not in chosen["required"]
+
+
+def test_generation_d_output_is_a_bare_array() -> None:
+    output = definitions(build_openapi3("D"))["ServiceOutput"]
+    assert (output["type"], output["format"], output["example"]) == ("array", "numpy.ndarray", ["no"])
+    label, probabilities = output["items"]["oneOf"]
+    assert label == {"type": "string", "enum": ["no", "yes"]}
+    assert probabilities["required"] == ["no", "yes"] == list(probabilities["properties"])
+    assert "predict_proba" in output["description"]
+    assert "items" in definitions(build_swagger2("D"))["ServiceOutput"]
