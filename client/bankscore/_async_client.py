@@ -13,7 +13,8 @@ from typing import Any, Self
 
 import httpx
 
-from bankscore._base import DEFAULT_TIMEOUT, BaseClient, R, Run, batches, outcome
+from bankscore._auth import TokenCredential
+from bankscore._base import DEFAULT_TIMEOUT, MAX_BODY_BYTES, BaseClient, R, Run, batches, outcome
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
@@ -21,6 +22,7 @@ from bankscore._progress import ProgressCallback, make_progress
 from bankscore._records import RecordCodec, RecordsInput, to_rows
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
+from bankscore._wire import CLASSES
 
 __all__ = ["AsyncClient"]
 
@@ -47,6 +49,10 @@ class AsyncClient(BaseClient[R]):
         max_connections: int = 16,
         deployment: str | None = None,
         record_model: type[R] | None = None,
+        model_deployment: str | None = None,
+        credential: TokenCredential | None = None,
+        classes: tuple[str, str] = CLASSES,
+        max_body_bytes: int | None = MAX_BODY_BYTES,
     ) -> None:
         super().__init__(
             scoring_uri,
@@ -58,9 +64,15 @@ class AsyncClient(BaseClient[R]):
             probabilities=probabilities,
             deployment=deployment,
             record_model=record_model,
+            model_deployment=model_deployment,
+            credential=credential,
+            classes=classes,
+            max_body_bytes=max_body_bytes,
         )
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.AsyncClient(headers=self._headers, timeout=self._timeout, transport=transport, limits=limits)
+        self._http = httpx.AsyncClient(
+            headers=self._headers, timeout=self._timeout, transport=transport, limits=limits, auth=self._auth
+        )
 
     @classmethod
     def from_local(cls, name: str = DEFAULT_DEPLOYMENT, **kwargs: Any) -> Self:
@@ -139,7 +151,11 @@ class AsyncClient(BaseClient[R]):
         generation, codec = await self._ready()
         (checked,) = codec.validate(to_rows(record))
         method = self._method(generation)
-        return (await self._post(self._body(generation, codec, [checked], method), method, 1))[0]
+        body = self._body(generation, codec, [checked], method)
+        too_large = self._too_large(body)
+        if too_large is not None:
+            raise too_large
+        return (await self._post(body, method, 1))[0]
 
     async def predict_many(
         self,
@@ -170,13 +186,17 @@ class AsyncClient(BaseClient[R]):
             async with gate:
                 if not run.should_send(start, stop):
                     return
-                body = self._body(generation, codec, checked[start:stop], method)
-                try:
-                    predictions = await self._post(body, method, stop - start)
-                except BankscoreError as exc:
-                    run.failed(start, stop, exc)
-                else:
-                    run.succeeded(start, predictions)
+                for first, end, body in self._sized_bodies(generation, codec, checked[start:stop], start, method):
+                    too_large = self._too_large(body)
+                    if too_large is not None:
+                        run.failed(first, end, too_large, stops_run=False)
+                        continue
+                    try:
+                        predictions = await self._post(body, method, end - first)
+                    except BankscoreError as exc:
+                        run.failed(first, end, exc)
+                    else:
+                        run.succeeded(first, predictions)
 
         tasks = [asyncio.ensure_future(score(start, stop)) for start, stop in plan]
         try:

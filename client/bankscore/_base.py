@@ -18,6 +18,7 @@ import httpx
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
+from bankscore._auth import AZURE_ML_SCOPE, TokenAuth, TokenCredential
 from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore._endpoint import Endpoint, resolve_endpoint
 from bankscore._exceptions import (
@@ -26,6 +27,7 @@ from bankscore._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BankscoreError,
+    ModelError,
     NotFoundError,
     PartialResultError,
     PayloadTooLargeError,
@@ -54,20 +56,38 @@ from bankscore._spec import (
 )
 from bankscore._version import __version__
 from bankscore._wire import (
+    CLASSES,
     PREDICT,
     PREDICT_PROBA,
     DecodeError,
     decode_predictions,
-    encode_body,
     supports_proba,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "BaseClient", "Run", "SpecBinding", "batches", "drift_changes"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_BODY_BYTES",
+    "BaseClient",
+    "Run",
+    "SpecBinding",
+    "batches",
+    "drift_changes",
+]
 
 # A generated package binds its own Record; bankscore.Client is BaseClient[BankMarketingRecord].
 R = TypeVar("R", bound=BaseModel, default=BankMarketingRecord)
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+# Azure's documented request payload limit for online endpoints is 1.5 MB (413 above it); predict_many splits a
+# batch whose body would be larger, so callers need not know the records' encoded size.
+MAX_BODY_BYTES: Final = 1_500_000
+_DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
+# D's container answers every script error with this generic 500 and this header (the cloud makes it a 424).
+_FUNCTION_FAILED_HEADER: Final = "x-ms-run-function-failed"
+_NO_CODE_HINT: Final = (
+    "the no-code scoring script answers every model error alike (a missing column, a wrong type, a null, an "
+    "empty batch): the container's log has the cause"
+)
 _REQUEST_ID_HEADERS: Final = ("x-ms-request-id", "x-request-id")
 # A batch failing with these fails every batch the same way (wrong key, wrong URI, too big): stop sending.
 _STOPS_THE_RUN: Final = (AuthenticationError, PermissionDeniedError, NotFoundError, PayloadTooLargeError)
@@ -113,8 +133,24 @@ class BaseClient(Generic[R]):
         probabilities: bool = True,
         deployment: str | None = None,
         record_model: type[R] | None = None,
+        model_deployment: str | None = None,
+        credential: TokenCredential | None = None,
+        classes: tuple[str, str] = CLASSES,
+        max_body_bytes: int | None = MAX_BODY_BYTES,
     ) -> None:
-        self._endpoint: Endpoint = resolve_endpoint(scoring_uri, key, generation, deployment)
+        if credential is not None and key is not None:
+            raise ValueError("pass key= or credential=, not both: a request carries one Authorization header")
+        endpoint = resolve_endpoint(scoring_uri, key, generation, deployment)
+        if credential is not None:  # the credential's token, not BANKSCORE_KEY or a local deployment's key
+            endpoint = Endpoint(endpoint.scoring_uri, None, endpoint.generation)
+        self._endpoint: Endpoint = endpoint
+        self._auth = TokenAuth(credential, AZURE_ML_SCOPE) if credential is not None else None
+        if len(classes) != 2 or classes[0] == classes[1]:
+            raise ValueError(f"classes must name the two classes in predict_proba's order, got {classes!r}")
+        self._classes = (str(classes[0]), str(classes[1]))
+        if max_body_bytes is not None and max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive (or None for no limit)")
+        self._max_body_bytes = max_body_bytes
         binding = type(self).binding
         self._generation: WireGeneration | None = WireGeneration(generation) if generation is not None else None
         model: type[BaseModel] | None = record_model
@@ -137,6 +173,12 @@ class BaseClient(Generic[R]):
         }
         if self._endpoint.key is not None:
             self._headers["Authorization"] = self._endpoint.key.header()
+        if model_deployment is not None:
+            if not model_deployment.strip():
+                raise ValueError("model_deployment must name a deployment of the endpoint")
+            # Pins one deployment of a managed endpoint, past its traffic rules (blue/green testing).
+            self._headers[_DEPLOYMENT_HEADER] = model_deployment
+        self.model_deployment = model_deployment
 
     @property
     def scoring_uri(self) -> str:
@@ -153,7 +195,7 @@ class BaseClient(Generic[R]):
 
     def __repr__(self) -> str:
         generation = self._generation.value if self._generation else "auto"
-        key = "set" if self._endpoint.key is not None else "none"
+        key = "credential" if self._auth is not None else "set" if self._endpoint.key is not None else "none"
         return f"{type(self).__name__}(scoring_uri={self.scoring_uri!r}, generation={generation!r}, key=<{key}>)"
 
     # --- the spec ----------------------------------------------------------------------------------------
@@ -214,7 +256,33 @@ class BaseClient(Generic[R]):
         return PREDICT_PROBA if self._probabilities and supports_proba(generation) else PREDICT
 
     def _body(self, generation: WireGeneration, codec: RecordCodec[Any], records: list[Any], method: str) -> bytes:
-        return encode_body(generation, codec.dump_json(records), method)
+        return codec.encode(generation, records, method)
+
+    def _sized_bodies(
+        self, generation: WireGeneration, codec: RecordCodec[Any], records: list[Any], start: int, method: str
+    ) -> list[tuple[int, int, bytes]]:
+        """``records`` (from index ``start``) as bodies under ``max_body_bytes``: halved until each fits.
+
+        A single record over the limit is kept whole; ``_too_large`` then fails it without sending.
+        """
+        body = self._body(generation, codec, records, method)
+        limit = self._max_body_bytes
+        if limit is None or len(body) <= limit or len(records) == 1:
+            return [(start, start + len(records), body)]
+        half = len(records) // 2
+        return self._sized_bodies(generation, codec, records[:half], start, method) + self._sized_bodies(
+            generation, codec, records[half:], start + half, method
+        )
+
+    def _too_large(self, body: bytes) -> PayloadTooLargeError | None:
+        limit = self._max_body_bytes
+        if limit is None or len(body) <= limit:
+            return None
+        return PayloadTooLargeError(
+            f"not sent: one record encodes to {len(body):,} bytes, over the {limit:,}-byte request limit "
+            "(max_body_bytes)",
+            status=413,
+        )
 
     def _connection_error(self, exc: httpx.TransportError) -> APIConnectionError:
         text = self._scrub(str(exc) or type(exc).__name__)
@@ -224,7 +292,8 @@ class BaseClient(Generic[R]):
 
     def _scrub(self, text: str) -> str:
         key = self._endpoint.key
-        return key.scrub(text) if key is not None else text
+        text = key.scrub(text) if key is not None else text
+        return self._auth.scrub(text) if self._auth is not None else text
 
     # --- responses ---------------------------------------------------------------------------------------
 
@@ -233,7 +302,14 @@ class BaseClient(Generic[R]):
         if response.status_code >= 400:
             raise self._status_error(response, request_id)
         try:
-            return decode_predictions(response.content, method, expected, request_id=request_id)
+            return decode_predictions(
+                response.content,
+                method,
+                expected,
+                request_id=request_id,
+                classes=self._classes,
+                generation=self._generation,
+            )
         except ScoringError as exc:
             raise ScoringError(self._scrub(exc.message), request_id=request_id) from None
         except DecodeError as exc:
@@ -242,7 +318,13 @@ class BaseClient(Generic[R]):
     def _status_error(self, response: httpx.Response, request_id: str | None) -> APIStatusError:
         message = self._scrub(_server_message(response)) or response.reason_phrase
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return status_error(response.status_code, message, request_id=request_id, retry_after=retry_after)
+        status = response.status_code
+        if status == 424:
+            return _model_error(response, message, request_id)
+        script_failed = response.headers.get(_FUNCTION_FAILED_HEADER, "").lower() == "true"
+        if status == 500 and script_failed and self._generation is WireGeneration.D:
+            return ModelError(f"{message} ({_NO_CODE_HINT})", status=500, request_id=request_id, model_status=500)
+        return status_error(status, message, request_id=request_id, retry_after=retry_after)
 
     def _spec_document(self, response: httpx.Response, url: str) -> dict[str, Any]:
         if response.status_code >= 400:
@@ -261,9 +343,24 @@ class BaseClient(Generic[R]):
 
 
 _GENERATION_HINT: Final = (
-    "without the endpoint's spec, pass its wire generation: generation='A', 'B' or 'C' "
+    "without the endpoint's spec, pass its wire generation: generation='A', 'B', 'C' or 'D' "
     "(--generation on the command line)"
 )
+
+
+def _model_error(response: httpx.Response, message: str, request_id: str | None) -> ModelError:
+    code = response.headers.get("ms-azureml-model-error-statuscode", "").strip()
+    model_status = int(code) if code.isdigit() else None
+    reason = response.headers.get("ms-azureml-model-error-reason") or None
+    said = ", ".join(
+        part
+        for part in (f"container status {model_status}" if model_status else "", f"reason {reason}" if reason else "")
+        if part
+    )
+    text = f"the model's container failed ({said}): {message}" if said else f"the model's container failed: {message}"
+    if model_status == 500:
+        text += f" ({_NO_CODE_HINT})"
+    return ModelError(text, status=424, request_id=request_id, model_status=model_status, reason=reason)
 
 
 @functools.cache
@@ -273,10 +370,22 @@ def _codec(model: type[BaseModel]) -> RecordCodec[Any]:
 
 def _codec_for_spec(spec: Document) -> RecordCodec[Any]:
     """``BankMarketingRecord`` (categories and ranges checked) when the live record has its fields and types,
-    else a model of the live record (the endpoint is what the records must fit)."""
-    fields = record_fields(spec)
+    else a model of the live record (the endpoint is what the records must fit).
+
+    A field the spec gives no type (D's columns, typed only by example rows that Azure may leave empty) fits
+    any type. A D spec that names no columns (a model logged without a signature) takes whatever it is sent:
+    ``BankMarketingRecord`` then, as the records are Bank Marketing's.
+    """
     default = _codec(BankMarketingRecord)
-    if {(f.wire_name, _kind(f.type)) for f in fields} == _shape(default):
+    try:
+        fields = record_fields(spec)
+    except SwaggerError:
+        if detect_generation(spec) is WireGeneration.D:
+            return default
+        raise
+    expected = dict(_shape(default))
+    live = {f.wire_name: _kind(f.type) for f in fields}
+    if live.keys() == expected.keys() and all(kind in {"any", expected[name]} for name, kind in live.items()):
         return default
     return _codec(_live_model(tuple(fields), record_description(spec)))
 
@@ -349,10 +458,11 @@ class Run:
         if self._progress is not None:
             self._progress(done, len(self.predictions))
 
-    def failed(self, start: int, stop: int, error: BankscoreError) -> None:
+    def failed(self, start: int, stop: int, error: BankscoreError, *, stops_run: bool = True) -> None:
+        """``stops_run=False``: the failure is this batch's own (a record too large to send), not the endpoint's."""
         with self._lock:
             self._fail(start, stop, str(error), error)
-            if isinstance(error, _STOPS_THE_RUN) and self.stopped_by is None:
+            if stops_run and isinstance(error, _STOPS_THE_RUN) and self.stopped_by is None:
                 self.stopped_by = error
 
     def _fail(self, start: int, stop: int, reason: str, error: BaseException | None) -> None:

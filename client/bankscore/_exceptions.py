@@ -12,7 +12,9 @@ The tree::
      │    ├── AuthenticationError        401
      │    ├── PermissionDeniedError      403
      │    ├── NotFoundError              404
+     │    ├── RequestTimeoutError        408
      │    ├── PayloadTooLargeError       413
+     │    ├── ModelError                 424 (a managed endpoint's model container failed), and D's script 500
      │    ├── RateLimitError             429
      │    └── InternalServerError        5xx
      ├── ScoringError               a 200 whose body holds {"error": ...} (wire generations A and B)
@@ -44,12 +46,14 @@ __all__ = [
     "BankscoreError",
     "DataError",
     "InternalServerError",
+    "ModelError",
     "NotFoundError",
     "PartialResultError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
     "RecordProblem",
+    "RequestTimeoutError",
     "RowProblems",
     "SchemaDriftError",
     "ScoringError",
@@ -190,6 +194,10 @@ class NotFoundError(APIStatusError):
     """404: no scoring route at this URI."""
 
 
+class RequestTimeoutError(APIStatusError):
+    """408: the model ran longer than the endpoint's request timeout; retried."""
+
+
 class PayloadTooLargeError(APIStatusError):
     """413: the body is larger than the endpoint accepts; use a smaller ``batch_size``."""
 
@@ -202,12 +210,39 @@ class InternalServerError(APIStatusError):
     """5xx: the endpoint failed; retried."""
 
 
+class ModelError(APIStatusError):
+    """The model's container refused or failed on the request: not retried, the same body fails the same way.
+
+    A managed online endpoint answers 424 for any non-200 from its container: ``model_status`` is the
+    container's own status (``ms-azureml-model-error-statuscode``) and ``reason`` Azure's word for it
+    (``ms-azureml-model-error-reason``), ``message`` the container's message. Locally, a no-code (D) container
+    answers its generic 500 with ``x-ms-run-function-failed: True``: a ``ModelError`` with status and
+    ``model_status`` 500.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        model_status: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.model_status = model_status
+        self.reason = reason
+        super().__init__(message, status=status, request_id=request_id, retry_after=retry_after)
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    408: RequestTimeoutError,
     413: PayloadTooLargeError,
+    424: ModelError,
     429: RateLimitError,
 }
 

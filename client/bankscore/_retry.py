@@ -1,7 +1,8 @@
 """Which failures are retried, and how long to wait: tenacity, honouring ``Retry-After``.
 
 Retried: connection errors, timeouts, 408, 429 and 5xx (openai-python's set, less 409 which a scoring
-endpoint never sends). Never another 4xx: the same body would be refused again. The wait is the server's
+endpoint never sends). Never another 4xx, nor a ``ModelError`` (a managed endpoint's 424): the same body
+would be refused again. The wait is the server's
 ``Retry-After`` (seconds or an HTTP date, capped) when it sent one, else exponential backoff with jitter.
 A retried request carries the same batch, and only a successful attempt's answer is kept, so a batch is
 never scored twice into a result.
@@ -21,7 +22,7 @@ from typing import Final
 
 import tenacity
 
-from bankscore._exceptions import APIConnectionError, APIStatusError
+from bankscore._exceptions import APIConnectionError, APIStatusError, ModelError
 
 __all__ = ["RETRY_STATUSES", "RetryPolicy", "is_retryable", "parse_retry_after"]
 
@@ -32,6 +33,8 @@ logger = logging.getLogger("bankscore")
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, APIConnectionError):  # APITimeoutError included
         return True
+    if isinstance(exc, ModelError):  # the container failed on this body: it would fail on it again
+        return False
     return isinstance(exc, APIStatusError) and (exc.status in RETRY_STATUSES or exc.status >= 500)
 
 

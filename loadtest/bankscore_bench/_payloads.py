@@ -30,7 +30,7 @@ from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore._exceptions import ScoringError
 from bankscore._generations import WireGeneration
 from bankscore._records import RecordCodec
-from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, encode_body, supports_proba
+from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, supports_proba
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -121,7 +121,7 @@ def bank_marketing_payloads(
     try:
         wire = WireGeneration(str(generation).upper())
     except ValueError:
-        raise ValueError(f"generation must be A, B or C, got {generation!r}") from None
+        raise ValueError(f"generation must be A, B, C or D, got {generation!r}") from None
     chosen = method or scoring_method(wire)
     from bankscore.data import load_training_data
 
@@ -136,7 +136,7 @@ def bank_marketing_payloads(
     payloads = []
     for start in range(0, len(picked), batch_size):
         batch = [validated[i] for i in picked[start : start + batch_size]]
-        body = encode_body(wire, codec.dump_json(batch), chosen)
+        body = codec.encode(wire, batch, chosen)
         if len(body) > max_body_bytes:
             raise ValueError(
                 f"a body of {batch_size} records is {len(body)} bytes, over the {max_body_bytes} bytes an endpoint "
@@ -151,10 +151,11 @@ class ScoringChecker:
     """Judges a 2xx body: ``None`` when it holds ``records`` predictions, else the reason it does not."""
 
     method: str
+    generation: WireGeneration | None = None  # D may answer labels to a predict_proba request (see _wire)
 
     def __call__(self, body: bytes, records: int) -> str | None:
         try:
-            decode_predictions(body, self.method, records)
+            decode_predictions(body, self.method, records, generation=self.generation)
         except ScoringError as exc:
             return f"the scoring script failed: {exc.message}"[:200]
         except DecodeError as exc:

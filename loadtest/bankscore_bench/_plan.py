@@ -134,7 +134,7 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
             raise PlanError(f"--batch-size {batch}: {exc}") from None
         if options.content_type is not None:
             payloads = dataclasses.replace(payloads, content_type=options.content_type)
-        checker = ScoringChecker(wanted)
+        checker = ScoringChecker(wanted, generation)
         method = "POST"
         described = (
             f"POST of {batch} Bank Marketing record{'s' if batch != 1 else ''} per request "

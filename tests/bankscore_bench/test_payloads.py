@@ -92,8 +92,8 @@ def test_bodies_are_reproducible_with_a_seed() -> None:
 
 
 def test_bad_payload_options_are_named() -> None:
-    with pytest.raises(ValueError, match="generation must be A, B or C, got 'D'"):
-        bank_marketing_payloads("D")
+    with pytest.raises(ValueError, match="generation must be A, B, C or D, got 'E'"):
+        bank_marketing_payloads("E")
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         bank_marketing_payloads("C", batch_size=0)
 
@@ -107,7 +107,7 @@ class _Built:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.validated = 0
         self.bodies = 0
-        validate, encode = RecordCodec.validate, _payloads.encode_body
+        validate, encode = RecordCodec.validate, RecordCodec.encode
 
         def counting_validate(codec: RecordCodec[Any], rows: Any) -> Any:
             self.validated += len(rows)
@@ -115,12 +115,12 @@ class _Built:
             assert len(rows) <= POOL_RECORDS, f"{len(rows)} records validated for one pool"
             return validate(codec, rows)
 
-        def counting_encode(*args: Any) -> bytes:
+        def counting_encode(codec: RecordCodec[Any], *args: Any) -> bytes:
             self.bodies += 1
-            return encode(*args)
+            return encode(codec, *args)
 
         monkeypatch.setattr(RecordCodec, "validate", counting_validate)
-        monkeypatch.setattr(_payloads, "encode_body", counting_encode)
+        monkeypatch.setattr(RecordCodec, "encode", counting_encode)
 
 
 def _plan_of(*argv: str) -> Any:

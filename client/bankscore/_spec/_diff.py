@@ -40,6 +40,8 @@ _EXTENSION: Final = "x-bankscore"
 _SCORE_OPERATION: Final = "RunMLService"
 _RECORD: Final = "record"
 _METHOD: Final = "method"
+_FRAME: Final = "input_data"  # D's pandas "split" frame
+_PARAMS: Final = "params"
 
 # Kinds in the order (and groups) the human report lists them.
 CHANGE_GROUPS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
@@ -114,9 +116,16 @@ def request_shape(document: Document) -> RequestShape:
     props = body.get("properties") or {}
     generation = _generation(doc, props)
     fields: dict[str, _Field] = {}
-    if "Inputs" in props:
-        inputs = _resolve(doc, props["Inputs"])
-        data = (inputs.get("properties") or {}).get("data")
+    method: Any = None
+    method_required = False
+    if _FRAME in props and "Inputs" not in props:
+        # D: the record is the frame's row; params (a model's params schema) are the other thing callers send.
+        params = _resolve(doc, props.get(_PARAMS) or {})
+        sends_params = _PARAMS in (body.get("required") or [])
+        for name, schema in (params.get("properties") or {}).items():
+            required = sends_params and name in (params.get("required") or [])
+            fields[f"{_PARAMS}.{name}"] = _field(doc, schema, required=required)
+    elif "Inputs" in props:
         params = _resolve(doc, props.get("GlobalParameters") or {})
         method = (params.get("properties") or {}).get(_METHOD)
         # GlobalParameters is optional as a whole, so method is effectively optional for callers too.
@@ -124,12 +133,11 @@ def request_shape(document: Document) -> RequestShape:
             params.get("required") or []
         )
     else:
-        data = props.get("data")
         method = props.get(_METHOD)
         method_required = _METHOD in (body.get("required") or [])
     if method is not None:
         fields[_METHOD] = _field(doc, method, required=method_required)
-    record = _resolve(doc, _resolve(doc, data or {}).get("items") or {})
+    record = _record_schema(doc, body, props)
     record_required = set(record.get("required") or [])
     for name, schema in (record.get("properties") or {}).items():
         fields[f"{_RECORD}.{name}"] = _field(doc, schema, required=name in record_required)
@@ -139,7 +147,8 @@ def request_shape(document: Document) -> RequestShape:
 def detect_generation(document: Document) -> WireGeneration:
     """The generation a spec declares: ``x-bankscore.generation``, else the shape of its request body.
 
-    ``Inputs``/``GlobalParameters`` is C, ``data`` with ``method`` is B, ``data`` alone is A. Raises
+    ``input_data`` (a pandas split frame) is D, ``Inputs``/``GlobalParameters`` is C, ``data`` with ``method``
+    is B, ``data`` alone is A. Raises
     ``ValueError`` when the spec has no recognizable scoring request.
     """
     try:
@@ -147,20 +156,64 @@ def detect_generation(document: Document) -> WireGeneration:
     except SwaggerError as exc:
         raise ValueError(str(exc)) from None
     if shape.generation is None:
-        raise ValueError("the spec's scoring request is neither {Inputs: ...} nor {data: ...}")
+        raise ValueError("the spec's scoring request is none of {Inputs: ...}, {data: ...} and {input_data: ...}")
     return WireGeneration(shape.generation)
 
 
 def record_schema_of(document: Document) -> _Json:
-    """The record schema of the spec's scoring operation, with its own and its properties' references resolved."""
+    """The record schema of the spec's scoring operation, with its own and its properties' references resolved.
+
+    For D (a pandas "split" frame) it is the ``x-bankscore`` extension's ``record`` when the spec has one (a
+    bankscore deployment's spec), else a record built from the frame's example, as Azure's no-code spec
+    carries the columns only there: each column a field, required (the model's signature enforces every
+    column), typed by the example rows' values when there are any.
+    """
     doc = to_openapi3(document)
     body = _resolve(doc, _request_schema(doc))
-    props = body.get("properties") or {}
-    holder = (_resolve(doc, props["Inputs"]).get("properties") or {}) if "Inputs" in props else props
-    record = dict(_resolve(doc, _resolve(doc, holder.get("data") or {}).get("items") or {}))
+    record = dict(_record_schema(doc, body, body.get("properties") or {}))
     if isinstance(record.get("properties"), dict):
         record["properties"] = {name: _resolve(doc, schema) for name, schema in record["properties"].items()}
     return record
+
+
+def _record_schema(doc: Document, body: _Json, props: Mapping[str, Any]) -> _Json:
+    if _FRAME in props and "Inputs" not in props:
+        extension = doc.get(_EXTENSION)
+        if isinstance(extension, dict) and isinstance(extension.get(_RECORD), dict):
+            return dict(extension[_RECORD])
+        return _record_from_frame_example(doc, body, props)
+    holder = (_resolve(doc, props["Inputs"]).get("properties") or {}) if "Inputs" in props else props
+    return _resolve(doc, _resolve(doc, holder.get("data") or {}).get("items") or {})
+
+
+def _record_from_frame_example(doc: Document, body: _Json, props: Mapping[str, Any]) -> _Json:
+    frame = _resolve(doc, props[_FRAME])
+    example: Any = (body.get("example") or {}).get(_FRAME) if isinstance(body.get("example"), dict) else None
+    if not isinstance(example, dict):
+        example = frame.get("example")
+    if not isinstance(example, dict) or not isinstance(example.get("columns"), list):
+        return {"type": "object", "properties": {}}
+    columns = [str(c) for c in example["columns"]]
+    rows = [r for r in (example.get("data") or []) if isinstance(r, list) and len(r) == len(columns)]
+    properties: _Json = {}
+    for i, name in enumerate(columns):
+        kinds = {_json_kind(row[i]) for row in rows} - {None}
+        if kinds == {"integer", "number"}:
+            kinds = {"number"}
+        properties[name] = {"type": kinds.pop()} if len(kinds) == 1 else {}
+    return {"type": "object", "properties": properties, "required": columns}
+
+
+def _json_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
 
 
 def diff_specs(old: Document, new: Document) -> list[SpecChange]:
@@ -243,6 +296,8 @@ def _generation(doc: Document, props: Mapping[str, Any]) -> str | None:
         return str(extension["generation"])
     if "Inputs" in props:
         return "C"
+    if _FRAME in props:
+        return "D"
     if "data" in props:
         return "B" if _METHOD in props else "A"
     return None

@@ -96,7 +96,11 @@ def record_fields(document: Document) -> list[RecordField]:
     record = record_schema_of(doc)
     properties: dict[str, Any] = record.get("properties") or {}
     if not properties:
-        raise SwaggerError("the spec's scoring record has no properties (expected data: [{feature: value}])")
+        raise SwaggerError(
+            "the spec's scoring record has no fields (expected data: [{feature: value}], or an input_data frame "
+            "whose example names its columns; Azure's no-code spec names none for a model logged without a "
+            "signature)"
+        )
     required = set(record.get("required") or [])
     fields = []
     seen: dict[str, str] = {}

@@ -78,7 +78,7 @@ def test_no_spec_and_no_generation_says_to_pass_the_generation(shipped: list[dic
     client = Client("http://127.0.0.1:9/score", transport=httpx.MockTransport(handler), max_retries=0)
     with client, pytest.raises(NotFoundError) as raised:
         client.predict(shipped[0])
-    assert "generation='A', 'B' or 'C'" in str(raised.value)
+    assert "generation='A', 'B', 'C' or 'D'" in str(raised.value)
     assert raised.value.status == 404
 
 
