@@ -18,7 +18,9 @@ class ScoringServer:
 
     It answers ``/swagger.json`` (``?version=3`` too) with ``spec`` and ``POST /score`` the way that
     generation's Azure script does: A and B double-encode ``{"result": [...]}``, C answers ``{"Results":
-    [...]}``. A record whose keys are not exactly ``fields`` gets the 500 Azure's scripts give.
+    [...]}``, D (a split frame in) a bare array of labels, or of ``{"no": .., "yes": ..}`` records when
+    ``params.predict_method`` is ``predict_proba``. A record whose keys are not exactly ``fields`` gets the 500
+    Azure's scripts give.
     """
 
     spec: dict[str, object]
@@ -35,6 +37,10 @@ class ScoringServer:
         self.bodies.append(body)
         if self.generation == "C":
             rows, method = body["Inputs"]["data"], (body.get("GlobalParameters") or {}).get("method", "predict")  # type: ignore[index,union-attr]
+        elif self.generation == "D":
+            frame: dict[str, list[object]] = body["input_data"]  # type: ignore[assignment]
+            rows = [dict(zip(frame["columns"], values, strict=True)) for values in frame["data"]]  # type: ignore[call-overload]
+            method = (body.get("params") or {}).get("predict_method", "predict")  # type: ignore[attr-defined]
         else:
             rows = body["data"]
             method = body.get("method", "predict") if self.generation == "B" else "predict"
@@ -47,6 +53,9 @@ class ScoringServer:
             if method == "predict_proba"
             else ["yes" if p >= 0.5 else "no" for p in p_yes]
         )
+        if self.generation == "D":
+            answer = [{"no": no, "yes": yes} for no, yes in result] if method == "predict_proba" else result  # type: ignore[misc]
+            return 200, json.dumps(answer).encode()
         if self.generation == "C":
             return 200, json.dumps({"Results": result}).encode()
         return 200, json.dumps(json.dumps({"result": result})).encode()

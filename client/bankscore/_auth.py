@@ -26,6 +26,10 @@ AZURE_ML_SCOPE: Final = "https://ml.azure.com/.default"  # the data-plane audien
 REFRESH_MARGIN: Final = 300.0
 
 
+def _now() -> float:
+    return time.time()  # seconds since the epoch, as AccessToken.expires_on counts
+
+
 class TokenCredential(Protocol):
     """What bankscore needs of a credential: azure-core's ``TokenCredential`` (or its async twin)."""
 
@@ -41,7 +45,7 @@ class TokenAuth(httpx.Auth):
         scope: str = AZURE_ML_SCOPE,
         *,
         refresh_margin: float = REFRESH_MARGIN,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if not callable(getattr(credential, "get_token", None)):
             raise TypeError(f"credential must have get_token(*scopes), like azure-identity's; got {credential!r}")
@@ -80,8 +84,12 @@ class TokenAuth(httpx.Auth):
 
     # --- tokens ------------------------------------------------------------------------------------------
 
+    def _time(self) -> float:
+        # _now looked up at call time (not bound at construction), so tests can move the module's clock.
+        return self._clock() if self._clock is not None else _now()
+
     def _valid(self) -> str | None:
-        return self._token if self._token is not None and self._clock() < self._renew_at else None
+        return self._token if self._token is not None and self._time() < self._renew_at else None
 
     def _sync_token(self, *, force: bool) -> str:
         with self._lock:

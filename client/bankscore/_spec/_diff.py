@@ -1,14 +1,16 @@
 """What changed in a scoring endpoint's request between two specs, and whether it breaks callers.
 
-Both specs are reduced to what a caller sends: the wire generation (A, B or C, the body's shape), each record
-field (type, format, required, enum, range) and the ``method`` parameter. Changes are judged from the side of
-a client generated from the old spec and still sending what the old spec allowed:
+Both specs are reduced to what a caller sends: the wire generation (A to D, the body's shape), each record
+field (type, format, required, enum, range) and the ``method`` parameter (D: each ``params`` property).
+Changes are judged from the side of a client generated from the old spec and still sending what the old spec
+allowed:
 
 - breaking: a field removed (callers send it; the new model has no such attribute), a required field added or
   a field becoming required, a type changed (other than integer to number), a format narrowed, an enum value
   removed or an enum introduced, a range narrowed, a generation change other than A to B;
-- not breaking: an optional field added, a field becoming optional, integer widened to number, an enum value
-  added or an enum dropped, a range widened, A to B (B still accepts A's ``{"data": [...]}``).
+- not breaking: an optional field added, a field becoming optional, integer widened to number or a type
+  dropped, an enum value added or an enum dropped, a range widened, A to B (B still accepts A's
+  ``{"data": [...]}``).
 
 A Swagger 2.0 spec is converted first, so old Azure files compare with new OpenAPI 3 ones.
 """
@@ -334,9 +336,9 @@ def _ordered_paths(before: RequestShape, after: RequestShape) -> Iterator[str]:
 
 def _field_changes(path: str, was: _Field, now: _Field) -> Iterator[SpecChange]:
     if was.type != now.type:
-        yield SpecChange(
-            path, "type-changed", was.type, now.type, breaking=(was.type, now.type) != ("integer", "number")
-        )
+        # No type takes any value (D's columns are typed only by example rows, which Azure may leave empty).
+        widened = now.type is None or (was.type, now.type) == ("integer", "number")
+        yield SpecChange(path, "type-changed", was.type, now.type, breaking=not widened)
     if was.format != now.format:
         # Formats are hints (Azure even uses "pandas.DataFrame:records"); only a narrower number can reject a value.
         narrowed = (was.format, now.format) in _NARROWER_FORMATS

@@ -14,6 +14,7 @@ import click
 
 from bankscore._exceptions import PartialResultError, ScoringInterrupted
 from bankscore._results import ScoreResult
+from bankscore.cli._extras import require_extra
 
 __all__ = ["score"]
 
@@ -85,9 +86,20 @@ def _write(rows: list[dict[str, Any]], output: Path | None, as_json: bool) -> No
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1), help="Records per request.")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1), help="Requests in flight.")
-@click.option("--proba", is_flag=True, help="Add P(yes) (wire generations B and C).")
+@click.option("--proba", is_flag=True, help="Add P(yes) (wire generations B, C and D).")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON instead of CSV.")
-@click.option("--generation", type=click.Choice(["A", "B", "C"]), help="Wire generation (default: from the spec).")
+@click.option("--generation", type=click.Choice(["A", "B", "C", "D"]), help="Wire generation (default: from the spec).")
+@click.option(
+    "--model-deployment",
+    metavar="NAME",
+    help="Send to this deployment of a managed online endpoint (header azureml-model-deployment), past its traffic.",
+)
+@click.option(
+    "--entra",
+    is_flag=True,
+    help="Sign in with Microsoft Entra (azure-identity's DefaultAzureCredential; needs bankscore[azure]) "
+    "instead of a key.",
+)
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
 def score(
     source: str | None,
@@ -101,6 +113,8 @@ def score(
     proba: bool,
     as_json: bool,
     generation: str | None,
+    model_deployment: str | None,
+    entra: bool,
     progress: bool | None,
 ) -> None:
     """Score the records in FILE, a CSV or a JSON list (`-` or nothing reads stdin), one result per record.
@@ -116,7 +130,25 @@ def score(
         raise click.UsageError(f"give the records once: FILE {source!r} or --input {input_file!r}, not both")
     records = _read_records(input_file or source or "-")
     show = sys.stderr.isatty() if progress is None else progress
-    with Client(uri, key=key, generation=generation, probabilities=proba, deployment=name) as client:
+    credential = None
+    if entra:
+        if key is not None:
+            raise click.UsageError("--entra signs in instead of a key: drop --key (or unset BANKSCORE_KEY)")
+        require_extra("azure")
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    if model_deployment is not None and not model_deployment.strip():
+        raise click.BadParameter("give the deployment's name", param_hint="--model-deployment")
+    with Client(
+        uri,
+        key=key,
+        generation=generation,
+        probabilities=proba,
+        deployment=name,
+        model_deployment=model_deployment,
+        credential=credential,
+    ) as client:
         if proba and client.generation == "A":
             click.echo("warning: a generation A endpoint gives labels only; probability stays empty", err=True)
         failed = False

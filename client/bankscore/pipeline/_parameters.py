@@ -15,7 +15,7 @@ from bankscore._exceptions import BankscoreError
 
 __all__ = ["GENERATIONS", "PipelineParameterError", "PipelineParameters"]
 
-GENERATIONS = ("A", "B", "C")
+GENERATIONS = ("A", "B", "C", "D")
 
 
 class PipelineParameterError(BankscoreError, ValueError):

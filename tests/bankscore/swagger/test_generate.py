@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from bankscore import SchemaDriftError, WireGeneration
 from bankscore._spec import record_schema_of
 from bankscore.cli import main
 from bankscore.data import load_training_data
+from bankscore.features import FEATURES
 from bankscore.swagger import (
     SwaggerError,
     build_pinned_spec,
@@ -128,6 +130,42 @@ def test_every_spec_generates_a_package_that_scores_on_a_loopback_endpoint(
     assert all((p.probability is not None) == with_proba for p in result.predictions if p is not None)
     # The client never asked for the spec: the package fixed the generation and the record.
     assert all("Inputs" in body or "data" in body for body in server.bodies)
+
+
+def _d_specs() -> list[tuple[str, dict[str, Any]]]:
+    from bankscore.deploy._swagger import build_openapi3
+    from bankscore.features import FEATURES
+
+    specs = [("bankscore-deploy-D", build_openapi3("D", FEATURES, title="bank-marketing", model_version="1"))]
+    wire = Path(os.environ.get("BANKSCORE_GEN_D_WIRE") or "/nonexistent")  # Microsoft's, set by ./dev.sh
+    specs += [(f"microsoft-{name}", load_document(wire / name)) for name in ("swagger3.json", "swagger3_pandas3.json")]
+    return [(name, spec) for name, spec in specs if name.startswith("bankscore") or wire.is_dir()]
+
+
+@pytest.mark.parametrize(("name", "document"), _d_specs(), ids=[name for name, _ in _d_specs()])
+def test_a_no_code_spec_generates_a_d_package_that_scores(
+    name: str,
+    document: dict[str, Any],
+    tmp_path: Path,
+    importer: Callable[[str], Any],
+    scoring_server: Callable[[dict[str, Any]], Any],
+    customers: list[dict[str, Any]],
+) -> None:
+    generate_package(document, tmp_path / "nocode_client", source=name)
+    package = importer("nocode_client")
+    assert package.GENERATION == "D"
+    wire_names = [info.serialization_alias or n for n, info in package.Record.model_fields.items()]
+    assert wire_names == [f.wire_name for f in FEATURES]
+    if name.startswith("bankscore"):  # x-bankscore.record: categories and ranges checked before sending
+        with pytest.raises(ValidationError, match="job"):
+            package.Record(**dict(customers[0], job="astronaut"))
+    server = scoring_server(document)
+    with package.Client(server.scoring_uri, max_retries=0) as client:
+        result = client.predict_many(customers, batch_size=4)
+    assert result.labels == ["yes" if (r["age"] - 20) / 80 >= 0.5 else "no" for r in customers]
+    assert all(p is not None and p.probability is not None for p in result.predictions)
+    assert all(body["params"] == {"predict_method": "predict_proba"} for body in server.bodies)
+    assert all(body["input_data"]["columns"] == wire_names for body in server.bodies)
 
 
 def test_the_same_spec_gives_the_same_package_byte_for_byte(tmp_path: Path) -> None:
