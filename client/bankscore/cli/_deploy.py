@@ -206,15 +206,30 @@ def logs_command(name: str, follow: bool, gateway: bool, lines: int) -> None:
 @_NAME
 @GENERATION_OPTION
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")
-def azure_command(model_ref: str, name: str, generation: str, output: Path) -> None:
-    """Write the deployment folder plus Azure ML online-endpoint YAML files (see README for `az ml`)."""
+@click.option("--instance-type", default="Standard_DS2_v2", show_default=True, help="Azure VM size per instance.")
+@click.option("--instance-count", type=click.IntRange(1, 100), default=1, show_default=True)
+def azure_command(
+    model_ref: str, name: str, generation: str, output: Path, instance_type: str, instance_count: int
+) -> None:
+    """Write an Azure ML managed online endpoint: endpoint.yml, deployment.yml and what they deploy.
+
+    A, B, C: the deployment folder (bankscore's score.py, the lean model, its conda environment). D: the
+    registered MLflow model folder only, deployed without code or environment (Azure's no-code MLflow
+    deployment, served by Microsoft's own scoring script). See the README for `az ml`.
+    """
     require_extra("train")
     from bankscore._generations import WireGeneration
-    from bankscore.deploy._azure import write_azure_assets
+    from bankscore.deploy._azure import write_azure_assets, write_no_code_assets
     from bankscore.deploy._release import build_release
 
-    folder = build_release(model_ref, generation=WireGeneration(generation), name=name, folder=output)
-    written = write_azure_assets(folder, name=name)
-    click.echo(f"wrote {folder.path}: " + ", ".join(sorted(p.name for p in written)))
+    if generation == WireGeneration.D:
+        written = write_no_code_assets(
+            output, model_ref=model_ref, name=name, instance_type=instance_type, instance_count=instance_count
+        )
+        click.echo(f"wrote {output}: " + ", ".join(sorted(p.name for p in written)))
+    else:
+        folder = build_release(model_ref, generation=WireGeneration(generation), name=name, folder=output)
+        written = write_azure_assets(folder, name=name, instance_type=instance_type, instance_count=instance_count)
+        click.echo(f"wrote {folder.path}: " + ", ".join(sorted(p.name for p in written)))
     click.echo(f"next: az ml online-endpoint create -f {output / 'endpoint.yml'}")
     click.echo(f"      az ml online-deployment create -f {output / 'deployment.yml'} --all-traffic")

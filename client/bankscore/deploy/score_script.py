@@ -15,6 +15,31 @@ without pandas, encoded and scored. A caller's mistake is a 400 (or 413, 415) wi
 naming the record, field and value; never a 500. One JSON line per request goes to the log (request id,
 status, latency, record count, model version; never features or keys).
 
+Generation D (an MLflow model on a managed online endpoint, which Azure serves with Microsoft's no-code
+``mlflow_score_script.py``): the request is ``{"input_data": {"columns", "index", "data"}, "params":
+{"predict_method": "predict" | "predict_proba"}}``, a pandas "split" frame whose columns may come in any order
+(columns the model does not use are ignored, ``index`` may be left out, other top-level keys are ignored); a
+200 is a bare array, labels or ``{"no": P(no), "yes": P(yes)}`` per row, the same bytes Microsoft's script
+answers for the same model (Python's ``json.dumps`` spacing, the model's own doubles). Where that script
+fails or guesses, this one says what is wrong, on purpose:
+
+* a missing column, a value of the wrong type (``"age": "x"``, a null), an empty ``data``, an ``index`` of
+  another length, an ``input_data`` that is not a split frame, an unknown ``predict_method``: 400 naming the
+  field and value, where Microsoft's script answers the generic 500 "An unexpected error occurred in scoring
+  script" (and Azure's front end turns that into 424);
+* a short (ragged) row: 400, where pandas fills the gap with NaN and the row is scored;
+* values the feature contract refuses but MLflow casts: ``"age": "57"`` and ``57.5`` (cast to 57), an unknown
+  category or a category sent as a number (scored anyway), a number outside the contract's range: 400, as
+  in generations A, B and C;
+* ``params`` that is not an object: 400 (MLflow ignores it for a model without a params schema);
+* more than 10,000 rows, or a body over the size limit: 400 or 413 (Microsoft's script has no limit).
+
+The server's own answers stay the server's: 400 for a body that is not a JSON object or lacks ``input_data``
+(with its words), 415 for another Content-Type. Swagger 2.0 is served for D as well: Microsoft's script has
+none for this model under pandas 2 (its example rows mix types, which inference-schema's Swagger 2 refuses)
+and serves a document without example rows under pandas 3; one that tools fetching ``GET /swagger.json``
+(version 2, the server's default) can use is worth more than copying an accident.
+
 Where the time goes: a one-record request is mostly the server's own work, so the script keeps its share
 small: up to SMALL_BATCH rows are scored by every learner's trees in Python (each library's predict call
 costs more set-up than walking the trees), and the checks loop without numpy. A request of many records is

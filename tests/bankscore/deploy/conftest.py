@@ -198,6 +198,7 @@ DEPLOYMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gen-a": ("A", ()),
     "gen-b": ("B", ()),
     "gen-c": ("C", ()),
+    "gen-d": ("D", ()),  # the no-code MLflow wire on bankscore's own score.py (test_gen_d.py)
     "keyed": ("C", ("--key", TEST_KEY)),  # behind the nginx gateway, primary key known, secondary generated
     "life": ("A", ("--auth",)),  # started here, stopped by the lifecycle test
 }
