@@ -10,7 +10,14 @@ import pytest
 
 from bankscore import BankscoreError
 from bankscore.automl import TrainOptions, run_automl
-from bankscore.automl._registry import MODEL_NAME, get_model_version, list_model_versions, load_model, log_training
+from bankscore.automl._registry import (
+    MODEL_NAME,
+    export_model_folder,
+    get_model_version,
+    list_model_versions,
+    load_model,
+    log_training,
+)
 from bankscore.automl._report import render_leaderboard, write_report
 from bankscore.data import Dataset
 
@@ -36,6 +43,15 @@ def test_register_list_load_predict(workspace_home: Path, small_dataset: Dataset
     records = list(small_dataset.records())[:100]
     np.testing.assert_allclose(loaded.predict_proba(records), result.model.predict_proba(records))
     assert loaded.features == result.model.features
+
+    # The registered MLflow model is deployable no-code: its signature names the model's own 19 features.
+    from mlflow.models import Model
+
+    exported = Model.load(str(export_model_folder("bank-marketing:1", tmp_path / "exported" / "model")))
+    assert [spec.name for spec in exported.signature.inputs.inputs] == shown.features
+    assert exported.signature.params.to_dict() == [
+        {"name": "predict_method", "type": "string", "default": "predict", "shape": None}
+    ]
 
     leaderboard = json.loads(paths["leaderboard_json"].read_text())
     assert leaderboard == json.loads(json.dumps(result.leaderboard))
