@@ -138,6 +138,7 @@ CLIENT_DEPLOYMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "client-a": ("A", ()),
     "client-b": ("B", ()),
     "client-c": ("C", ()),
+    "client-d": ("D", ()),  # the no-code (managed online endpoint) wire on bankscore's own script
     "client-auth": ("C", ("--auth",)),  # keys generated and saved in the workspace; nginx checks them
 }
 
@@ -160,7 +161,7 @@ class LiveDeployment:
 
 @pytest.fixture(scope="session")
 def live(trained: Any) -> Iterator[dict[str, LiveDeployment]]:
-    """Start the four deployments at once with `bankscore deploy local`; stop them all at the end."""
+    """Start the five deployments at once with `bankscore deploy local`; stop them all at the end."""
     import subprocess
     import time
 

@@ -1,4 +1,4 @@
-"""The typed client against real local deployments (generations A, B and C, and one behind the key gateway).
+"""The typed client against real local deployments (generations A to D, and one behind the key gateway).
 
 One small model is trained for the session and deployed with `bankscore deploy local` in subprocesses (the
 deploy tests' pattern); the client's answers are compared with the registered model's own predictions.
@@ -56,7 +56,7 @@ def assert_matches(result: Any, expected: Expected, *, probabilities: bool) -> N
         assert result.probabilities == [None] * len(labels)
 
 
-@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c"])
+@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c", "client-d"])
 def test_predict_one_record(name: str, live: dict[str, LiveDeployment], trained: Any, workspace: Path) -> None:
     with Client.from_local(name) as client:  # URI and generation from the workspace's state.json
         assert client.generation == live[name].generation
@@ -69,14 +69,14 @@ def test_predict_one_record(name: str, live: dict[str, LiveDeployment], trained:
         assert yes.probability is not None and math.isclose(yes.probability, trained.proba[0][1], abs_tol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c"])
+@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c", "client-d"])
 def test_generation_is_detected_from_the_live_spec(name: str, live: dict[str, LiveDeployment]) -> None:
     with Client(live[name].scoring_uri) as client:
         assert client.generation is WireGeneration(live[name].generation)
         assert [c for c in client.check_schema() if c.breaking] == []
 
 
-@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c"])
+@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c", "client-d"])
 def test_predict_many_2000_rows_in_input_order(
     name: str, live: dict[str, LiveDeployment], shipped: list[dict[str, Any]], expected: Expected
 ) -> None:
@@ -103,7 +103,7 @@ def test_csv_and_dataframe_inputs(
         assert_matches(client.predict_many(frame, batch_size=500, concurrency=2), expected, probabilities=True)
 
 
-@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c"])
+@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c", "client-d"])
 def test_async_client(
     name: str, live: dict[str, LiveDeployment], shipped: list[dict[str, Any]], expected: Expected
 ) -> None:
