@@ -6,7 +6,11 @@ workflow's script it also writes the request body it sends to data.json, for the
 (`ab` or `bankscore-bench`).
 
     python examples/endpoint.py [--uri http://127.0.0.1:5001/score] [--key KEY] [--generation C] [--proba]
-                                [--data-file data.json]
+                                [--model-deployment NAME] [--data-file data.json]
+
+A managed online endpoint (https://<endpoint>.<region>.inference.ml.azure.com/score) takes the same key as
+`Authorization: Bearer`; --model-deployment pins one of its deployments, and an MLflow model deployed without a
+scoring script speaks generation D.
 """
 
 from __future__ import annotations
@@ -43,7 +47,17 @@ def local_endpoint() -> tuple[str, str | None, str]:
 
 
 def request_body(generation: str, method: str) -> dict[str, object]:
-    """The body each wire generation expects (see the contract): A is the 2020 script's, C today's."""
+    """The body each wire generation expects: A is the 2020 script's, C the last ACI one's, D a managed online
+    endpoint's MLflow model without a scoring script (a pandas "split" frame)."""
+    if generation == "D":
+        columns = list(CUSTOMERS[0])
+        frame = {
+            "columns": columns,
+            "index": list(range(len(CUSTOMERS))),
+            "data": [list(c.values()) for c in CUSTOMERS],
+        }
+        # bankscore's registered model reads predict_method; a model without a params schema ignores it.
+        return {"input_data": frame, "params": {"predict_method": method}}
     if generation == "A":
         return {"data": CUSTOMERS}  # labels only: generation A has no predict_proba
     if generation == "B":
@@ -55,7 +69,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uri")
     parser.add_argument("--key")
-    parser.add_argument("--generation", choices=["A", "B", "C"], help="wire generation (default: C, or the local one)")
+    parser.add_argument(
+        "--generation", choices=["A", "B", "C", "D"], help="wire generation (default: C, or the local one)"
+    )
+    parser.add_argument("--model-deployment", help="a managed endpoint's deployment to call (blue/green testing)")
     parser.add_argument("--proba", action="store_true", help="ask for [P(no), P(yes)] per customer")
     parser.add_argument(
         "--data-file",
@@ -69,6 +86,8 @@ def main() -> None:
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    if args.model_deployment:
+        headers["azureml-model-deployment"] = args.model_deployment
     input_data = json.dumps(request_body(generation, "predict_proba" if args.proba else "predict"))
     # The exact bytes sent, for `ab -p data.json -T application/json` and `bankscore-bench`.
     args.data_file.write_text(input_data)

@@ -1,7 +1,7 @@
 """Score two Bank Marketing customers against a deployment: the seed's endpoint.py done with the typed client.
 
 The same two customers as endpoint.py, as typed records (Python names, checked before anything is sent), and
-no body shapes to know: the client reads the endpoint's wire generation (A, B or C) from its spec. With no
+no body shapes to know: the client reads the endpoint's wire generation (A, B, C or D) from its spec. With no
 arguments it scores against the local deployment (`bankscore deploy local`); give --uri (and --key) for any
 other endpoint, Azure's included, or set BANKSCORE_URI and BANKSCORE_KEY.
 

@@ -32,14 +32,22 @@ __all__ = ["Client"]
 
 
 class Client(BaseClient[R]):
-    """A scoring client for one endpoint of any wire generation (A, B or C).
+    """A scoring client for one endpoint of any wire generation (A, B, C or D).
 
     ``scoring_uri`` and ``key`` default to ``BANKSCORE_URI`` / ``BANKSCORE_KEY``, then to the local
     deployment saved in the workspace. Without ``generation``, the endpoint's spec is read at first use: it
     gives the wire generation and the record the endpoint takes (``BankMarketingRecord`` when the live record
     has its fields, else a model built from the live spec). ``record_model`` fixes the record model.
-    With ``probabilities`` (the default) generations B and C are asked for ``predict_proba`` and every
-    prediction carries P(yes); generation A gives labels only.
+    With ``probabilities`` (the default) generations B, C and D are asked for ``predict_proba`` and every
+    prediction carries P(yes); generation A gives labels only, and so does a D model logged without a params
+    schema (it ignores the request's ``params``).
+
+    Managed online endpoints: ``key`` takes an endpoint key or an ``aml_token``; ``credential`` takes any
+    azure-identity ``TokenCredential`` (``pip install 'bankscore[azure]'``) and renews its token before it
+    expires; ``model_deployment`` pins one deployment (header ``azureml-model-deployment``). A 424 raises
+    ``ModelError`` with the container's own status. ``classes`` states the order of ``[P, P]`` pairs in an
+    answer (scikit-learn's sorted ``classes_``, so ``("no", "yes")``). ``predict_many`` keeps every request
+    body under ``max_body_bytes`` (Azure's 1.5 MB) by splitting batches.
     """
 
     def __init__(

@@ -49,7 +49,7 @@ class DecodeError(ValueError):
 
 
 def supports_proba(generation: WireGeneration) -> bool:
-    """A can only ``predict``; B and C also take ``method: predict_proba``."""
+    """A can only ``predict``; B and C also take ``method: predict_proba``, D ``params.predict_method``."""
     return generation is not WireGeneration.A
 
 

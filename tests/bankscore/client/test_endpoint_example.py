@@ -37,7 +37,7 @@ def post(deployment: LiveDeployment, body: bytes, key: str | None = None) -> htt
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c"])
+@pytest.mark.parametrize("name", ["client-a", "client-b", "client-c", "client-d"])
 def test_data_json_is_a_body_the_deployment_accepts(
     live: dict[str, LiveDeployment], trained: Any, tmp_path: Path, name: str
 ) -> None:
@@ -47,7 +47,10 @@ def test_data_json_is_a_body_the_deployment_accepts(
 
     data = tmp_path / "data.json"  # the default name, in the working directory, as the workflow's script did
     body = json.loads(data.read_bytes())
-    rows = body["Inputs"]["data"] if deployment.generation == "C" else body["data"]
+    if deployment.generation == "D":
+        rows = [dict(zip(body["input_data"]["columns"], row, strict=True)) for row in body["input_data"]["data"]]
+    else:
+        rows = body["Inputs"]["data"] if deployment.generation == "C" else body["data"]
     assert len(rows) == 2 and set(rows[0]) >= {"age", "emp.var.rate", "nr.employed"}
 
     answer = post(deployment, data.read_bytes())
