@@ -253,7 +253,28 @@ def oracle_environment() -> OracleEnvironment:
                 _run([*command, str(wheel)], timeout=120)
             installed.write_text(source)
         pandas = json.loads(ready.read_text())["pandas_version"]
+        os.utime(ready)  # its time is the venv's last use, for _prune
+    _prune(root, keep=venv)
     return OracleEnvironment(python, pandas, reused, time.monotonic() - started)
+
+
+STALE_SECONDS = 7 * 24 * 3600
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove the oracle venvs of older recipes (a pyproject.toml edit makes a new one) unused for a week."""
+    for venv in root.glob("py*-*"):
+        ready = venv / ".bankscore-oracle-ready"
+        if venv == keep or not venv.is_dir() or not ready.is_file():
+            continue  # no ready file: being built right now, or a dead build its next user replaces
+        if time.time() - ready.stat().st_mtime < STALE_SECONDS:
+            continue
+        with (root / f"{venv.name}.lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another session is building or updating it
+            shutil.rmtree(venv, ignore_errors=True)
 
 
 def _pandas_of(python: Path) -> str:
