@@ -217,3 +217,33 @@ def test_regenerate_on_redeploy_from_the_wheel(installed: Installed) -> None:
     assert stale.returncode == 1
     assert "record.duration removed" in stale.stderr
     assert f"bankscore swagger generate --spec http://127.0.0.1:{port}/swagger.json" in stale.stderr
+
+
+@pytest.mark.slow
+def test_a_no_code_managed_endpoint_from_the_wheel(installed: Installed) -> None:
+    """Generation D from the wheel alone: serve it, generate its package, score, write the Azure assets."""
+    if json.loads(installed.ok("bankscore", "models", "list", "--json")) == []:  # run alone: train first
+        installed.ok("bankscore", "data", "register")
+        installed.ok("bankscore", "train", "--max-trials", "4", "--cv", "3", "--no-ensemble", timeout=600)
+    port = _free_port()
+    installed.ok("bankscore", "deploy", "local", "--name", "nocode", "--generation", "D", "--port", str(port))
+    try:
+        uri = f"http://127.0.0.1:{port}/score"
+        swagger = f"http://127.0.0.1:{port}/swagger.json"
+        installed.ok("bankscore", "swagger", "generate", "--spec", swagger, "--output", "pkgs/nocode_client")
+        answer = json.loads(
+            installed.ok(
+                "python", "-c", SCORE_THROUGH_PACKAGE, "nocode_client", uri, pythonpath=installed.work / "pkgs"
+            )
+        )
+        assert answer["generation"] == "D"
+        assert len(answer["labels"]) == 300 and set(answer["labels"]) <= {"no", "yes"}
+        assert all(isinstance(p, float) and 0 <= p <= 1 for p in answer["probabilities"])
+    finally:
+        installed.run("bankscore", "deploy", "stop", "--name", "nocode", timeout=60)
+
+    installed.ok("bankscore", "deploy", "azure", "--generation", "D", "--output", "azure-d")
+    assets = installed.work / "azure-d"
+    assert (assets / "endpoint.yml").is_file() and (assets / "deployment.yml").is_file()
+    assert "signature:" in (assets / "model" / "MLmodel").read_text()
+    assert "mlflow_model" in (assets / "deployment.yml").read_text()
