@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_VALUE",
     "MAX_CONCURRENCY",
+    "MODEL_DEPLOYMENT_HEADER",
     "TIMELIMIT_REQUESTS",
     "AbOptions",
     "AbUrl",
@@ -74,6 +75,7 @@ _LONG_OPTS: Final = [
     "ab-strict",
     "key=",
     "deployment=",
+    "model-deployment=",
     "max-time=",
     "help",
     "version",
@@ -116,7 +118,9 @@ _FILE_OPTIONS: Final[dict[str, str]] = {
     "--html": "html_file",
 }
 
-_GENERATIONS: Final = ("A", "B", "C", "auto")
+_GENERATIONS: Final = ("A", "B", "C", "D", "auto")
+# The header that pins one deployment of an Azure ML managed online endpoint, past its traffic rules.
+MODEL_DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
 _ARRIVALS: Final = ("constant", "poisson")
 # RFC 9110 token: what a method name or header name may contain.
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -158,10 +162,13 @@ _USAGE_LINES: Final = (
     "bankscore-bench options:",
     "    --key KEY            Send 'Authorization: Bearer KEY' (the endpoint's key)",
     "    --deployment NAME    Use the saved local deployment's URI and key",
+    "    --model-deployment NAME",
+    "                         Send 'azureml-model-deployment: NAME': score with that deployment",
+    "                         of a managed online endpoint, whatever its traffic split says",
     "    --rate R             Open loop: R requests/s in total instead of -c back-to-back users",
     "    --arrivals KIND      constant or poisson arrivals at --rate (default constant)",
     "    --batch-size N       Records per request in the generated Bank Marketing payloads (1..10000)",
-    "    --generation G       Wire generation A, B, C or auto (read from the endpoint's spec)",
+    "    --generation G       Wire generation A, B, C, D or auto (read from the endpoint's spec)",
     "    --proba              Ask for probabilities (predict_proba) instead of labels",
     "    --seed N             Seed for payload choice and Poisson arrivals",
     "    --warmup N           Send N requests first and leave them out of every statistic",
@@ -300,6 +307,7 @@ class AbOptions:
     ab_strict: bool = False
     key: str | None = dataclasses.field(default=None, repr=False)
     deployment: str | None = None
+    model_deployment: str | None = None  # --model-deployment: sent as azureml-model-deployment
     max_time_s: float = DEFAULT_MAX_TIME_S
 
     @property
@@ -335,7 +343,8 @@ class AbOptions:
         """The request's headers in ab's order (ab.c ``test()``; see reference 11-request-dump-v2).
 
         ``Connection: Keep-Alive`` (-k), ``Cookie``, ``Authorization``/``Proxy-Authorization``, then
-        ``Content-length`` and ``Content-type`` when a body is sent (``content_length`` given), the -H
+        ``Content-length`` and ``Content-type`` when a body is sent (``content_length`` given),
+        ``azureml-model-deployment`` (--model-deployment), the -H
         headers in order, and last ``Host``, ``User-Agent`` and ``Accept`` unless -H overrode them.
         ``host_header`` defaults to the URL's; ``content_type`` overrides -T (for generated payloads);
         ``user_agent`` defaults to ``bankscore-bench/<version>`` (not ab's, which would misname the client).
@@ -355,6 +364,8 @@ class AbOptions:
         if content_length is not None:
             headers.append(("Content-length", str(content_length)))
             headers.append(("Content-type", content_type or self.content_type or "text/plain"))
+        if self.model_deployment is not None:
+            headers.append((MODEL_DEPLOYMENT_HEADER, self.model_deployment))
         headers.extend(self.headers)
         given = {name.lower() for name, _ in self.headers}
         if "host" not in given:
@@ -499,7 +510,7 @@ class _Parser:
                 self.apply_request_option(option, value)
 
     def apply_request_option(self, option: str, value: str) -> None:
-        """Options that shape the request's headers, and -v."""
+        """Options that shape the request's headers (--model-deployment too), and -v."""
         v = self.values
         match option:
             case "-T":
@@ -508,6 +519,13 @@ class _Parser:
                 v["content_type"] = value
             case "-H":
                 self.headers.append(self.header(value))
+            case "--model-deployment":
+                if not _TOKEN.fullmatch(value):
+                    raise self.fail(
+                        f"invalid deployment name: --model-deployment {value!r} "
+                        "(expected the name of one of the endpoint's deployments, such as blue)"
+                    )
+                v["model_deployment"] = value
             case "-C":
                 if "=" not in value:
                     # Not echoed: cookie values are often session secrets.
@@ -661,3 +679,10 @@ def _check_combination(parser: _Parser, options: AbOptions) -> None:
     ]
     if len(authorizations) > 1:
         raise parser.fail(f"{' and '.join(authorizations)} both set the Authorization header; give one")
+    if options.model_deployment is not None and any(
+        name.lower() == MODEL_DEPLOYMENT_HEADER for name, _ in options.headers
+    ):
+        raise parser.fail(
+            f"--model-deployment and -H {MODEL_DEPLOYMENT_HEADER} both set the {MODEL_DEPLOYMENT_HEADER} header; "
+            "give one"
+        )

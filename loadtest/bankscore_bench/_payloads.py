@@ -164,12 +164,19 @@ class ScoringChecker:
 
 
 def detect_endpoint_generation(scoring_uri: str, headers: Mapping[str, str] | None = None) -> WireGeneration:
-    """The endpoint's generation read from its /swagger.json, the way ``bankscore.Client`` does it."""
+    """The endpoint's generation read from its /swagger.json, the way ``bankscore.Client`` does it.
+
+    Of ``headers`` (the run's), a bearer ``Authorization`` and ``azureml-model-deployment`` are sent with the
+    spec's request too: the spec is then the pinned deployment's, not whichever one the traffic rules pick.
+    """
     from bankscore import Client
 
     key = None
+    model_deployment = None
     for name, value in (headers or {}).items():
         if name.lower() == "authorization" and value.lower().startswith("bearer "):
             key = value[len("bearer ") :].strip()
-    with Client(scoring_uri, key=key, max_retries=0) as client:
+        elif name.lower() == "azureml-model-deployment" and value.strip():
+            model_deployment = value.strip()
+    with Client(scoring_uri, key=key, max_retries=0, model_deployment=model_deployment) as client:
         return client.generation

@@ -14,6 +14,11 @@ What gets sent, in ab's order of precedence:
 The endpoint comes from the URL argument, else ``--deployment NAME``, else ``BANKSCORE_URI``, else the saved
 local deployment, exactly as ``bankscore.Client`` finds it; the key from ``--key``, ``BANKSCORE_KEY`` or the
 deployment. An explicit ``-H 'Authorization: ...'`` always wins, as it does in ab.
+
+``--model-deployment NAME`` adds ``azureml-model-deployment: NAME`` to every request, and to the request that
+reads the endpoint's spec when the generation is detected, so a managed online endpoint's traffic rules cannot
+route the run (or the detection) to another deployment. ``-H azureml-model-deployment: NAME`` does the same;
+giving both is refused when the command line is parsed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from urllib.parse import urlsplit
 from bankscore._endpoint import Key, resolve_endpoint
 from bankscore._generations import WireGeneration
 from bankscore._wire import PREDICT, PREDICT_PROBA
-from bankscore_bench._abargs import AbOptions, basic_credentials
+from bankscore_bench._abargs import MODEL_DEPLOYMENT_HEADER, AbOptions, basic_credentials
 from bankscore_bench._payloads import (
     MAX_RECORDS_PER_REQUEST,
     PayloadPool,
@@ -65,7 +70,7 @@ def uses_records(options: AbOptions, url: str) -> bool:
 
 
 def _auth_headers(options: AbOptions, target: BenchTarget) -> list[tuple[str, str]]:
-    """-C, -A and the key, then the -H headers in order (ab puts -H after its own)."""
+    """-C, -A and the key, --model-deployment, then the -H headers in order (ab puts -H after its own)."""
     headers: list[tuple[str, str]] = []
     if options.cookies:
         headers.append(("Cookie", "; ".join(options.cookies)))
@@ -74,6 +79,8 @@ def _auth_headers(options: AbOptions, target: BenchTarget) -> list[tuple[str, st
         headers.append(("Authorization", basic_credentials(options.basic_auth)))
     elif target.key is not None and "authorization" not in given:
         headers.append(("Authorization", target.key.header()))
+    if options.model_deployment is not None:
+        headers.append((MODEL_DEPLOYMENT_HEADER, options.model_deployment))
     headers.extend(options.headers)
     return headers
 
@@ -90,7 +97,7 @@ def _generation(options: AbOptions, target: BenchTarget, headers: list[tuple[str
     except Exception as exc:  # any other failure to read the spec gets one clear message
         raise PlanError(
             f"cannot detect the wire generation of {target.url} from its /swagger.json ({exc}); "
-            "give --generation A, B or C"
+            "give --generation A, B, C or D"
         ) from None
 
 
@@ -140,6 +147,8 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
             f"POST of {batch} Bank Marketing record{'s' if batch != 1 else ''} per request "
             f"(generation {generation.value}, {wanted}, seed {options.seed or 0})"
         )
+    if options.model_deployment is not None:
+        described += f", deployment {options.model_deployment} ({MODEL_DEPLOYMENT_HEADER})"
     try:
         plan = LoadPlan(
             url=target.url,

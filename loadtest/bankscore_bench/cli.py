@@ -191,6 +191,8 @@ class _Run:
         from bankscore_bench._thresholds import evaluate, required_percentiles
 
         options = self.options
+        if options.model_deployment is not None:  # which deployment of the endpoint answered (JSON, HTML)
+            info.extra.setdefault("model_deployment", options.model_deployment)
         summary = summarize(info, log, extra_percentiles=required_percentiles(thresholds))
         results = evaluate(thresholds, summary)
         seconds = timeline(info, log)

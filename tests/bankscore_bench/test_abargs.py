@@ -181,7 +181,7 @@ def test_unknown_flags_print_getopt_message_and_usage(argv: list[str], message: 
         (["--rate", "-5", URL], ("--rate", "'-5'")),
         (["--rate", "nan", URL], ("--rate", "'nan'")),
         (["--arrivals", "burst", URL], ("--arrivals", "'burst'", "constant, poisson")),
-        (["--generation", "D", URL], ("--generation", "'D'", "A, B, C, auto")),
+        (["--generation", "E", URL], ("--generation", "'E'", "A, B, C, D, auto")),
         (["--batch-size", "0", URL], ("--batch-size", "'0'")),
         (["--workers", "two", URL], ("--workers", "'two'")),
         (["--master-port", "70000", URL], ("--master-port", "'70000'")),

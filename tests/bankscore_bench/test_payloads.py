@@ -249,8 +249,7 @@ def _deploy_fixtures() -> Any:
     return sys.modules[name]
 
 
-_fixtures = _deploy_fixtures()
-trained = _fixtures.trained  # the session's small trained model, as the deploy tests make it
+_fixtures = _deploy_fixtures()  # `trained` itself comes from this folder's conftest.py (one per session)
 
 
 @pytest.fixture(scope="module")
