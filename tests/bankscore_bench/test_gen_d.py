@@ -385,6 +385,17 @@ def _every_answer_ok(uri: str, flags: list[str]) -> float:
     assert _field(result.stdout, "Failed requests") == "0", result.stdout
     assert _field(result.stdout, "Non-2xx responses") is None, result.stdout
     assert _field(result.stdout, "Document Length") == "Variable"
+    # What the endpoint answered, from ab's -v 2 response dump: probabilities for --proba, labels without.
+    dump = _bench("-t", "60", "-n", "1", "-v", "2", "--batch-size", "2", *flags, uri)
+    assert dump.returncode == 0, dump.stderr
+    match = re.search(r"^LOG: header received:\n.*?\n\n(\[.*?\])$", dump.stdout, re.MULTILINE | re.DOTALL)
+    assert match is not None, dump.stdout
+    answers = json.loads(match.group(1))
+    assert len(answers) == 2
+    if "--proba" in flags:
+        assert not any(isinstance(answer, str) for answer in answers), answers
+    else:
+        assert set(answers) <= {"no", "yes"}, answers
     return _rate(result.stdout)
 
 
