@@ -9,7 +9,11 @@ One run, one model, one server (azmlinfsrv), measured in turn:
     the deployment's own logging.json, on the server's port: no script can serve faster on this machine
     with the server's default (sync) worker;
   * an AutoML-style score.py (inference-schema decorators with PandasParameterType, then the model's pandas
-    predict, as Azure AutoML's generated scoring scripts do) with 2 workers.
+    predict, as Azure AutoML's generated scoring scripts do) with 2 workers;
+  * generation D, 1 worker each (the no-code image's default): bankscore's score.py as
+    `bankscore deploy local --generation D` serves it, and Microsoft's no-code MLflow scoring script run
+    unmodified on the registered MLflow model folder (tests/no_code_oracle.py; needs BANKSCORE_MLFLOW_NO_CODE),
+    both sent the same split-frame bodies. --no-generation-d leaves them out.
 For each: `ab -k -c 8 -n N` requests/s with one record per request, and the server's own scoring-function time
 (`x-ms-run-fn-exec-ms`) p50/p99 for 1 and 1,000 records. Every server stays up for the whole run and the
 measurements go round them in --rounds interleaved rounds (medians reported, every round kept in the JSON),
@@ -17,6 +21,7 @@ so a change in the machine's other load hits every row alike; the load average b
 too. Compare rows of one run, not runs.
 
     python benchmarks/serving.py [--requests 5000] [--rounds 3] [--budget 60] [--output benchmarks/results/serving.json]
+                                 [--no-generation-d] [--only-generation-d]
 
 Needs bankscore[all] and Apache Bench (`ab`). Trains a model in a temporary workspace first (AutoML budget
 --budget seconds), so the numbers are for the kind of model `bankscore train` produces.
@@ -25,6 +30,8 @@ Needs bankscore[all] and Apache Bench (`ab`). Trains a model in a temporary work
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import os
 import pickle
@@ -167,6 +174,7 @@ class Target:
     url: str
     fn_url: str | None
     requests: int
+    wire: str = "records"  # which bodies: "records" (generation C) or "frame" (generation D)
     rps: list[float] = field(default_factory=list)
     fn_one: list[float] = field(default_factory=list)
     fn_thousand: list[float] = field(default_factory=list)
@@ -247,13 +255,77 @@ def _do_nothing_folder(work: Path, release: Path) -> Path:
     return floor
 
 
+def _oracle_module() -> Any:
+    """tests/no_code_oracle.py (Microsoft's no-code script on azmlinfsrv, bound to 127.0.0.1), loaded by path."""
+    if not os.environ.get("BANKSCORE_MLFLOW_NO_CODE"):
+        raise SystemExit(
+            "generation D needs Microsoft's no-code script: set BANKSCORE_MLFLOW_NO_CODE (./dev.sh sets it when "
+            "../shared/azure exists), or pass --no-generation-d"
+        )
+    name = "bankscore_tests_no_code_oracle"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "tests" / "no_code_oracle.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _start_generation_d(
+    work: Path, env: dict[str, str], args: argparse.Namespace, stack: contextlib.ExitStack
+) -> list[Target]:
+    """bankscore's D deployment and Microsoft's no-code script on the same registered model, 1 worker each."""
+    oracle = _oracle_module()
+    port = _free_port()
+    deploy = ("deploy", "local", "--name", "bench-d", "--port", str(port), "--workers", "1", "--generation", "D")
+    state = json.loads(_bankscore(*deploy, "--json", env=env))
+    ours = f"http://127.0.0.1:{state.get('backend_port') or port}/score"
+    folder = work / "mlflow-model" / "model"
+    exporter = (
+        "import sys; from pathlib import Path; from bankscore.automl._registry import export_model_folder; "
+        "export_model_folder('bank-marketing', Path(sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", exporter, str(folder)], env=env, check=True)
+    environment = oracle.oracle_environment()
+    print(f"no-code oracle: {environment.python} (pandas {environment.pandas})", file=sys.stderr)
+    base = stack.enter_context(oracle.no_code_server(folder, python=environment.python, log=work / "oracle.log"))
+    theirs = base + "/score"
+    return [
+        Target("gen_d_bankscore_1_worker", "D: bankscore", 1, "server", ours, ours, args.requests, "frame"),
+        Target(
+            "gen_d_microsoft_no_code_1_worker",
+            "D: Microsoft no-code",
+            1,
+            "server",
+            theirs,
+            theirs,
+            args.requests_automl_style,
+            "frame",
+        ),
+    ]
+
+
+def _frame_body(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    columns = list(rows[0])
+    return {
+        "input_data": {
+            "columns": columns,
+            "index": list(range(len(rows))),
+            "data": [[r[c] for c in columns] for r in rows],
+        },
+        "params": {},
+    }
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
 def _start_all(
     work: Path, env: dict[str, str], rows: list[Any], args: argparse.Namespace, servers: list[subprocess.Popen[bytes]]
-) -> list[Target]:
+) -> tuple[list[Target], Path]:
     """Deploy bankscore with 1 and 2 workers, start the floor and the AutoML-style server; the targets to measure."""
     targets: list[Target] = []
     release: Path | None = None
@@ -299,17 +371,18 @@ def _start_all(
     return targets, release
 
 
-def _measure_rounds(targets: list[Target], bodies: dict[str, Path], rounds: int) -> None:
+def _measure_rounds(targets: list[Target], bodies: dict[str, dict[str, Path]], rounds: int) -> None:
     """Every target in turn, ``rounds`` times: a change in the machine's load hits every target alike."""
-    one, thousand = bodies["one"].read_bytes(), bodies["thousand"].read_bytes()
     for target in targets:
-        _ab(target.url, bodies["one"], min(300, target.requests))  # warm-up: every worker has loaded and scored
+        # warm-up: every worker has loaded and scored
+        _ab(target.url, bodies[target.wire]["one"], min(300, target.requests))
     for number in range(rounds):
         for target in targets:
-            target.rps.append(_ab(target.url, bodies["one"], target.requests))
+            wire = bodies[target.wire]
+            target.rps.append(_ab(target.url, wire["one"], target.requests))
             if target.fn_url is not None:
-                target.fn_one += _fn_times(target.fn_url, one, max(1, 300 // rounds))
-                target.fn_thousand += _fn_times(target.fn_url, thousand, max(1, 60 // rounds))
+                target.fn_one += _fn_times(target.fn_url, wire["one"].read_bytes(), max(1, 300 // rounds))
+                target.fn_thousand += _fn_times(target.fn_url, wire["thousand"].read_bytes(), max(1, 60 // rounds))
         done = ", ".join(f"{t.key} {t.rps[-1]:.0f}" for t in targets)
         print(f"round {number + 1}/{rounds} (req/s): {done}", file=sys.stderr)
 
@@ -321,6 +394,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=60)
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "serving.json")
+    parser.add_argument("--no-generation-d", dest="generation_d", action="store_false", help="leave the D rows out")
+    parser.add_argument("--only-generation-d", action="store_true", help="only the two D rows (and the training)")
     args = parser.parse_args()
 
     from bankscore.data import load_training_data
@@ -331,46 +406,80 @@ def main() -> None:
         work = Path(tmp)
         env = {**os.environ, "BANKSCORE_HOME": str(work / "ws")}
         env.pop("MLFLOW_TRACKING_URI", None)
-        bodies = {"one": work / "one.json", "thousand": work / "thousand.json"}
-        bodies["one"].write_text(json.dumps({"Inputs": {"data": rows[:1]}}))
-        bodies["thousand"].write_text(json.dumps({"Inputs": {"data": rows[:1000]}}))
+        bodies: dict[str, dict[str, Path]] = {}
+        for wire, body in (("records", lambda r: {"Inputs": {"data": r}}), ("frame", _frame_body)):
+            bodies[wire] = {"one": work / f"{wire}-one.json", "thousand": work / f"{wire}-thousand.json"}
+            bodies[wire]["one"].write_text(json.dumps(body(rows[:1])))
+            bodies[wire]["thousand"].write_text(json.dumps(body(rows[:1000])))
         summary = json.loads(_bankscore("train", "--time-budget", str(args.budget), "--json", env=env))
         results["model"] = {"ref": summary["model"], "algorithm": summary["algorithm"]}
 
         servers: list[subprocess.Popen[bytes]] = []
         try:
-            targets, release = _start_all(work, env, rows, args, servers)
-            results["model"]["members"] = _ensemble(release)
-            load_before = _load()
-            _measure_rounds(targets, bodies, args.rounds)
-            load_after = _load()
+            with contextlib.ExitStack() as stack:
+                targets: list[Target] = []
+                if not args.only_generation_d:
+                    targets, release = _start_all(work, env, rows, args, servers)
+                if args.generation_d or args.only_generation_d:
+                    targets += _start_generation_d(work, env, args, stack)
+                    release = Path(
+                        json.loads(_bankscore("deploy", "status", "--name", "bench-d", "--json", env=env))["folder"]
+                    )
+                results["model"]["members"] = _ensemble(release)
+                load_before = _load()
+                _measure_rounds(targets, bodies, args.rounds)
+                load_after = _load()
         finally:
             for server in servers:
                 os.killpg(server.pid, 15)
                 server.wait(timeout=30)
-            for workers in (1, 2):
+            for name in ("bench-1w", "bench-2w", "bench-d"):
                 subprocess.run(
-                    [sys.executable, "-m", "bankscore.cli", "deploy", "stop", "--name", f"bench-{workers}w"],
+                    [sys.executable, "-m", "bankscore.cli", "deploy", "stop", "--name", name],
                     env=env, capture_output=True, check=False,
                 )  # fmt: skip
         for target in targets:
             results[target.key] = target.result()
 
-    ours = results["bankscore_2_worker"]["requests_per_s_ab_k_c8"]
-    theirs = results["automl_style_2_workers"]["requests_per_s_ab_k_c8"]
-    floor = results["do_nothing_2_workers"]["requests_per_s_ab_k_c8"]
-    record = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load_average_1_5_15_min": {"before": load_before, "after": load_after},
-        "requests": {"bankscore": args.requests, "automl_style": args.requests_automl_style, "rounds": args.rounds},
-        "results": results,
-        "throughput_ratio_bankscore_vs_automl_style": round(ours / theirs, 1),
-        "throughput_share_of_do_nothing_floor": round(ours / floor, 2),
-    }
+    record = _record(results, args, load_before, load_after)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n")
     _print_table(record, targets)
+
+
+def _record(
+    results: dict[str, Any], args: argparse.Namespace, load_before: list[float], load_after: list[float]
+) -> dict[str, Any]:
+    """The run as saved: when, where, how loaded, every result, and the side-by-side ratios."""
+    record: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}",
+        "load_average_1_5_15_min": {"before": load_before, "after": load_after},
+        "requests": {
+            "bankscore": args.requests,
+            "automl_style_and_microsoft_no_code": args.requests_automl_style,
+            "rounds": args.rounds,
+        },
+        "results": results,
+    }
+    if "bankscore_2_worker" in results:
+        ours = results["bankscore_2_worker"]["requests_per_s_ab_k_c8"]
+        theirs = results["automl_style_2_workers"]["requests_per_s_ab_k_c8"]
+        floor = results["do_nothing_2_workers"]["requests_per_s_ab_k_c8"]
+        record["throughput_ratio_bankscore_vs_automl_style"] = round(ours / theirs, 1)
+        record["throughput_share_of_do_nothing_floor"] = round(ours / floor, 2)
+    if "gen_d_bankscore_1_worker" in results:
+        ours_d, theirs_d = results["gen_d_bankscore_1_worker"], results["gen_d_microsoft_no_code_1_worker"]
+        record["generation_d_ratios_bankscore_vs_microsoft_no_code"] = {
+            "requests_per_s": round(ours_d["requests_per_s_ab_k_c8"] / theirs_d["requests_per_s_ab_k_c8"], 1),
+            "fn_time_p50_1_record": round(
+                theirs_d["fn_exec_1_record"]["p50_ms"] / ours_d["fn_exec_1_record"]["p50_ms"], 1
+            ),
+            "fn_time_p50_1000_records": round(
+                theirs_d["fn_exec_1000_records"]["p50_ms"] / ours_d["fn_exec_1000_records"]["p50_ms"], 1
+            ),
+        }
+    return record
 
 
 def _print_table(record: dict[str, Any], targets: list[Target]) -> None:
@@ -388,9 +497,25 @@ def _print_table(record: dict[str, Any], targets: list[Target]) -> None:
         thousand = r.get("fn_exec_1000_records", {}).get("p50_ms", "-")
         rps = f"{r['requests_per_s_ab_k_c8']:.0f} ({', '.join(f'{x:.0f}' for x in target.rps)})"
         print(f"| {target.label} | {target.workers} | {target.where} | {rps} | {one} | {thousand} |")
-    ratio = record["throughput_ratio_bankscore_vs_automl_style"]
-    print(f"throughput ratio bankscore / AutoML-style (2 workers): {ratio}x")
-    print(f"bankscore (2 workers) reaches {record['throughput_share_of_do_nothing_floor']:.0%} of the do-nothing floor")
+    if "throughput_ratio_bankscore_vs_automl_style" in record:
+        ratio = record["throughput_ratio_bankscore_vs_automl_style"]
+        print(f"throughput ratio bankscore / AutoML-style (2 workers): {ratio}x")
+        share = record["throughput_share_of_do_nothing_floor"]
+        print(f"bankscore (2 workers) reaches {share:.0%} of the do-nothing floor")
+    if "generation_d_ratios_bankscore_vs_microsoft_no_code" in record:
+        d = record["generation_d_ratios_bankscore_vs_microsoft_no_code"]
+        print(
+            f"generation D, bankscore / Microsoft no-code (1 worker each): {d['requests_per_s']}x requests/s, "
+            f"fn time {d['fn_time_p50_1_record']}x (1 record) and {d['fn_time_p50_1000_records']}x (1,000) faster"
+        )
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
