@@ -15,7 +15,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
 @pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is not installed beside this Python")
-@pytest.mark.parametrize("generation", ["A", "B", "C"])
+@pytest.mark.parametrize("generation", ["A", "B", "C", "D"])
 def test_no_generated_call_gets_a_server_error(generation: str, deployments: dict[str, Any], tmp_path: Path) -> None:
     server = deployments[f"gen-{generation.lower()}"]
     command = [

@@ -6,9 +6,11 @@ artifact and contract shapes that ``bankscore deploy`` writes, so every expected
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
+import random
 from types import SimpleNamespace
 from typing import Any
 
@@ -757,7 +759,7 @@ COLUMNS = list(GOOD)
 def frame(rows: list[dict[str, Any]], columns: list[str] = COLUMNS, **extra: Any) -> dict[str, Any]:
     """A split frame of ``rows`` (records) in ``columns`` order; ``extra`` adds or replaces its keys."""
     return {
-        "columns": columns,
+        "columns": list(columns),  # a copy: a test may change it
         "index": list(range(len(rows))),
         "data": [[r[c] for c in columns] for r in rows],
         **extra,
@@ -969,3 +971,45 @@ def test_d_uses_the_libraries_where_the_tree_walk_is_not_exact(monkeypatch: pyte
     calls.clear()
     score_body(tiny_model("C"), body("C", [GOOD], "predict_proba"))  # A, B and C keep their paths
     assert calls == [False]
+
+
+def test_d_hostile_frames_get_a_400_never_a_crash() -> None:
+    """Seeded mutations of a good D body: each is scored or refused with a 400 that says something."""
+    rng = random.Random(4)
+    model = tiny_model("D", max_records=100)
+    odd: list[Any] = [None, True, 0, -1, 1e308, "", "x", [], {}, [1, [2]], {"a": {}}, "age", 2**70, float("nan")]
+    outcomes = {"scored": 0, "refused": 0}
+    for _ in range(600):
+        document: Any = {"input_data": frame([GOOD, LONG_CALL] * rng.randint(1, 12)), "params": {}}
+        for _ in range(rng.randint(1, 3)):
+            target = rng.choice(["top", "frame", "columns", "row", "cell", "index", "params"])
+            value = copy.deepcopy(rng.choice(odd))  # a fresh one: the body may be changed again
+            data = document["input_data"].get("data") if isinstance(document.get("input_data"), dict) else None
+            if target == "top":
+                document[rng.choice(["input_data", "params", "extra"])] = value
+            elif target == "frame" and isinstance(document.get("input_data"), dict):
+                document["input_data"][rng.choice(["columns", "data", "index", "other"])] = value
+            elif target == "columns" and isinstance(document.get("input_data"), dict):
+                columns = document["input_data"].get("columns")
+                if isinstance(columns, list) and columns:
+                    columns[rng.randrange(len(columns))] = value
+            elif target in ("row", "cell") and isinstance(data, list) and data:
+                i = rng.randrange(len(data))
+                if target == "row":
+                    data[i] = value
+                elif isinstance(data[i], list) and data[i]:
+                    data[i][rng.randrange(len(data[i]))] = value
+            elif target == "index" and isinstance(document.get("input_data"), dict):
+                document["input_data"]["index"] = value
+            elif target == "params":
+                document["params"] = rng.choice([value, {"predict_method": value}])
+        raw = json.dumps(document).encode()
+        try:
+            result, count = score_body(model, raw)
+        except InputError as error:
+            assert error.status == 400 and error.message, raw[:300]
+            outcomes["refused"] += 1
+        else:
+            assert isinstance(result, list) and len(result) == count >= 1
+            outcomes["scored"] += 1
+    assert outcomes["scored"] > 10 and outcomes["refused"] > 300, outcomes  # both kinds were tried
