@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import ENTRY_SCRIPT, DeploymentFolder
 from bankscore.deploy._swagger import build_openapi3
@@ -107,7 +108,7 @@ def write_no_code_assets(
     model = export_model_folder(info.ref, dest / MODEL_FOLDER)
     if "signature:" not in (model / "MLmodel").read_text():
         # Registered before models carried one: Azure would serve it without a typed request or a params schema.
-        raise ValueError(
+        raise BankscoreError(  # the CLI prints it as an error, without a traceback
             f"{info.ref} has no MLflow signature, so a no-code deployment could not parse its requests or "
             "pass predict_method: retrain it with `bankscore train`, or deploy generation C"
         )

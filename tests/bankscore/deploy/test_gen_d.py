@@ -294,3 +294,27 @@ def test_deploy_azure_generation_d_writes_a_no_code_deployment(trained: Any, tmp
     sample = json.loads((out / "sample-request.json").read_text())
     assert sample["input_data"]["columns"] == list(FEATURE_NAMES)
     assert sample["params"] == {"predict_method": "predict"}
+
+
+def test_deploy_azure_generation_d_refuses_a_model_without_a_signature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: a model registered before models carried a signature (the registry is stubbed)."""
+    from types import SimpleNamespace
+
+    from bankscore._exceptions import BankscoreError
+    from bankscore.automl import _registry
+    from bankscore.deploy._azure import write_no_code_assets
+
+    def export(ref: str, dest: Path) -> Path:
+        dest.mkdir(parents=True)
+        (dest / "MLmodel").write_text("flavors:\n  python_function: {}\n")  # no signature:
+        return dest
+
+    info = SimpleNamespace(ref="bank-marketing:1", name="bank-marketing", version=1, features=list(FEATURE_NAMES))
+    monkeypatch.setattr(_registry, "get_model_version", lambda ref: info)
+    monkeypatch.setattr(_registry, "export_model_folder", export)
+    with pytest.raises(BankscoreError, match="bank-marketing:1 has no MLflow signature") as caught:
+        write_no_code_assets(tmp_path / "out", model_ref="bank-marketing", name="bm")
+    assert "deploy generation C" in str(caught.value)
+    assert not (tmp_path / "out" / "deployment.yml").exists()
