@@ -5,7 +5,7 @@ the conda environment) plus a deployment that names the script and the environme
 
 Generation D is what Azure calls a no-code deployment: the registered MLflow model folder and nothing else.
 The deployment names neither code nor environment; Azure builds the image from the model's own requirements
-and serves it with Microsoft's MLflow scoring script (``/work/shared/azure/GEN-D-CONTRACT.md``). The model
+and serves it with Microsoft's no-code MLflow scoring script (``mlflow_score_script.py``). The model
 folder must carry a signature (Azure parses each request column by it and writes the endpoint's Swagger from
 it) and the ``predict_method`` params schema (without one MLflow drops ``params`` and predict_proba is lost).
 """

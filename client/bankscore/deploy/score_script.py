@@ -756,7 +756,11 @@ def parse_frame(raw: bytes) -> tuple[list[str], list[list[Any]], str]:
         if type(index) is not list:
             raise InputError(400, f"input_data.index must be an array of row labels, not {_json_kind(index)}")
         if len(index) != len(rows):
-            raise InputError(400, f"input_data.index holds {len(index)} labels for {len(rows)} rows in input_data.data")
+            raise InputError(
+                400,
+                f"input_data.index holds {len(index)} labels for {len(rows)} "
+                f"row{'s' if len(rows) != 1 else ''} in input_data.data",
+            )
     return names, rows, method
 
 

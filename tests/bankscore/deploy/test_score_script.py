@@ -873,7 +873,7 @@ WRONG_AGE = [{**GOOD, "age": "x"}]
             'input_data.data[1] must be an array of 20 values (one per column), not {"age": 57, "job": "technician", '
             '"marital": "married", "educ...',
         ),
-        (frame_body(frame([GOOD], index=[0, 1])), "input_data.index holds 2 labels for 1 rows in input_data.data"),
+        (frame_body(frame([GOOD], index=[0, 1])), "input_data.index holds 2 labels for 1 row in input_data.data"),
         (frame_body(frame([GOOD], index={"0": 0})), "input_data.index must be an array of row labels, not an object"),
         # params
         (
