@@ -60,7 +60,7 @@ def test_an_unknown_assignment_is_named() -> None:
         ("time_budget_s", "soon", "must be a number"),
         ("time_budget_s", "-5", "positive"),
         ("exclude", "duration,shoe_size", "shoe_size is not a Bank Marketing feature"),
-        ("generation", "D", "one of A, B, C"),
+        ("generation", "E", "one of A, B, C, D"),
         ("port", "70000", "between 1 and 65535"),
         ("workers", "1.5", "whole number"),
         ("workers", "0", "at least 1"),
