@@ -206,6 +206,8 @@ class _Run:
                 f"{PROG}: WARNING: the load generator used {cpu:.0f}% of a core: it may be the bottleneck, "
                 "not the endpoint (add --workers, or run the generator on another machine)\n"
             )
+        if info.extra.get("stopped_by") == "lost worker":
+            self.err.write(f"{PROG}: WARNING: {info.extra['warning']}\n")
         if options.json_file:
             write_json(
                 Path(options.json_file), report_dict(info, summary, timeline=seconds, thresholds=results, sweep=sweep)

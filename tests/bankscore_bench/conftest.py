@@ -234,13 +234,17 @@ def _engine_run_workers(plan: object, workers: int) -> tuple[RunInfo, SampleLog,
     with tempfile.TemporaryDirectory() as tmp:
         plan_path, out_path = Path(tmp) / "plan.pickle", Path(tmp) / "out.pickle"
         plan_path.write_bytes(pickle.dumps(plan))
-        proc = subprocess.run(
-            [sys.executable, "-c", _ENGINE_WORKERS_CHILD, str(plan_path), str(out_path), str(workers)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", _ENGINE_WORKERS_CHILD, str(plan_path), str(out_path), str(workers)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:  # what the master and its workers said is the only clue
+            said = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+            pytest.fail(f"the distributed run took over 300 s; its stderr:\n{said}")
         assert proc.returncode == 0, proc.stderr
         info, merged, by_worker = pickle.loads(out_path.read_bytes())
     logs = {worker: SampleLog.from_columns(columns) for worker, columns in by_worker.items()}

@@ -213,3 +213,61 @@ def test_a_killed_master_leaves_no_key_behind_and_takes_its_workers_along(
         for worker in workers:  # only if the test failed: the master's own children, by pid
             if _alive(worker):
                 os.kill(worker, signal.SIGKILL)
+
+
+# --- a worker killed mid-run: the master ends the run with the rows it has, instead of waiting an hour -----------
+
+_MASTER_REPORTING = """
+import json, sys
+from bankscore_bench.engine import LoadPlan
+from bankscore_bench.engine._distributed import _local
+plan = LoadPlan(url=sys.argv[1], requests=10**7, concurrency=2, keepalive=True)  # no time limit: the 1-hour cap
+info, log, by_worker = _local(plan, 2, None)
+print(json.dumps({"interrupted": info.interrupted, "extra": info.extra, "rows": len(log),
+                  "by_worker": sorted(len(rows) for rows in by_worker.values())}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_a_killed_worker_ends_the_run_with_the_rows_already_shipped(
+    target_url: str, target_counts: Counts, tmp_path: Path
+) -> None:
+    import json
+
+    err = tmp_path / "master.err"
+    with err.open("wb") as log:
+        master = subprocess.Popen(
+            [sys.executable, "-c", _MASTER_REPORTING, f"{target_url}/"], stdout=subprocess.PIPE, stderr=log
+        )
+    workers: list[int] = []
+    try:
+        before = target_counts(target_url)["requests"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            workers = _children(master.pid)
+            if len(workers) == 2 and target_counts(target_url)["requests"] > before + 2000:
+                break  # both run, and a worker's 3-second report has had time to ship rows
+            assert master.poll() is None, err.read_text()
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the workers did not start sending: {err.read_text()}")
+        time.sleep(3.5)
+        os.kill(workers[0], signal.SIGKILL)
+        out, _ = master.communicate(timeout=60)  # the survivor is stopped at once, not after the 1-hour cap
+    finally:
+        master.kill()
+        master.wait()
+        if master.stdout is not None:
+            master.stdout.close()
+        for worker in workers:
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+    assert master.returncode == 0, err.read_text()
+    result = json.loads(out)
+    assert result["interrupted"] is True
+    assert result["extra"]["stopped_by"] == "lost worker"
+    assert "worker process exited" in result["extra"]["warning"]
+    # Both had shipped rows in their 3-second reports before the kill; the merge holds exactly those.
+    assert len(result["by_worker"]) == 2 and min(result["by_worker"]) > 0
+    assert result["rows"] == sum(result["by_worker"])

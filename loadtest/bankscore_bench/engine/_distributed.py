@@ -48,6 +48,10 @@ STOP_MESSAGE: Final = "bankscore_stop"
 REPORT_KEY: Final = "bankscore_rows"
 _FINAL_GRACE_S: Final = 30.0  # after a stop, how long the master waits for the workers' last rows
 _CONNECT_WAIT_S: Final = 60.0  # how long the master waits for its workers to connect
+# Locust marks a worker missing after 3 heartbeats (~3 s) without word, and stops the whole test when the last
+# one goes missing. A bench saturates its workers on purpose, so a busy one is given this many seconds instead.
+_HEARTBEAT_LIVENESS: Final = 20
+_POLL_S: Final = 0.1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -247,12 +251,17 @@ def run_master_collect(
     bind_host: str = "*",
     bind_port: int = 5557,
     on_progress: Callable[[int], None] | None = None,
+    workers_running: Callable[[], int] | None = None,
 ) -> tuple[RunInfo, SampleLog, dict[str, SampleLog]]:
-    """``run_master``, also returning each worker's own rows (how the tests check that the merge loses none)."""
+    """``run_master``, also returning each worker's own rows (how the tests check that the merge loses none).
+
+    ``workers_running`` (local workers: how many of their processes still run) ends the run early when one
+    exits: the others are stopped and their rows kept, rather than waiting for rows that cannot come."""
     import signal
 
     import gevent
     import gevent.event
+    from locust import runners
     from locust.env import Environment
 
     from bankscore_bench.engine._locust import bench_user_class, quiet_locust_start
@@ -285,24 +294,66 @@ def run_master_collect(
     env.events.worker_report.add_listener(on_report)
     runner.register_message(ROWS_MESSAGE, on_rows)
     handle = gevent.signal_handler(signal.SIGINT, stopped.set)
+    liveness, runners.HEARTBEAT_LIVENESS = runners.HEARTBEAT_LIVENESS, _HEARTBEAT_LIVENESS  # read at each beat
+    lost = ""
     try:
         _await_workers(runner, workers, min(_CONNECT_WAIT_S, plan.max_time_s), stopped)
         for share, client in zip(shares, sorted(runner.clients.ready, key=lambda c: c.id), strict=False):
             runner.send_message(SHARE_MESSAGE, dataclasses.asdict(share), client_id=client.id)
         quiet_locust_start(runner, plan.users)
         limits = [plan.max_time_s] + ([plan.time_limit_s + _FINAL_GRACE_S] if plan.time_limit_s is not None else [])
-        gevent.joinall([gevent.spawn(done.wait), gevent.spawn(stopped.wait)], timeout=min(limits), count=1)
-        if not done.is_set():  # Ctrl-C or the cap: ask for the last rows, wait a little for them
+        lost = _wait_for_rows(runner, done, stopped, workers, workers_running, time.monotonic() + min(limits))
+        if not done.is_set():  # Ctrl-C, the cap or a lost worker: ask for the last rows, wait a little for them
             runner.send_message(STOP_MESSAGE, {})
-            done.wait(timeout=_FINAL_GRACE_S)
+            _await_last_rows(done, collected, workers_running)
     finally:
+        runners.HEARTBEAT_LIVENESS = liveness
         handle.cancel()
         runner.quit()
+    return (
+        _merged_info(plan, collected, len(shares), ctrl_c=stopped.is_set(), lost=lost),
+        collected.log,
+        collected.by_worker,
+    )
+
+
+def _merged_info(plan: LoadPlan, collected: _Collected, workers: int, *, ctrl_c: bool, lost: str) -> RunInfo:
     info = merge_run_infos(plan, list(collected.infos.values()), collected.log)
-    if stopped.is_set() or not collected.complete(len(shares)):
+    complete = collected.complete(workers)
+    if ctrl_c or not complete:
         info.interrupted = True
-    _merged_stop(info, list(collected.infos.values()), ctrl_c=stopped.is_set())
-    return info, collected.log, collected.by_worker
+    _merged_stop(info, list(collected.infos.values()), ctrl_c=ctrl_c)
+    if lost and not complete:
+        info.extra["stopped_by"] = "lost worker"
+        info.extra["warning"] = lost
+    return info
+
+
+def _wait_for_rows(
+    runner: Any, done: Any, stopped: Any, workers: int, workers_running: Callable[[], int] | None, deadline: float
+) -> str:
+    """Wait until every row is in, Ctrl-C or ``deadline``; returns why a worker was lost ("" if none was)."""
+    import gevent
+    from locust.runners import STATE_STOPPED, STATE_STOPPING
+
+    while not (done.is_set() or stopped.is_set()) and time.monotonic() < deadline:
+        if workers_running is not None and workers_running() < workers:
+            return "a local worker process exited before its share was done; the rows shipped are kept"
+        if runner.state in (STATE_STOPPING, STATE_STOPPED):  # Locust's master gave up: every worker went silent
+            return "every worker stopped answering Locust's heartbeats; the rows they shipped are kept"
+        gevent.sleep(_POLL_S)
+    return ""
+
+
+def _await_last_rows(done: Any, collected: _Collected, workers_running: Callable[[], int] | None) -> None:
+    """After a stop: wait a little for the rows still on their way, less when every running worker has sent."""
+    import gevent
+
+    grace_ends = time.monotonic() + _FINAL_GRACE_S
+    while not done.is_set() and time.monotonic() < grace_ends:
+        if workers_running is not None and len(collected.recorded) >= workers_running():
+            return  # every worker still running has sent its last rows
+        gevent.sleep(_POLL_S)
 
 
 def _stopped_by(info: RunInfo, plan: LoadPlan, *, ctrl_c: bool, completed: bool) -> None:
@@ -361,7 +412,14 @@ def _local(
                 proc.stdin.flush()
             except BrokenPipeError:
                 raise OSError(f"a local worker exited before its start (exit code {proc.wait()})") from None
-        return run_master_collect(plan, workers, bind_host="127.0.0.1", bind_port=port, on_progress=on_progress)
+        return run_master_collect(
+            plan,
+            workers,
+            bind_host="127.0.0.1",
+            bind_port=port,
+            on_progress=on_progress,
+            workers_running=lambda: sum(proc.poll() is None for proc in procs),
+        )
     finally:
         for proc in procs:
             try:
