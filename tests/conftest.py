@@ -1,15 +1,47 @@
-"""Fixtures shared across the test packages: a real scoring endpoint on 127.0.0.1 for any spec."""
+"""Fixtures shared across the test packages: a real scoring endpoint on 127.0.0.1 for any spec, the session's
+small trained model (``trained``) and Microsoft's no-code script serving it (``no_code_oracle``).
+
+Session fixtures are defined here once: pytest keys a fixture by the module that registers it, so the same
+function registered in two folders' conftests would train (or start the oracle) once per folder.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+_TESTS = Path(__file__).parent
+
+
+def _shared_module(name: str, path: Path) -> Any:
+    """A helper file loaded by path under one name, so every folder gets the same module (and classes)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_deploy = _shared_module("bankscore_tests_deploy_fixtures", _TESTS / "bankscore" / "deploy" / "conftest.py")
+no_code_oracle = _shared_module("bankscore_tests_no_code_oracle", _TESTS / "no_code_oracle.py").no_code_oracle
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The session's small model, trained and registered once in a temporary workspace (a TrainedWorkspace)."""
+    return _deploy.train_small_workspace(tmp_path_factory)
 
 
 @dataclass

@@ -22,32 +22,11 @@ Use, in a context manager (any MLflow model folder)::
     with no_code_server(model_folder) as base_url:  # "http://127.0.0.1:PORT", GET / already answered
         httpx.post(base_url + "/score", json={"input_data": {...split frame...}, "params": {}})
 
-or, in a test folder, the session fixture ``no_code_oracle`` (a ``NoCodeOracle``): the session's trained and
-registered model (the ``trained`` fixture of ``tests/bankscore/deploy/conftest.py``), exported with
+or, in any test, the session fixture ``no_code_oracle`` (a ``NoCodeOracle``, registered once in
+``tests/conftest.py``): the session's trained and registered model (the ``trained`` fixture), exported with
 ``bankscore.automl._registry.export_model_folder`` and served once per session. Tests are imported with
-``--import-mode=importlib`` (the tests folder is not on ``sys.path``), so load this file by path, under this one
-module name so that every folder shares one module, in the folder's ``conftest.py`` or test module::
-
-    import importlib.util, sys
-    from pathlib import Path
-
-    def _no_code_oracle_module():
-        name = "bankscore_tests_no_code_oracle"
-        if name not in sys.modules:
-            path = Path(__file__).parents[2] / "no_code_oracle.py"  # tests/<package>/<folder>/ -> tests/
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module  # dataclasses look their module up here
-            spec.loader.exec_module(module)
-        return sys.modules[name]
-
-    _oracle = _no_code_oracle_module()
-    no_code_oracle = _oracle.no_code_oracle  # the session fixture
-    trained = _oracle.trained  # only where the folder has no `trained` fixture yet (tests/bankscore_bench)
-
-(from ``tests/bankscore_bench/`` the path is ``Path(__file__).parents[1]``.) The fixture needs a ``trained``
-fixture in scope: ``tests/bankscore/deploy`` defines it, ``tests/bankscore/client`` re-exports it, and
-``trained`` here is that same fixture function for the other folders.
+``--import-mode=importlib`` (the tests folder is not on ``sys.path``); a test module that needs this file's
+helpers finds it in ``sys.modules["bankscore_tests_no_code_oracle"]``, where ``tests/conftest.py`` put it.
 """
 
 from __future__ import annotations
@@ -82,7 +61,6 @@ __all__ = [
     "no_code_server",
     "oracle_environment",
     "script_folder",
-    "trained",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +106,6 @@ def _deploy_fixtures() -> Any:
 
 
 _fixtures = _deploy_fixtures()
-trained = _fixtures.trained  # the session's small registered model, for folders that do not have it yet
 
 
 def script_folder() -> Path:

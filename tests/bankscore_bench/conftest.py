@@ -34,8 +34,7 @@ def _deploy_fixtures() -> Any:
     return sys.modules[name]
 
 
-# Defined here, not in each module: a session fixture defined in two modules would train twice per session.
-trained = _deploy_fixtures().trained
+_deploy_fixtures()  # loaded for the modules that reach it through sys.modules; `trained` is in tests/conftest.py
 
 # --- stats_: synthetic runs for the statistics, thresholds, sweep and report tests -------------------------
 

@@ -41,8 +41,6 @@ def _no_code_oracle_module() -> Any:
 
 
 _oracle = _no_code_oracle_module()
-trained = _oracle.trained  # the session's trained workspace, as the deploy tests make it
-no_code_oracle = _oracle.no_code_oracle
 
 # The no-code script's body for any exception (contract section 2.3): the reason only reaches the server's log.
 GENERIC_500 = "An unexpected error occurred in scoring script. Check the logs for more info."

@@ -130,7 +130,6 @@ def _deploy_fixtures() -> Any:
 
 
 _fixtures = _deploy_fixtures()
-trained = _fixtures.trained  # the session's small trained model, as the deploy tests make it
 TrainedWorkspace = _fixtures.TrainedWorkspace
 
 # name -> (generation, extra `deploy local` flags)

@@ -8,10 +8,8 @@ returns in process.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +19,6 @@ from bankscore import AsyncClient, BankMarketingRecord, Client, ModelError, Wire
 
 pytestmark = pytest.mark.slow
 
-
-def _no_code_oracle_module() -> Any:
-    name = "bankscore_tests_no_code_oracle"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "no_code_oracle.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-no_code_oracle = _no_code_oracle_module().no_code_oracle  # the session fixture
 
 Expected = tuple[list[str], list[float]]
 

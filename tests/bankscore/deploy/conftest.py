@@ -124,9 +124,10 @@ class TrainedWorkspace:
         )
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorkspace:
-    """Train on every sixth shipped row (6 trials, 3-fold CV, reproducible) and register the model once."""
+def train_small_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorkspace:
+    """Train on every sixth shipped row (6 trials, 3-fold CV, reproducible) and register the model.
+
+    The session fixture ``trained`` (tests/conftest.py) calls this once for every test folder."""
     from bankscore.automl import TrainOptions, run_automl
     from bankscore.automl._registry import load_model, log_training
     from bankscore.data import Dataset, load_training_data

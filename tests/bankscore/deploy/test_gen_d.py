@@ -8,11 +8,9 @@ generic 500 (or scores silently); those cases are checked on both sides, so a ch
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +20,6 @@ import yaml
 
 from bankscore.deploy import build_openapi3
 from bankscore.features import FEATURE_NAMES
-
-
-def _no_code_oracle_module() -> Any:
-    """tests/no_code_oracle.py, loaded by path under the one name every test folder shares (see its docstring)."""
-    name = "bankscore_tests_no_code_oracle"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "no_code_oracle.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-no_code_oracle = _no_code_oracle_module().no_code_oracle  # the session fixture
 
 Json = dict[str, Any]
 GENERIC_500 = {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
