@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 import socket
@@ -12,29 +11,10 @@ import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bankscore_bench._samples import Failure, RequestSample, RunInfo, SampleLog
-
-# --- trained: the session's small registered model, shared by every test module of this folder -----------------
-
-
-def _deploy_fixtures() -> Any:
-    """tests/bankscore/deploy/conftest.py as a module, under the one name every test folder loads it by."""
-    name = "bankscore_tests_deploy_fixtures"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "bankscore" / "deploy" / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_deploy_fixtures()  # loaded for the modules that reach it through sys.modules; `trained` is in tests/conftest.py
 
 # --- stats_: synthetic runs for the statistics, thresholds, sweep and report tests -------------------------
 

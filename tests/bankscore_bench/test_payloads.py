@@ -6,7 +6,6 @@ session) with the engine: right bodies score, and a wrong generation shows up as
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -238,20 +237,7 @@ def test_the_checker_accepts_results_and_names_what_is_wrong() -> None:
 # --- the real local deployment ---------------------------------------------------------------------------------
 
 
-def _deploy_fixtures() -> Any:
-    """tests/bankscore/deploy/conftest.py as a module: its trained-workspace fixture and helpers, reused."""
-    name = "bankscore_tests_deploy_fixtures"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "bankscore" / "deploy" / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_fixtures = _deploy_fixtures()  # `trained` itself comes from this folder's conftest.py (one per session)
+_fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by tests/conftest.py, as `trained` is
 
 
 @pytest.fixture(scope="module")

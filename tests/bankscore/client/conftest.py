@@ -8,6 +8,7 @@ fault injection; the real local deployment is tested in test_integration.py.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,23 +114,7 @@ def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Tem
 # --- the real local deployments (slow tests) -----------------------------------------------------------------
 
 
-def _deploy_fixtures() -> Any:
-    """tests/bankscore/deploy/conftest.py as a module: its trained-workspace fixture and helpers, reused."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    name = "bankscore_tests_deploy_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "deploy" / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_fixtures = _deploy_fixtures()
+_fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by tests/conftest.py, as `trained` is
 TrainedWorkspace = _fixtures.TrainedWorkspace
 
 # name -> (generation, extra `deploy local` flags)
