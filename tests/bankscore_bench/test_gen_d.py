@@ -8,8 +8,8 @@ for a D endpoint. End to end, with the real engine (Locust) on 127.0.0.1 only, e
   and every POST, Azure's 424 and the no-code script's generic 500 are reported as ab reports any non-2xx,
   every D answer shape counts as OK and a body one answer short counts as failed;
 - ``bankscore deploy local --generation D`` (bankscore's own score.py speaking D) and the oracle, Microsoft's
-  no-code script unmodified on the real inference server (``tests/no_code_oracle.py``): ``-n 100 -c 4`` gets
-  100 complete requests and 0 failed, with and without ``--proba``.
+  no-code script unmodified on the real inference server (``tests/no_code_oracle.py``): ``-n 200 -c 4`` gets
+  200 complete requests and 0 failed, with and without ``--proba``.
 """
 
 from __future__ import annotations
@@ -360,12 +360,12 @@ def local_d(trained: Any) -> Iterator[str]:
 
 
 def _every_answer_ok(uri: str, flags: list[str]) -> float:
-    """``bankscore-bench -n 100 -c 4 [flags] uri`` with the generation detected: all 100 OK; its requests/s."""
-    result = _bench("-t", "180", "-n", "100", "-c", "4", *flags, uri)
+    """``bankscore-bench -n 200 -c 4 [flags] uri`` with the generation detected: all 200 OK; its requests/s."""
+    result = _bench("-t", "180", "-n", "200", "-c", "4", *flags, uri)
     assert result.returncode == 0, result.stderr
     method = "predict_proba" if "--proba" in flags else "predict"
     assert f"generation D, {method}," in result.stderr  # read from the endpoint's spec
-    assert _field(result.stdout, "Complete requests") == "100", result.stdout
+    assert _field(result.stdout, "Complete requests") == "200", result.stdout
     assert _field(result.stdout, "Failed requests") == "0", result.stdout
     assert _field(result.stdout, "Non-2xx responses") is None, result.stdout
     assert _field(result.stdout, "Document Length") == "Variable"
