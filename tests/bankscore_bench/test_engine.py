@@ -489,6 +489,7 @@ def test_poisson_arrivals_follow_the_seeded_schedule(engine_run: EngineRun, targ
     assert offsets(4) != first
 
 
+@pytest.mark.serial
 def test_low_rates_start_each_request_on_time_not_on_the_timers_millisecond(
     engine_run: EngineRun, target_url: str
 ) -> None:

@@ -171,8 +171,9 @@ def live(trained: Any) -> Iterator[dict[str, LiveDeployment]]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        for name in procs:
-            trained.cli("deploy", "stop", "--name", name, timeout=60)
+        stops = [trained.popen("deploy", "stop", "--name", name) for name in procs]  # all at once: ~3 s each
+        for stop in stops:
+            stop.communicate(timeout=60)
         pids = [d.state["server_pid"] for d in started.values()]
         pids += [d.state["gateway_pid"] for d in started.values() if d.state.get("gateway_pid")]
         deadline = time.monotonic() + 20

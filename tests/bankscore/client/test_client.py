@@ -358,6 +358,7 @@ def test_no_local_deployment_is_a_clear_error() -> None:
         Client()
 
 
+@pytest.mark.serial
 def test_ctrl_c_while_threads_score_leaves_a_partial_result(shipped: list[dict[str, Any]]) -> None:
     """SIGINT reaches the main thread while it waits for the pool: queued batches are dropped, nothing is lost."""
     import signal

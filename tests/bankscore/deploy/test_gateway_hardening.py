@@ -23,7 +23,10 @@ import pytest
 
 from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, IDLE_TIMEOUT_S, find_nginx, nginx_config
 
-pytestmark = pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (apt-get install nginx-light)")
+pytestmark = [
+    pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (apt-get install nginx-light)"),
+    pytest.mark.serial,  # reads nginx's log right after a request: a busy machine once made that race
+]
 
 KEYS = ["bk-HardenPrimary-3c8e1f05a7d942bX", "bk-HardenSecondary-9a2d4e6f8b1c3Yz"]
 SECRET = "gw-Secret-5d7f9b1e3a6c8042e4Qw"
