@@ -5,7 +5,8 @@ the "bankscore-bench summary" block (exact percentiles, records/s, the open-loop
 stderr carries ab's progress lines and our warnings. Files: ``-e`` / ``-g`` as ab writes them, ``--json``,
 ``--csv PREFIX`` (``PREFIX_requests.csv``, ``PREFIX_timeline.csv``, ``PREFIX_sweep.csv``), ``--html``.
 
-Exit codes: 0 done; 1 the run could not start or no request got a response; 22 a usage error (ab's);
+Exit codes: 0 done; 1 the run could not start, no request got a response or a local worker was lost (the report
+covers what ran); 22 a usage error (ab's);
 99 a ``--threshold`` / ``--slo`` failed (k6's); 130 interrupted by Ctrl-C (the partial report is still written).
 The argument parsing is getopt's grammar, as ab's is, so this is not a click command.
 """
@@ -206,8 +207,6 @@ class _Run:
                 f"{PROG}: WARNING: the load generator used {cpu:.0f}% of a core: it may be the bottleneck, "
                 "not the endpoint (add --workers, or run the generator on another machine)\n"
             )
-        if info.extra.get("stopped_by") == "lost worker":
-            self.err.write(f"{PROG}: WARNING: {info.extra['warning']}\n")
         if options.json_file:
             write_json(
                 Path(options.json_file), report_dict(info, summary, timeline=seconds, thresholds=results, sweep=sweep)
@@ -228,6 +227,8 @@ class _Run:
 
         if info.interrupted and info.extra.get("stopped_by") == "ctrl-c":
             return EXIT_INTERRUPTED
+        if info.extra.get("stopped_by") == "lost worker":  # fewer than -n sent, and not by the user's choice
+            return self.fail(f"the run ended early: {info.extra['warning']} (the report covers what ran)")
         if len(log) and all(code in (Failure.CONNECT, Failure.RECEIVE, Failure.EXCEPTION) for code in log.failure):
             return self.fail(f"no request to {info.url} got a response (see Failed requests above)")
         if results and not all(r.passed for r in results):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -233,8 +235,6 @@ print(json.dumps({"interrupted": info.interrupted, "extra": info.extra, "rows": 
 def test_a_killed_worker_ends_the_run_with_the_rows_already_shipped(
     target_url: str, target_counts: Counts, tmp_path: Path
 ) -> None:
-    import json
-
     err = tmp_path / "master.err"
     with err.open("wb") as log:
         master = subprocess.Popen(
@@ -242,17 +242,8 @@ def test_a_killed_worker_ends_the_run_with_the_rows_already_shipped(
         )
     workers: list[int] = []
     try:
-        before = target_counts(target_url)["requests"]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            workers = _children(master.pid)
-            if len(workers) == 2 and target_counts(target_url)["requests"] > before + 2000:
-                break  # both run, and a worker's 3-second report has had time to ship rows
-            assert master.poll() is None, err.read_text()
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the workers did not start sending: {err.read_text()}")
-        time.sleep(3.5)
+        workers = _two_sending_workers(master, target_url, target_counts, err)
+        time.sleep(3.5)  # a worker's 3-second report has had time to ship rows
         os.kill(workers[0], signal.SIGKILL)
         out, _ = master.communicate(timeout=60)  # the survivor is stopped at once, not after the 1-hour cap
     finally:
@@ -271,3 +262,46 @@ def test_a_killed_worker_ends_the_run_with_the_rows_already_shipped(
     # Both had shipped rows in their 3-second reports before the kill; the merge holds exactly those.
     assert len(result["by_worker"]) == 2 and min(result["by_worker"]) > 0
     assert result["rows"] == sum(result["by_worker"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_the_cli_reports_a_lost_worker_and_exits_1(target_url: str, target_counts: Counts, tmp_path: Path) -> None:
+    out, err = tmp_path / "run.json", tmp_path / "bench.err"
+    with err.open("wb") as log:
+        bench = subprocess.Popen(
+            [sys.executable, "-m", "bankscore_bench", "-q", "-n", "10000000", "-c", "2", "-k", "--workers", "2",
+             "--json", str(out), f"{target_url}/"],
+            stdout=subprocess.PIPE, stderr=log, text=True,
+        )  # fmt: skip
+    workers: list[int] = []
+    try:
+        workers = _two_sending_workers(bench, target_url, target_counts, err)
+        os.kill(workers[0], signal.SIGKILL)
+        stdout, _ = bench.communicate(timeout=60)
+    finally:
+        bench.kill()
+        bench.communicate()
+        for worker in workers:
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+    stderr = err.read_text()
+    assert bench.returncode == 1, stderr
+    assert "bankscore-bench: the run ended early: a local worker process exited" in stderr
+    assert "Complete requests" in stdout  # the report of what ran is still printed
+    report = json.loads(out.read_text())
+    assert report["run"]["extra"]["stopped_by"] == "lost worker"
+    assert 0 < report["summary"]["requests"] < 10_000_000
+
+
+def _two_sending_workers(master: subprocess.Popen[Any], target_url: str, target_counts: Counts, err: Path) -> list[int]:
+    """The pids of ``master``'s two local workers, once 2,000 requests have reached the target since the call."""
+    before = target_counts(target_url)["requests"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        workers = _children(master.pid)
+        if len(workers) == 2 and target_counts(target_url)["requests"] > before + 2000:
+            return workers
+        assert master.poll() is None, err.read_text()
+        time.sleep(0.2)
+    pytest.fail(f"the workers did not start sending: {err.read_text()}")
