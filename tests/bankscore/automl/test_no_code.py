@@ -8,7 +8,6 @@ answers with the model scoring in process, and its Swagger with the wire capture
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -28,19 +27,7 @@ from bankscore.automl._registry import export_model_folder, load_model, log_trai
 from bankscore.data import Dataset, load_training_data
 from bankscore.features import FEATURES
 
-
-def _no_code_oracle_module() -> Any:
-    name = "bankscore_tests_no_code_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[2] / "no_code_oracle.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_oracle = _no_code_oracle_module()
+_fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by tests/conftest.py, as the oracle is
 
 # The no-code script's body for any exception (contract section 2.3): the reason only reaches the server's log.
 GENERIC_500 = "An unexpected error occurred in scoring script. Check the logs for more info."
@@ -201,7 +188,7 @@ def _split(records: list[dict[str, Any]], features: list[str]) -> dict[str, Any]
 
 @pytest.fixture(scope="module")
 def in_process(trained: Any) -> BankMarketingModel:
-    with _oracle._fixtures.workspace_env(trained.home):
+    with _fixtures.workspace_env(trained.home):
         return load_model(trained.model_ref)
 
 
