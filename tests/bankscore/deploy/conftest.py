@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -42,10 +43,26 @@ def workspace_env(home: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port below the kernel's ephemeral range, never the same twice in this process.
+
+    A port from bind(0) is free again once its socket closes, so a deployment's own backend port (bind(0) in
+    `deploy local`) could take the public port given to another deployment starting beside it. Below the
+    ephemeral range, bind(0) never hands a port out."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768  # Linux's default
+    ports = list(range(max(1024, ephemeral_low - 12000), ephemeral_low))
+    random.Random().shuffle(ports)  # spreads the picks of processes running side by side
+    for port in ports:
+        if port not in _HANDED_OUT and port_free(port):
+            _HANDED_OUT.add(port)
+            return port
+    raise OSError("no free port below the ephemeral range")
 
 
 def port_free(port: int) -> bool:
