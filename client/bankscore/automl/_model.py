@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bankscore.automl._pyfunc import pyfunc_module
 from bankscore.data import Dataset
 from bankscore.features import FEATURES, LABEL, Feature
 
@@ -41,6 +42,40 @@ class BankMarketingModel:
     algorithm: str
     classes: tuple[str, ...] = LABEL.classes
 
+    def to_state(self) -> dict[str, Any]:
+        """The model as plain values and FLAML's fitted objects: what the registered pyfunc pickles.
+
+        No bankscore class is in it, so the pickle loads wherever FLAML and the learners are installed.
+        """
+        return {
+            "features": list(self.features),
+            "excluded": list(self.excluded),
+            "classes": list(self.classes),
+            "algorithm": self.algorithm,
+            "task": self.task,
+            "transformer": self.transformer,
+            "members": [
+                {"algorithm": m.algorithm, "weight": m.weight, "estimator": m.estimator, "config": dict(m.config)}
+                for m in self.members
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> BankMarketingModel:
+        members = [
+            Member(m["algorithm"], float(m["weight"]), m["estimator"], dict(m.get("config", {})))
+            for m in state["members"]
+        ]
+        return cls(
+            features=tuple(state["features"]),
+            excluded=tuple(state["excluded"]),
+            members=members,
+            task=state["task"],
+            transformer=state["transformer"],
+            algorithm=state["algorithm"],
+            classes=tuple(state["classes"]),
+        )
+
     @property
     def contract(self) -> tuple[Feature, ...]:
         return tuple(f for f in FEATURES if f.wire_name in self.features)
@@ -60,16 +95,15 @@ class BankMarketingModel:
         """``[[P(no), P(yes)], ...]`` in row order."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the learners' own deprecation chatter (see run_automl)
-            x = self.task.preprocess(self.frame(data), self.transformer)
-            total = sum(m.weight for m in self.members)
-            p_yes = sum(m.weight * m.estimator.predict_proba(x)[:, 1] for m in self.members) / total
-        p_yes = np.asarray(p_yes, dtype=float)
+            members = [(m.weight, m.estimator) for m in self.members]
+            p_yes = pyfunc_module().positive_probability(self.task, self.transformer, members, self.frame(data))
         return np.column_stack([1.0 - p_yes, p_yes])
 
     def predict(self, data: pd.DataFrame | Sequence[Mapping[str, Any]] | Dataset) -> list[str]:
         """Labels ``"no"``/``"yes"`` at the 0.5 threshold, as Azure's predict answers."""
         p_yes = self.predict_proba(data)[:, 1]
-        return [self.classes[1] if p >= 0.5 else self.classes[0] for p in p_yes]
+        threshold = pyfunc_module().THRESHOLD
+        return [self.classes[1] if p >= threshold else self.classes[0] for p in p_yes]
 
 
 def records_to_frame(records: Sequence[Mapping[str, Any]], contract: tuple[Feature, ...] = FEATURES) -> pd.DataFrame:

@@ -23,29 +23,47 @@ from bankscore._exceptions import BankscoreError
 from bankscore._pins import installed_pins
 from bankscore._refs import pick_version
 from bankscore.automl._model import BankMarketingModel
+from bankscore.automl._pyfunc import module_file, pyfunc_module
 from bankscore.automl._search import TrainingResult
 from bankscore.features import FEATURES, FeatureKind
 
 __all__ = [
     "EXPERIMENT_NAME",
     "MODEL_NAME",
-    "PREDICT_METHODS",
+    "MODEL_REQUIREMENTS",
+    "NO_CODE_PANDAS",
     "ModelVersionInfo",
     "export_model_folder",
     "get_model_version",
     "list_model_versions",
     "load_model",
     "log_training",
+    "model_requirements",
 ]
 
 MODEL_NAME = "bank-marketing"
 EXPERIMENT_NAME = "bank-marketing-automl"
 
-# What the registered pyfunc answers, chosen per request with the ``predict_method`` param (the first is the
-# default): labels, as Azure AutoML's registered models answer, or P(no), P(yes) as named columns.
-PREDICT_METHODS: Final = ("predict", "predict_proba")
 # MLflow column types of the feature contract's kinds: the wire types of Azure's Swagger (int64, double, string).
 _COLUMN_TYPES: Final = {FeatureKind.INTEGER: "long", FeatureKind.NUMBER: "double", FeatureKind.CATEGORY: "string"}
+
+# What the registered model needs to load and score, pinned to the versions this process trained with. Azure's
+# no-code deployment installs exactly this list (plus its server) and nothing else, so every entry is on PyPI and
+# bankscore is not among them: the model's own code travels in its folder (``code/``, see ``_pyfunc``).
+MODEL_REQUIREMENTS: Final = ("mlflow", "cloudpickle", "flaml", "lightgbm", "xgboost", "scikit-learn", "numpy")
+# Microsoft's no-code script reads the model's input example with ``pd.read_json`` of a JSON string, which pandas 3
+# takes for a file name: the example (and with it the endpoint's Swagger example rows) is lost at start-up. The
+# model's environment therefore gets the last pandas 2 release, under which the script works and the model,
+# trained under pandas 3, loads and scores identically (the Azure build replay in the tests proves both).
+NO_CODE_PANDAS: Final = "2.3.3"
+
+
+def model_requirements() -> list[str]:
+    """``requirements.txt`` of a registered model: the pins of ``MODEL_REQUIREMENTS`` and a no-code-safe pandas."""
+    import pandas as pd
+
+    pandas = pd.__version__ if int(pd.__version__.split(".")[0]) < 3 else NO_CODE_PANDAS
+    return [*installed_pins(MODEL_REQUIREMENTS), f"pandas=={pandas}"]
 
 
 @dataclass(frozen=True)
@@ -96,40 +114,6 @@ def _experiment_id(mlflow: Any) -> str:
     return str(mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=location))
 
 
-def _requirements() -> list[str]:
-    """Pin what the model needs to load: the versions this process trained with."""
-    return installed_pins(("bankscore", "flaml", "lightgbm", "xgboost", "scikit-learn", "pandas", "numpy"))
-
-
-def _pyfunc_class() -> type:
-    mlflow = _mlflow()
-
-    class BankMarketingPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
-        """MLflow's generic interface: a DataFrame in; labels, or P(no) and P(yes), out.
-
-        ``params={"predict_method": "predict_proba"}`` asks for probabilities. The signature declares the param,
-        so MLflow (and Azure's no-code scoring script, which calls ``predict(input, params=...)``) passes it on.
-        """
-
-        def __init__(self, model: BankMarketingModel) -> None:
-            self.model = model
-
-        # No annotations: MLflow reads predict's type hints as a schema and warns about anything but list[...].
-        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-            import pandas as pd
-
-            method = (params or {}).get("predict_method", PREDICT_METHODS[0])
-            if method == "predict":
-                return self.model.predict(model_input)
-            if method == "predict_proba":
-                # Named columns: a caller (and the no-code endpoint's JSON records) never has to know the order.
-                return pd.DataFrame(self.model.predict_proba(model_input), columns=list(self.model.classes))
-            allowed = ", ".join(repr(m) for m in PREDICT_METHODS)
-            raise ValueError(f"predict_method {method!r} is not supported: use one of {allowed}")
-
-    return BankMarketingPyfunc
-
-
 def _signature(model: BankMarketingModel) -> Any:
     """Named, typed input columns and a ``predict_method`` param, as Azure AutoML v2 registers its models.
 
@@ -144,7 +128,8 @@ def _signature(model: BankMarketingModel) -> Any:
     inputs = Schema([ColSpec(_COLUMN_TYPES[kinds[name]], name) for name in model.features])
     # The default method's output, declared as AutoML's label models declare theirs: a batch of Python objects.
     outputs = Schema([TensorSpec(np.dtype(object), (-1,))])
-    params = ParamSchema([ParamSpec("predict_method", "string", PREDICT_METHODS[0])])
+    default_method = pyfunc_module().PREDICT_METHODS[0]
+    params = ParamSchema([ParamSpec("predict_method", "string", default_method)])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
@@ -208,9 +193,10 @@ def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, 
             mlflow.log_artifacts(str(report_dir), artifact_path="report")
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=_pyfunc_class()(result.model),
+                python_model=pyfunc_module().BankMarketingPyfunc(result.model.to_state()),
+                code_paths=[str(module_file())],
                 registered_model_name=MODEL_NAME,
-                pip_requirements=_requirements(),
+                pip_requirements=model_requirements(),
                 signature=_signature(result.model),
                 input_example=_input_example(result.model),
             )
@@ -270,9 +256,13 @@ def load_model(ref: str = MODEL_NAME) -> BankMarketingModel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = mlflow.pyfunc.load_model(f"models:/{info.name}/{info.version}")
-    model = loaded.unwrap_python_model().model
+    python_model = loaded.unwrap_python_model()
+    state = getattr(python_model, "state", None)
+    if isinstance(state, dict):
+        return BankMarketingModel.from_state(state)
+    model = getattr(python_model, "model", None)  # models registered before the pyfunc was self-contained
     if not isinstance(model, BankMarketingModel):
-        raise BankscoreError(f"{info.ref} is not a bankscore model (found {type(model).__name__})")
+        raise BankscoreError(f"{info.ref} is not a bankscore model (found {type(python_model).__name__})")
     return model
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from bankscore import BankscoreError
 from bankscore.automl import TrainOptions, run_automl
 from bankscore.automl._model import BankMarketingModel
-from bankscore.automl._registry import export_model_folder, load_model, log_training
+from bankscore.automl._registry import export_model_folder, load_model, log_training, model_requirements
 from bankscore.data import Dataset, load_training_data
 from bankscore.features import FEATURES
 
@@ -136,10 +137,59 @@ def test_the_input_example_is_the_first_two_shipped_rows(registered: Registered)
 
 def test_the_exported_folder_is_a_complete_mlflow_model(registered: Registered) -> None:
     names = {p.name for p in registered.folder.iterdir()}
-    assert {"MLmodel", "python_model.pkl", "requirements.txt", "conda.yaml", "input_example.json"} <= names
+    assert {"MLmodel", "python_model.pkl", "requirements.txt", "conda.yaml", "input_example.json", "code"} <= names
+    assert [p.name for p in (registered.folder / "code").iterdir()] == ["bank_marketing_pyfunc.py"]
+    assert registered.mlmodel.flavors["python_function"]["code"] == "code"
+
+
+def test_the_requirements_pin_public_packages_and_a_pandas_the_no_code_script_reads() -> None:
+    pins = model_requirements()
+    names = [pin.split("==")[0] for pin in pins]
+    assert all(pin.count("==") == 1 for pin in pins)
+    assert "bankscore" not in names
+    assert {"mlflow", "flaml", "lightgbm", "xgboost", "scikit-learn", "numpy", "pandas"} <= set(names)
+    pandas = next(pin for pin in pins if pin.startswith("pandas=="))
+    assert pandas.removeprefix("pandas==").split(".")[0] == "2"
+
+
+def test_the_folder_declares_what_it_needs_and_not_bankscore(registered: Registered) -> None:
     pins = registered.folder.joinpath("requirements.txt").read_text().split()
-    assert any(pin.startswith("pandas==") for pin in pins)
-    assert any(pin.startswith("bankscore==") for pin in pins)
+    assert pins == model_requirements()
+    conda = registered.folder.joinpath("conda.yaml").read_text()
+    assert all(pin in conda for pin in pins)
+    assert "bankscore" not in conda
+
+
+def test_the_model_loads_and_scores_where_bankscore_cannot_be_imported(registered: Registered) -> None:
+    """In a fresh interpreter where ``import bankscore`` fails: the folder's own code is all the model needs."""
+    features = list(registered.model.features)
+    records = _shipped(8)
+    script = (
+        "import json, sys\n"
+        "sys.modules['bankscore'] = None  # any import of bankscore now raises ImportError\n"
+        "import mlflow, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "frame = pd.DataFrame(json.loads(sys.argv[2]))\n"
+        "proba = model.predict(frame, params={'predict_method': 'predict_proba'})\n"
+        "print(json.dumps({'labels': list(model.predict(frame)), 'yes': proba['yes'].tolist(),\n"
+        "                  'loaded': sorted(m for m in sys.modules if m.split('.')[0] == 'bankscore')}))\n"
+    )
+    rows = [{name: r[name] for name in features} for r in records]
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "MLFLOW_TRACKING_URI"}}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(registered.folder), json.dumps(rows)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=registered.folder.parent,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["loaded"] == ["bankscore"]  # only the None placeholder: nothing of bankscore was imported
+    assert answer["labels"] == registered.model.predict(records)
+    np.testing.assert_allclose(answer["yes"], registered.model.predict_proba(records)[:, 1], rtol=0, atol=1e-12)
 
 
 def test_export_refuses_a_folder_that_is_not_empty(
