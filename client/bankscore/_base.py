@@ -88,6 +88,8 @@ _NO_CODE_HINT: Final = (
     "the no-code scoring script answers every model error alike (a missing column, a wrong type, a null, an "
     "empty batch): the container's log has the cause"
 )
+# A 500 from the container of a scoring script (A to C): run() raised, and only the container saw why.
+_SCRIPT_HINT: Final = "the scoring script's run() raised on the request: the container's log has the cause"
 _REQUEST_ID_HEADERS: Final = ("x-ms-request-id", "x-request-id")
 # A batch failing with these fails every batch the same way (wrong key, wrong URI, too big): stop sending.
 _STOPS_THE_RUN: Final = (AuthenticationError, PermissionDeniedError, NotFoundError, PayloadTooLargeError)
@@ -320,7 +322,7 @@ class BaseClient(Generic[R]):
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         status = response.status_code
         if status == 424:
-            return _model_error(response, message, request_id)
+            return _model_error(response, message, request_id, self._generation)
         script_failed = response.headers.get(_FUNCTION_FAILED_HEADER, "").lower() == "true"
         if status == 500 and script_failed and self._generation is WireGeneration.D:
             return ModelError(f"{message} ({_NO_CODE_HINT})", status=500, request_id=request_id, model_status=500)
@@ -348,7 +350,9 @@ _GENERATION_HINT: Final = (
 )
 
 
-def _model_error(response: httpx.Response, message: str, request_id: str | None) -> ModelError:
+def _model_error(
+    response: httpx.Response, message: str, request_id: str | None, generation: WireGeneration | None
+) -> ModelError:
     code = response.headers.get("ms-azureml-model-error-statuscode", "").strip()
     model_status = int(code) if code.isdigit() else None
     reason = response.headers.get("ms-azureml-model-error-reason") or None
@@ -358,8 +362,8 @@ def _model_error(response: httpx.Response, message: str, request_id: str | None)
         if part
     )
     text = f"the model's container failed ({said}): {message}" if said else f"the model's container failed: {message}"
-    if model_status == 500:
-        text += f" ({_NO_CODE_HINT})"
+    if model_status == 500 and generation is not None:
+        text += f" ({_NO_CODE_HINT if generation is WireGeneration.D else _SCRIPT_HINT})"
     return ModelError(text, status=424, request_id=request_id, model_status=model_status, reason=reason)
 
 

@@ -17,10 +17,13 @@ from bankscore._spec._diff import (
     request_shape,
 )
 from bankscore._spec._document import (
+    MAX_DEPTH,
     Document,
+    check_document,
     dump_document,
     load_document,
     parse_document,
+    printable,
     record_spec,
     spec_version,
 )
@@ -31,10 +34,12 @@ from bankscore._spec._record import (
     record_description,
     record_fields,
     record_model,
+    safe_python_name,
 )
 from bankscore._spec._url import swagger_url
 
 __all__ = [
+    "MAX_DEPTH",
     "OPENAPI_VERSION",
     "RECORD_CONFIG",
     "Document",
@@ -42,12 +47,14 @@ __all__ = [
     "RequestShape",
     "SpecChange",
     "SwaggerError",
+    "check_document",
     "convert_swagger2",
     "detect_generation",
     "diff_specs",
     "dump_document",
     "load_document",
     "parse_document",
+    "printable",
     "python_name",
     "record_description",
     "record_fields",
@@ -56,6 +63,7 @@ __all__ = [
     "record_spec",
     "render_changes",
     "request_shape",
+    "safe_python_name",
     "spec_version",
     "swagger_url",
     "to_openapi3",

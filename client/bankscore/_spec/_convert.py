@@ -22,7 +22,7 @@ import copy
 from typing import Any, Final
 
 from bankscore._exceptions import SwaggerError
-from bankscore._spec._document import Document, spec_version
+from bankscore._spec._document import Document, check_document, printable, spec_version
 
 __all__ = ["OPENAPI_VERSION", "convert_swagger2", "to_openapi3"]
 
@@ -68,7 +68,11 @@ _OAUTH_FLOWS: Final = {
 
 
 def to_openapi3(document: Document) -> Document:
-    """The document as OpenAPI 3: a Swagger 2.0 document is converted, an OpenAPI 3 one returned as is."""
+    """The document as OpenAPI 3: a Swagger 2.0 document is converted, an OpenAPI 3 one returned as is.
+
+    Every reading of a spec starts here, so a document nested too deep or holding NaN stops here too.
+    """
+    check_document(document)
     return convert_swagger2(document) if spec_version(document) == "2.0" else document
 
 
@@ -162,7 +166,7 @@ class _Converter:
 
     def _path_item(self, item: _Json) -> _Json:
         if "$ref" in item:
-            raise SwaggerError(f"a path item $ref ({item['$ref']}) cannot be converted; inline it first")
+            raise SwaggerError(f"a path item $ref ({printable(item['$ref'])}) cannot be converted; inline it first")
         shared = list(item.get("parameters") or [])
         out: _Json = {}
         for key, value in item.items():
@@ -276,7 +280,7 @@ class _Converter:
         name = self._ref_name(param["$ref"], "#/parameters/")
         shared = (self.source.get("parameters") or {}).get(name)
         if shared is None:
-            raise SwaggerError(f"parameter {param['$ref']} is referenced but not defined")
+            raise SwaggerError(f"parameter {printable(param['$ref'])} is referenced but not defined")
         return dict(shared)
 
     def _response(self, response: _Json, produces: list[str]) -> _Json:
@@ -353,7 +357,9 @@ class _Converter:
         if ref.startswith("#/responses/"):
             return "#/components/responses/" + ref.removeprefix("#/responses/")
         if ref.startswith("#/"):
-            raise SwaggerError(f"cannot convert the reference {ref}: only definitions, parameters and responses")
+            raise SwaggerError(
+                f"cannot convert the reference {printable(ref)}: only definitions, parameters and responses"
+            )
         return ref  # a reference to another file stays as written
 
     @staticmethod

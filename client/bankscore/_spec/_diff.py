@@ -12,12 +12,15 @@ allowed:
   dropped, an enum value added or an enum dropped, a range widened, A to B (B still accepts A's
   ``{"data": [...]}``).
 
-A Swagger 2.0 spec is converted first, so old Azure files compare with new OpenAPI 3 ones.
+A Swagger 2.0 spec is converted first, so old Azure files compare with new OpenAPI 3 ones. A bound that is
+not a finite number, or a generation that is none of A to D, is refused (``SwaggerError``): a change to it could
+not be judged. Names and values from the spec are shown escaped, one change a line whatever they hold.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -25,13 +28,14 @@ from typing import Any, Final
 from bankscore._exceptions import SwaggerError
 from bankscore._generations import WireGeneration
 from bankscore._spec._convert import to_openapi3
-from bankscore._spec._document import Document
+from bankscore._spec._document import Document, printable
 
 __all__ = [
     "CHANGE_GROUPS",
     "RequestShape",
     "SpecChange",
     "diff_specs",
+    "number_bound",
     "record_schema_of",
     "render_changes",
     "request_shape",
@@ -84,10 +88,10 @@ class SpecChange:
             detail = f"changed: {_show(self.old)} -> {_show(self.new)}"
         elif self.kind in {"enum-value-added", "enum-value-removed"}:
             verb = "allows" if self.kind == "enum-value-added" else "no longer allows"
-            detail = f"{verb} {json.dumps(self.new if self.new is not None else self.old)}"
+            detail = f"{verb} {_show_value(self.new if self.new is not None else self.old)}"
         else:
             detail = f"{self.kind.replace('-', ' ')}: {_show(self.old)} -> {_show(self.new)}"
-        return f"{mark:<9}{self.path} {detail}"
+        return f"{mark:<9}{printable(self.path)} {detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,7 @@ def request_shape(document: Document) -> RequestShape:
         sends_params = _PARAMS in (body.get("required") or [])
         for name, schema in (params.get("properties") or {}).items():
             required = sends_params and name in (params.get("required") or [])
-            fields[f"{_PARAMS}.{name}"] = _field(doc, schema, required=required)
+            fields[f"{_PARAMS}.{name}"] = _field(doc, schema, required=required, path=f"{_PARAMS}.{name}")
     elif "Inputs" in props:
         params = _resolve(doc, props.get("GlobalParameters") or {})
         method = (params.get("properties") or {}).get(_METHOD)
@@ -138,11 +142,12 @@ def request_shape(document: Document) -> RequestShape:
         method = props.get(_METHOD)
         method_required = _METHOD in (body.get("required") or [])
     if method is not None:
-        fields[_METHOD] = _field(doc, method, required=method_required)
+        fields[_METHOD] = _field(doc, method, required=method_required, path=_METHOD)
     record = _record_schema(doc, body, props)
     record_required = set(record.get("required") or [])
     for name, schema in (record.get("properties") or {}).items():
-        fields[f"{_RECORD}.{name}"] = _field(doc, schema, required=name in record_required)
+        path = f"{_RECORD}.{name}"
+        fields[path] = _field(doc, schema, required=name in record_required, path=path)
     return RequestShape(generation, fields)
 
 
@@ -280,14 +285,14 @@ def _resolve(doc: Document, schema: Any) -> _Json:
     while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
         ref: str = schema["$ref"]
         if ref in seen or not ref.startswith("#/"):
-            raise SwaggerError(f"cannot follow the reference {ref}")
+            raise SwaggerError(f"cannot follow the reference {printable(ref)}")
         seen.add(ref)
         target: Any = doc
         for escaped in ref[2:].split("/"):
             part = escaped.replace("~1", "/").replace("~0", "~")
             target = target.get(part) if isinstance(target, dict) else None
         if target is None:
-            raise SwaggerError(f"the reference {ref} points at nothing")
+            raise SwaggerError(f"the reference {printable(ref)} points at nothing")
         schema = target
     return schema if isinstance(schema, dict) else {}
 
@@ -295,7 +300,10 @@ def _resolve(doc: Document, schema: Any) -> _Json:
 def _generation(doc: Document, props: Mapping[str, Any]) -> str | None:
     extension = doc.get(_EXTENSION)
     if isinstance(extension, dict) and isinstance(extension.get("generation"), str):
-        return str(extension["generation"])
+        generation = str(extension["generation"])
+        if generation not in {g.value for g in WireGeneration}:
+            raise SwaggerError(f"{_EXTENSION}.generation is {printable(generation)!r}, not one of A, B, C and D")
+        return generation
     if "Inputs" in props:
         return "C"
     if _FRAME in props:
@@ -305,7 +313,7 @@ def _generation(doc: Document, props: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _field(doc: Document, schema: Any, *, required: bool) -> _Field:
+def _field(doc: Document, schema: Any, *, required: bool, path: str) -> _Field:
     resolved = _resolve(doc, schema)
     enum = resolved.get("enum")
     return _Field(
@@ -313,9 +321,22 @@ def _field(doc: Document, schema: Any, *, required: bool) -> _Field:
         format=resolved.get("format"),
         required=required,
         enum=tuple(enum) if isinstance(enum, list) else None,
-        minimum=resolved.get("minimum"),
-        maximum=resolved.get("maximum"),
+        minimum=number_bound(resolved.get("minimum"), f"{path}.minimum"),
+        maximum=number_bound(resolved.get("maximum"), f"{path}.maximum"),
     )
+
+
+def number_bound(value: Any, where: str) -> int | float | None:
+    """A ``minimum``/``maximum`` as a number; ``SwaggerError`` for one that is not a finite number.
+
+    NaN compares unequal to everything, so a NaN bound could neither be judged in a diff nor enforced.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        shown = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else json.dumps(value)
+        raise SwaggerError(f"{printable(where)} is {printable(shown[:40])}, not a finite number")
+    return value
 
 
 # --- judging changes -----------------------------------------------------------------------------------------
@@ -384,4 +405,8 @@ def _bound_change(
 def _show(value: Any) -> str:
     if value is None:
         return "none"
-    return json.dumps(value) if not isinstance(value, str) else value
+    return printable(value) if isinstance(value, str) else _show_value(value)
+
+
+def _show_value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=True)  # escapes every control and line-separator character

@@ -2,19 +2,69 @@
 
 Every spec bankscore writes is serialized the same way as the deployment's own files (key order as given,
 two-space indent, UTF-8, final newline), so the same document always gives the same bytes.
+
+A spec pulled from a URL is untrusted: it is strict JSON (no ``NaN`` or ``Infinity``) nested at most
+``MAX_DEPTH`` levels (real specs stay under 15), so no later step can meet a non-finite number or run out of
+stack on it, and spec text quoted in a message goes through ``printable`` so it cannot add lines of its own.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bankscore._exceptions import SwaggerError
 
-__all__ = ["Document", "dump_document", "load_document", "parse_document", "record_spec", "spec_version"]
+__all__ = [
+    "MAX_DEPTH",
+    "Document",
+    "check_document",
+    "dump_document",
+    "load_document",
+    "parse_document",
+    "printable",
+    "record_spec",
+    "spec_version",
+]
 
 Document = dict[str, Any]
+
+MAX_DEPTH: Final = 64  # objects and arrays within each other; the deepest real spec we have nests 12
+
+
+def printable(text: object) -> str:
+    """``text`` on one line for a message or report: backslashes and unprintable characters escaped.
+
+    Names that are plain text come back as they are (``emp.var.rate``); a newline becomes ``\\n``.
+    """
+    out = []
+    for char in str(text):
+        if char == "\\":
+            out.append("\\\\")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])  # \n, \x85, \u2028, \ud800
+    return "".join(out)
+
+
+def check_document(document: Any, source: str = "the spec") -> None:
+    """Raise ``SwaggerError`` for a document nested deeper than ``MAX_DEPTH`` or holding NaN or infinity.
+
+    Iterative, so a hostile document cannot exhaust the stack here either.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise SwaggerError(f"{source} nests objects and arrays deeper than {MAX_DEPTH} levels")
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise SwaggerError(f"{source} holds {value}, which is not a JSON number")
 
 
 def spec_version(document: Document) -> str:
@@ -33,9 +83,12 @@ def spec_version(document: Document) -> str:
 def parse_document(text: str | bytes, source: str) -> Document:
     """Parse JSON text into a spec document; ``source`` names it in error messages."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise SwaggerError(f"{source} nests objects and arrays deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        raise SwaggerError(f"{source} is not JSON: {exc}") from None
+        raise SwaggerError(f"{source} is not JSON: {printable(exc)}") from None
+    check_document(document, source)
     if not isinstance(document, dict):
         raise SwaggerError(f"{source} is not a spec: its JSON is a {type(document).__name__}, not an object")
     try:
@@ -43,6 +96,10 @@ def parse_document(text: str | bytes, source: str) -> Document:
     except SwaggerError as exc:
         raise SwaggerError(f"{source} is {exc}") from None
     return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def load_document(path: Path) -> Document:

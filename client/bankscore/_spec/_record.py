@@ -11,13 +11,20 @@ an endpoint whose record differs from the one it shipped with. The rules:
 - Python names are the generator's: the wire name split on ``.``, ``_``, ``-``, spaces and case changes,
   joined by ``_`` in lower case, with ``_`` appended to keywords and builtins (``emp.var.rate`` is
   ``emp_var_rate``); records accept either name and are sent by wire name. Extra fields are refused.
+- A name pydantic keeps for itself (``model_config``, ``model_dump``, ``json``, any ``model_*``) gets the
+  generator's ``field_`` prefix (``field_model_dump``, aliased to the wire name ``model_dump``), and a name is
+  NFKC-normalized first, as Python normalizes identifiers in source code.
+- A spec the rules cannot turn into a model is refused with a ``SwaggerError`` naming the field: a bound
+  that is not a finite number, an enum value that is not a string, number, boolean or null.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -26,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from bankscore._exceptions import SwaggerError
 from bankscore._spec._convert import to_openapi3
-from bankscore._spec._diff import record_schema_of
-from bankscore._spec._document import Document
+from bankscore._spec._diff import number_bound, record_schema_of
+from bankscore._spec._document import Document, printable
 
 __all__ = [
     "DEFAULT_DESCRIPTION",
@@ -39,6 +46,7 @@ __all__ = [
     "record_description",
     "record_fields",
     "record_model",
+    "safe_python_name",
 ]
 
 FieldType = Literal["integer", "number", "string", "boolean", "any"]
@@ -49,6 +57,10 @@ RECORD_CONFIG: Final = ConfigDict(frozen=True, extra="forbid", populate_by_name=
 DEFAULT_DESCRIPTION: Final = "One scoring record, keyed by wire name."
 _DELIMITERS: Final = r"\. _-"
 _RESERVED: Final = (set(dir(builtins)) | {"self", "true", "false", "datetime"}) - {"id"}
+# What a field may not be called on a pydantic model: its methods and settings, and the metaclass's.
+_PYDANTIC_NAMES: Final = frozenset(n for n in (*dir(BaseModel), *dir(type(BaseModel))) if not n.startswith("_"))
+_PYDANTIC_PREFIX: Final = "model_"  # pydantic's own namespace, which grows with its versions
+_FIELD_PREFIX: Final = "field_"  # openapi-python-client's default field_prefix
 _TYPES: Final[dict[str, FieldType]] = {
     "integer": "integer",
     "number": "number",
@@ -77,6 +89,25 @@ class RecordField:
 
 
 def python_name(wire_name: str) -> str:
+    """The Python attribute for a wire name: openapi-python-client's name, made safe by ``safe_python_name``."""
+    return safe_python_name(_generator_name(wire_name))
+
+
+def safe_python_name(name: str) -> str:
+    """An openapi-python-client field name as it can be declared on a pydantic model.
+
+    NFKC-normalized (what Python makes of it in source code), ``_`` appended to a keyword or builtin the
+    normalization made, and ``field_`` prefixed to a name pydantic keeps for itself.
+    """
+    name = unicodedata.normalize("NFKC", name)
+    if name in _RESERVED or keyword.iskeyword(name):
+        name += "_"
+    if name in _PYDANTIC_NAMES or name.startswith(_PYDANTIC_PREFIX):
+        name = _FIELD_PREFIX + name
+    return name
+
+
+def _generator_name(wire_name: str) -> str:
     """The Python attribute for a wire name, exactly as openapi-python-client names it."""
     clean = "".join(c for c in wire_name if c.isidentifier() or c.isdecimal() or c in _DELIMITERS)
     leading_underscore = clean.startswith("_")
@@ -86,7 +117,7 @@ def python_name(wire_name: str) -> str:
     if name in _RESERVED or keyword.iskeyword(name):
         name += "_"
     if not name.isidentifier() or leading_underscore:
-        name = "field_" + name  # openapi-python-client's default field_prefix
+        name = _FIELD_PREFIX + name
     return name
 
 
@@ -101,15 +132,22 @@ def record_fields(document: Document) -> list[RecordField]:
             "whose example names its columns; Azure's no-code spec names none for a model logged without a "
             "signature)"
         )
-    required = set(record.get("required") or [])
+    if not isinstance(properties, dict):
+        raise SwaggerError("the spec's scoring record has properties that are not an object of field schemas")
+    listed = record.get("required")
+    required = {r for r in listed if isinstance(r, str)} if isinstance(listed, list) else set()
     fields = []
     seen: dict[str, str] = {}
     for wire_name, schema in properties.items():
+        where = f"record.{printable(wire_name)}"
         name = python_name(wire_name)
+        if not name.isidentifier():
+            raise SwaggerError(f"{where}: the field's Python name {name!r} is not an identifier")
         if name in seen:
             raise SwaggerError(f"the record's fields {seen[name]!r} and {wire_name!r} share the Python name {name!r}")
         seen[name] = wire_name
-        enum = schema.get("enum")
+        if not isinstance(schema, dict):
+            raise SwaggerError(f"{where}: the field's schema is not an object")
         description = schema.get("description")
         fmt = schema.get("format")
         fields.append(
@@ -118,9 +156,9 @@ def record_fields(document: Document) -> list[RecordField]:
                 python_name=name,
                 type=_TYPES.get(str(schema.get("type")), "any"),
                 required=wire_name in required,
-                enum=tuple(enum) if isinstance(enum, list) and enum else None,
-                minimum=_bound(schema.get("minimum")),
-                maximum=_bound(schema.get("maximum")),
+                enum=_enum(schema.get("enum"), where),
+                minimum=number_bound(schema.get("minimum"), f"{where}.minimum"),
+                maximum=number_bound(schema.get("maximum"), f"{where}.maximum"),
                 description=description if isinstance(description, str) and description else None,
                 format=fmt if isinstance(fmt, str) else None,
             )
@@ -128,14 +166,21 @@ def record_fields(document: Document) -> list[RecordField]:
     return fields
 
 
+def _enum(values: Any, where: str) -> tuple[Any, ...] | None:
+    """The enum's values for a ``Literal``: strings, numbers, booleans and null only, as ``Literal`` takes."""
+    if not isinstance(values, list) or not values:
+        return None
+    for value in values:
+        if value is not None and not isinstance(value, str | int | float | bool):
+            shown = printable(json.dumps(value)[:40])
+            raise SwaggerError(f"{where}: the enum value {shown} is not a string, number, boolean or null")
+    return tuple(values)
+
+
 def record_description(document: Document) -> str:
     """The record's description in the spec, or a plain one: the model's docstring either way."""
     description = record_schema_of(to_openapi3(document)).get("description")
     return description if isinstance(description, str) and description else DEFAULT_DESCRIPTION
-
-
-def _bound(value: Any) -> int | float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def record_model(fields: list[RecordField], name: str = "Record", *, doc: str | None = None) -> type[BaseModel]:

@@ -12,6 +12,7 @@ import click
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
+from bankscore._spec import printable
 from bankscore.swagger import (
     PINNED_GENERATION,
     SwaggerError,
@@ -28,12 +29,23 @@ from bankscore.swagger._serve import DEFAULT_HOST, DEFAULT_PORT, SwaggerUIServer
 
 __all__ = ["swagger"]
 
-# `diff` exits 1 on a breaking change (for CI), so a spec it cannot read needs another code.
-_DIFF_CANNOT_COMPARE = 2
+# `diff` exits 1 on a breaking change (for CI), so a spec it cannot read needs another code; every swagger
+# command uses the same one for a spec it cannot fetch, read or generate from.
+_SPEC_UNUSABLE = 2
 
 
-class _CannotCompare(click.ClickException):
-    exit_code = _DIFF_CANNOT_COMPARE
+class _SpecUnusable(click.ClickException):
+    exit_code = _SPEC_UNUSABLE
+
+
+class _SwaggerGroup(click.Group):
+    """Turns a ``SwaggerError`` of any swagger command into its one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SwaggerError as exc:
+            raise _SpecUnusable(printable(exc)) from None
 
 
 def _write(data: bytes, output: Path | None) -> None:
@@ -45,9 +57,13 @@ def _write(data: bytes, output: Path | None) -> None:
     output.write_bytes(data)
 
 
-@click.group()
+@click.group(cls=_SwaggerGroup)
 def swagger() -> None:
-    """Deployment specs: pull (with the key), diff (breaking or not), generate the typed client, serve Swagger UI."""
+    """Deployment specs: pull (with the key), diff (breaking or not), generate the typed client, serve Swagger UI.
+
+    Exit code 2 when a spec cannot be fetched, read, served or generated from (the message says why, on one
+    line).
+    """
 
 
 @swagger.command("pull")
@@ -59,7 +75,8 @@ def pull_command(uri: str, key: str | None, output: Path | None, timeout: float)
     """Fetch the spec of the endpoint at URI as OpenAPI 3.
 
     URI is the scoring URI (…/score), the service root or the spec URL (…/swagger.json). Asks for
-    `?version=3` first and converts the Swagger 2.0 document of servers that have no OpenAPI 3.
+    `?version=3` first and converts the Swagger 2.0 document of servers that have no OpenAPI 3. Exit code 2
+    when the spec cannot be fetched or read.
     """
     pulled = pull_spec(uri, key=key, timeout=timeout)
     _write(dump_document(pulled.document), output)
@@ -78,10 +95,7 @@ def diff_command(old: Path, new: Path, as_json: bool) -> None:
     Exit code 0 when nothing breaks callers of a client generated from OLD, 1 when something does, 2 when a
     spec cannot be read. Either spec may be Swagger 2.0 or OpenAPI 3.
     """
-    try:
-        changes = diff_specs(load_document(old), load_document(new))
-    except SwaggerError as exc:
-        raise _CannotCompare(str(exc)) from None
+    changes = diff_specs(load_document(old), load_document(new))
     if as_json:
         click.echo(json.dumps([c.to_dict() for c in changes], indent=2, ensure_ascii=False))
     else:
@@ -118,7 +132,8 @@ def generate_command(source: str | None, key: str | None, output: Path | None, n
 
     The package exports `Record` (the spec's scoring record as a pydantic model), `Client` and `AsyncClient`
     (bankscore's runtime in the spec's wire generation), `GENERATION`, `SPEC_SHA256` and `load_spec()`.
-    Needs `pip install 'bankscore[codegen]'`.
+    Needs `pip install 'bankscore[codegen]'`. Exit code 2 when the spec cannot be read or generated from
+    (nothing is written then).
     """
     document, where = _spec_for_generation(source, key, name, timeout)
     target = output if output is not None else Path.cwd() / default_package_name(document)

@@ -13,15 +13,23 @@ agree on every Python name, or generation stops.
 
 ``bankscore.BankMarketingRecord`` is this generator's output for the local deployment's spec
 (``swagger/openapi3.json`` in the source tree); a test regenerates it and compares bytes.
+
+A spec is untrusted input (it may come from any URL), so its text reaches the generated code one way only:
+every string taken from it is handed to the templates as ``SpecText``, and the environment refuses to render
+a ``SpecText`` that did not pass through one of the three filters registered in ``_escape_filters``
+(``py``: a Python literal, ``docstring``: text inside a triple-quoted docstring, ``identifier``: a checked
+Python name). A template that forgets one fails every generation instead of running a spec's code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
 import keyword
+import math
 import shutil
 import tempfile
 import textwrap
@@ -30,6 +38,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Final
 
+from bankscore import _exceptions
 from bankscore._exceptions import SwaggerError
 from bankscore._generations import WireGeneration
 from bankscore._spec import (
@@ -37,15 +46,18 @@ from bankscore._spec import (
     RecordField,
     detect_generation,
     dump_document,
+    printable,
     record_description,
     record_fields,
     record_schema_of,
     record_spec,
+    safe_python_name,
     to_openapi3,
 )
 from bankscore._spec._record import SOURCE_TYPES
 
 __all__ = [
+    "ERROR_NAMES",
     "GENERATOR",
     "GENERATOR_VERSION",
     "PINNED_GENERATION",
@@ -61,6 +73,15 @@ GENERATOR_VERSION: Final = "0.29.1"  # 0.x with breaking minors: a new version m
 PINNED_GENERATION: Final = WireGeneration.C  # today's Azure scoring script, and the local deployment's default
 RECORD_CLASS: Final = "Record"
 SPEC_FILE: Final = "spec.json"
+
+# The runtime's exception classes, as it exports them: a package's ``errors`` module re-exports every one.
+ERROR_NAMES: Final = tuple(
+    sorted(
+        name
+        for name in _exceptions.__all__
+        if isinstance(getattr(_exceptions, name), type) and issubclass(getattr(_exceptions, name), BaseException)
+    )
+)
 
 _CODEGEN: Final = "codegen"
 # Files every generated package has; a non-empty output directory without them is not replaced.
@@ -89,7 +110,8 @@ def default_package_name(document: Document) -> str:
     """``<title>_client`` from the spec's title (``bank-marketing`` gives ``bank_marketing_client``)."""
     from bankscore._spec import python_name
 
-    title = str((document.get("info") or {}).get("title") or "scoring")
+    info = document.get("info")
+    title = str((info if isinstance(info, dict) else {}).get("title") or "scoring")
     name = python_name(title).strip("_") or "scoring"
     return f"{name.removesuffix('_client')}_client"
 
@@ -159,40 +181,93 @@ def _render(document: Document, package: Path, *, source: str, record_class: str
     if not isinstance(data, GeneratorData):
         raise SwaggerError(f"{GENERATOR} cannot read {source}: {data.header}\n{data.detail or ''}".strip())
     project = _project_class()(openapi=data, config=config, custom_template_path=_codegen_dir() / "templates")
-    info = doc.get("info") or {}
-    project.env.filters["py"] = _python_literal
-    project.env.filters["docstring"] = _docstring_text
-    project.env.globals.update(
-        bankscore_record_fields=fields,
-        bankscore_source_types=SOURCE_TYPES,
-        bankscore_generation=generation.value,
-        bankscore_spec_sha256=sha256,
-        bankscore_title=str(info.get("title") or "the scoring endpoint"),
-        bankscore_spec_version=str(info.get("version") or ""),
-        bankscore_generator=f"{GENERATOR} {GENERATOR_VERSION}",
-        bankscore_record_class=record_class,
-        bankscore_example_field=next((f for f in fields if f.wire_name != f.python_name), fields[0]),
-        bankscore_record_description=record_description(doc),
-    )
+    _escape_filters(project.env)
+    project.env.globals.update(template_context(doc, fields, generation, sha256, record_class))
     with contextlib.redirect_stdout(io.StringIO()):  # the generator prints "Generating <dir>"
         errors = project.build()
     problems = [e for e in errors if e.level is ErrorLevel.ERROR or e.level is ErrorLevel.WARNING]
     if problems:
-        detail = "\n".join(f"{e.header}: {e.detail or ''}".strip() for e in problems)
-        raise SwaggerError(f"{GENERATOR} could not generate a client from {source}:\n{detail}")
+        detail = "; ".join(f"{e.header}: {e.detail or ''}".strip().rstrip(":") for e in problems)
+        raise SwaggerError(f"{GENERATOR} could not generate a client from {source}: {printable(detail)}")
     (model,) = [m for m in data.models if m.class_info.name == record_class]
-    theirs = [str(p.python_name) for p in (model.required_properties or []) + (model.optional_properties or [])]
+    props = (model.required_properties or []) + (model.optional_properties or [])
+    theirs = [safe_python_name(str(p.python_name)) for p in props]
     if sorted(theirs) != sorted(f.python_name for f in fields):
-        raise SwaggerError(f"{GENERATOR} names the record's fields {sorted(theirs)}, bankscore names them otherwise")
+        raise SwaggerError(
+            printable(f"{GENERATOR} names the record's fields {sorted(theirs)}, bankscore names them otherwise")
+        )
     (package / SPEC_FILE).write_bytes(spec_bytes)
     (package / "py.typed").write_text("")
     return _Rendered(generation, sha256, fields, str(model.class_info.module_name))
 
 
+class SpecText(str):
+    """A string taken from a spec: a template renders it only through the ``py``, ``docstring`` or
+    ``identifier`` filter (``_escape_filters``), never as it is."""
+
+    __slots__ = ()
+
+
+def template_context(
+    doc: Document,
+    fields: tuple[RecordField, ...],
+    generation: WireGeneration,
+    sha256: str,
+    record_class: str,
+) -> dict[str, Any]:
+    """What the templates see beyond openapi-python-client's globals; every string from the spec a ``SpecText``.
+
+    ``bankscore_errors`` is the runtime's list of exported error classes, so a package re-exports them all.
+    """
+    info: dict[str, Any] = doc["info"] if isinstance(doc.get("info"), dict) else {}
+    marked = tuple(_spec_field(f) for f in fields)
+    return {
+        "bankscore_record_fields": marked,
+        "bankscore_source_types": SOURCE_TYPES,
+        "bankscore_generation": generation.value,
+        "bankscore_spec_sha256": sha256,
+        "bankscore_title": SpecText(info.get("title") or "the scoring endpoint"),
+        "bankscore_spec_version": SpecText(info.get("version") or ""),
+        "bankscore_generator": f"{GENERATOR} {GENERATOR_VERSION}",
+        "bankscore_record_class": record_class,
+        "bankscore_example_field": next((f for f in marked if f.wire_name != f.python_name), marked[0]),
+        "bankscore_record_description": SpecText(record_description(doc)),
+        "bankscore_errors": ERROR_NAMES,
+    }
+
+
+def _spec_field(field: RecordField) -> RecordField:
+    def text(value: Any) -> Any:
+        return SpecText(value) if isinstance(value, str) else value
+
+    return dataclasses.replace(
+        field,
+        wire_name=SpecText(field.wire_name),
+        python_name=SpecText(field.python_name),
+        enum=tuple(text(v) for v in field.enum) if field.enum is not None else None,
+        description=text(field.description),
+        format=text(field.format),
+    )
+
+
+def _escape_filters(env: Any) -> None:
+    """The one way from a spec's text into generated code: three filters, and a guard on everything else."""
+    env.filters["py"] = _python_literal
+    env.filters["docstring"] = _docstring_text
+    env.filters["identifier"] = _identifier
+    env.finalize = _refuse_unescaped
+
+
+def _refuse_unescaped(value: Any) -> Any:
+    if isinstance(value, SpecText):
+        raise TypeError(f"a template renders spec text without a filter (| py, | docstring, | identifier): {value!r}")
+    return value
+
+
 def _generator_input(doc: Document, record_class: str) -> Document:
     """What the generator parses: the record schema as a named component, used by the scoring operation."""
     record = {k: v for k, v in record_schema_of(doc).items() if k not in {"title", "example"}}
-    info = doc.get("info") or {}
+    info: dict[str, Any] = doc["info"] if isinstance(doc.get("info"), dict) else {}
     return record_spec(
         {"$ref": f"#/components/schemas/{record_class}"},
         info={"title": str(info.get("title") or "scoring"), "version": str(info.get("version") or "1.0")},
@@ -237,17 +312,41 @@ def _codegen_dir() -> Path:
 
 
 def _python_literal(value: Any) -> str:
-    """A Python literal for a JSON value from the spec: strings escaped as JSON does (valid Python too)."""
-    if isinstance(value, bool | int | float):
+    """A Python literal for a scalar JSON value from the spec: strings escaped as JSON does, in ASCII (valid
+    Python too); ``None``, booleans, integers and finite floats as themselves. Anything else is refused."""
+    if value is None or isinstance(value, bool | int):
         return repr(value)
-    return json.dumps(str(value), ensure_ascii=True)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SwaggerError(f"{value} cannot be written as a bound or value of the record (not a JSON number)")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(str(value), ensure_ascii=True)
+    raise TypeError(f"a template renders a {type(value).__name__} as a Python literal")
 
 
-def _docstring_text(text: Any, indent: int = 4) -> str:
-    """Text for a triple-quoted docstring: escaped, wrapped at 116 columns, continuation lines indented."""
-    safe = str(text).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    lines = textwrap.wrap(safe, 116 - indent) or [""]
-    return ("\n" + " " * indent).join(lines) + ("\n" + " " * indent if len(lines) > 1 else "")
+def _docstring_text(text: Any, indent: int = 4, *, wrap: bool = True) -> str:
+    """Text for inside a triple-quoted docstring: wrapped at 116 columns with continuation lines indented (or
+    on one line), backslashes and quotes escaped, and every character that is not printable (line breaks,
+    NUL, surrogates) written as an escape, so the text can neither end the docstring nor break the source."""
+    words = str(text)
+    lines = textwrap.wrap(words, 116 - indent) if wrap else [words]
+    escaped = ["".join(_docstring_char(c) for c in line) for line in lines] or [""]
+    return ("\n" + " " * indent).join(escaped) + ("\n" + " " * indent if len(escaped) > 1 else "")
+
+
+def _docstring_char(char: str) -> str:
+    if char in '\\"':
+        return "\\" + char
+    return char if char.isprintable() else repr(char)[1:-1]
+
+
+def _identifier(name: Any) -> str:
+    """A Python name from the spec (a record field's), checked: an identifier, and no keyword."""
+    text = str(name)
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise SwaggerError(f"{printable(text)!r} cannot be a Python name in the generated package")
+    return text
 
 
 def _check_generator() -> None:

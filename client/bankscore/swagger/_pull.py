@@ -14,7 +14,7 @@ import httpx
 
 from bankscore._exceptions import SwaggerError
 from bankscore._spec._convert import to_openapi3
-from bankscore._spec._document import Document, parse_document, spec_version
+from bankscore._spec._document import Document, parse_document, printable, spec_version
 from bankscore._spec._url import swagger_url
 
 __all__ = ["PulledSpec", "pull_spec", "swagger_url"]
@@ -68,7 +68,7 @@ def _get(client: httpx.Client, url: httpx.URL) -> httpx.Response:
     except httpx.TimeoutException:
         raise SwaggerError(f"{url} did not answer within {client.timeout.read} s") from None
     except httpx.HTTPError as exc:
-        raise SwaggerError(f"cannot fetch {url}: {exc}") from None
+        raise SwaggerError(f"cannot fetch {url}: {printable(exc)}") from None
 
 
 def _raise_for_status(response: httpx.Response, url: httpx.URL, *, key: str | None) -> None:
@@ -79,7 +79,7 @@ def _raise_for_status(response: httpx.Response, url: httpx.URL, *, key: str | No
     message = _server_message(response)
     if key:
         message = message.replace(key, "<key>")  # a server that echoes the header must not put the key in our error
-    text = f"{url} answered {status} {reason}" + (f": {message}" if message else "")
+    text = f"{url} answered {status} {printable(reason)}" + (f": {printable(message)}" if message else "")
     if status in {401, 403}:
         hint = "the key was refused" if key else "it needs a key"
         text += f" ({hint}; pass the endpoint's key with --key or BANKSCORE_KEY)"

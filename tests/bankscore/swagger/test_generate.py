@@ -269,13 +269,13 @@ def test_a_package_name_that_is_not_an_identifier_is_refused(name: str, tmp_path
     result = CliRunner().invoke(
         main, ["swagger", "generate", "--spec", str(PINNED_SPEC), "--output", str(tmp_path / name)]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "is not a Python identifier" in result.output
 
 
 def test_generate_with_a_missing_spec_is_a_clean_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["swagger", "generate", "--spec", str(tmp_path / "nope.json")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "nope.json" in result.output
     assert "Traceback" not in result.output
 

@@ -75,7 +75,7 @@ def test_a_wrong_key_is_a_clean_error_that_does_not_show_the_key(spec_server: Se
         text=True,
         check=False,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # the spec cannot be fetched
     assert "401 Unauthorized" in proc.stderr
     assert "the key was refused" in proc.stderr and "--key" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -94,7 +94,7 @@ def test_nobody_listening_is_a_clean_error() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = CliRunner().invoke(main, ["swagger", "pull", f"http://127.0.0.1:{port}/score", "--timeout", "5"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the spec cannot be fetched
     assert "cannot fetch" in result.output and "Traceback" not in result.output
 
 
