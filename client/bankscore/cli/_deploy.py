@@ -94,24 +94,36 @@ def local_command(
 def status_command(name: str, show_keys: bool, as_json: bool) -> None:
     """Scoring URI, swagger URI, model version, generation, pids, restarts and health of a local deployment.
 
-    Exits 1 when the deployment is not serving (a process gone, or GET / not answering Healthy).
+    Exits 1 when the deployment is not serving or cannot heal itself: a process gone (the server, the
+    gateway, or a supervisor that restarts them), or GET / not answering Healthy.
     """
     from bankscore.deploy._health import health
-    from bankscore.deploy._local import is_running, load_state, read_keys
+    from bankscore.deploy._local import deployment_problems, load_state, read_keys
+    from bankscore.deploy._processes import alive
 
     state = load_state(name)
     if state is None:
         raise click.ClickException(f"no local deployment named {name!r}: start one with `bankscore deploy local`")
-    running = is_running(state)
-    answer = health(state.port) if running else None
-    info = {**state.to_dict(), "running": running, "health": answer or "unreachable"}
+    problems = deployment_problems(state)
+    # The server and the gateway run (a supervisor may be gone): what GET / answers through the gateway.
+    processes_run = alive(state.server_pid) and (state.gateway_pid is None or alive(state.gateway_pid))
+    answer = health(state.port) if processes_run else None
+    if processes_run and answer is None:
+        # Its processes run, yet GET / fails: a hung server (its supervisor restarts it after a minute).
+        problems.append(_not_answering(state.failed_probes))
+    health_text = answer or ("not answering" if processes_run else "unreachable")
+    info = {**state.to_dict(), "running": not problems, "health": health_text, "problems": problems}
     if show_keys:
         info["keys"] = read_keys(name)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         _exit_unless_serving(info)
         return
-    click.echo(f"{name}: {'running' if running else 'NOT running'}, health {info['health']}")
+    # DEGRADED: the processes run, but it does not answer or a supervisor is gone (it cannot heal).
+    summary = "running" if not problems else "DEGRADED" if processes_run else "NOT running"
+    click.echo(f"{name}: {summary}, health {info['health']}")
+    for problem in problems:
+        click.echo(f"  problem      {problem}")
     click.echo(f"  model        {state.model_name}:{state.model_version} ({len(state.features)} features)")
     click.echo(f"  generation   {state.generation}")
     click.echo(f"  scoring URI  {state.scoring_uri}")
@@ -121,19 +133,27 @@ def status_command(name: str, show_keys: bool, as_json: bool) -> None:
         click.echo(f"  gateway pid  {state.gateway_pid} (nginx, {'keys required' if state.auth else 'no keys'})")
     if state.supervisor_pid:
         click.echo(f"  supervisor   pid {state.supervisor_pid}, {_restarts(state.restarts)}")
+    if state.gateway_supervisor_pid:
+        restarts = _restarts(state.gateway_restarts, "gateway")
+        click.echo(f"  gateway      supervised by pid {state.gateway_supervisor_pid}, {restarts}")
     if show_keys:
         for which, value in read_keys(name).items():
             click.echo(f"  {which + ' key':<13}{value}")
     _exit_unless_serving(info)
 
 
-def _restarts(count: int) -> str:
-    return "no restarts" if count == 0 else f"restarted the server {count} time{'s' * (count != 1)}"
+def _restarts(count: int, what: str = "server") -> str:
+    return "no restarts" if count == 0 else f"restarted the {what} {count} time{'s' * (count != 1)}"
+
+
+def _not_answering(failed_probes: int) -> str:
+    probes = f"; its supervisor's last {failed_probes} probes failed" if failed_probes else ""
+    return f"the server runs but does not answer GET /{probes} (a hung server is restarted after about a minute)"
 
 
 def _exit_unless_serving(info: dict[str, Any]) -> None:
-    """Like a failed liveness probe: a deployment that does not serve is an error for scripts too."""
-    if not info["running"] or info["health"] != "Healthy":
+    """Like a failed liveness probe: a deployment that does not serve, or cannot heal, is an error for scripts."""
+    if not info["running"] or info["health"] != "Healthy" or info["problems"]:
         raise SystemExit(1)
 
 
@@ -148,10 +168,11 @@ def _exit_unless_serving(info: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def keys_command(name: str, regenerate: str | None, show_keys: bool, as_json: bool) -> None:
     """A deployment's scoring keys: kept across redeploys, changed only with --regenerate."""
-    from bankscore.deploy._local import DeployError, read_keys, regenerate_key
+    from bankscore.deploy._local import DeployError, load_state, read_keys, regenerate_key
 
     try:
         keys = regenerate_key(name, regenerate) if regenerate else read_keys(name)
+        deployed = load_state(name) is not None
     except DeployError as error:
         raise click.ClickException(str(error)) from error
     if not keys:
@@ -160,8 +181,10 @@ def keys_command(name: str, regenerate: str | None, show_keys: bool, as_json: bo
     if as_json:
         click.echo(json.dumps({"name": name, "regenerated": regenerate, "keys": shown}, indent=2))
         return
-    if regenerate:
-        click.echo(f"{name}: new {regenerate} key in force; the other key is unchanged")
+    if regenerate and deployed:
+        click.echo(f"{name}: new {regenerate} key in force (the gateway checked it); the other key is unchanged")
+    elif regenerate:
+        click.echo(f"{name}: new {regenerate} key saved; it is required once the deployment is started again")
     for which, value in shown.items():
         click.echo(f"  {which + ' key':<13}{value}")
 

@@ -8,7 +8,15 @@ to case (RFC 9110 section 11.1), the key exactly.
 
 With keys, the gateway also adds a per-deployment secret header that the server requires (``_launch``
 answers 403 without it): the server's backend port is on loopback, where any local process could otherwise
-score without a key. The secret is only in ``nginx.conf`` and the server's environment, never in a log.
+score without a key. The secret is only in two private files (mode 0600), ``nginx.conf`` and
+``gateway.secret``, which the server reads (the file's path, not the secret, is in its environment): never in
+a log, a command line or a process's environment.
+
+A hung server must not hang its callers: the gateway waits ``UPSTREAM_TIMEOUT_S`` seconds for the server's
+answer, then answers 504 itself, and 502 at once when nothing takes the connection (a server being
+restarted), both as ``{"message": ...}`` like the server's own errors. Azure's front end answers such calls
+itself too (its documentation lists 502 for a container that crashed and 504/408 for one that did not answer
+in time; its default ``request_timeout_ms`` is 5 s, at most 180 s).
 
 The gateway must not fall to idle connections (a caller that opens sockets and sends nothing): it may hold
 as many connections as the open-file limit allows, and drops, with a reset, a connection that has not sent its
@@ -33,11 +41,13 @@ __all__ = [
     "GATEWAY_SECRET_HEADER",
     "IDLE_TIMEOUT_S",
     "MALFORMED_AUTH_MESSAGE",
-    "SECRET_ENV",
+    "SECRET_FILE_ENV",
+    "UPSTREAM_TIMEOUT_S",
     "find_nginx",
     "new_key",
     "new_secret",
     "nginx_config",
+    "read_secret",
 ]
 
 MALFORMED_AUTH_MESSAGE = (
@@ -46,9 +56,14 @@ MALFORMED_AUTH_MESSAGE = (
 
 
 # The header the gateway adds so that the server can tell its calls from any other local process's, and the
-# environment variable that hands the secret to the server (see _launch).
+# environment variable that tells the server (and its supervisor) which file holds the secret (see _launch).
 GATEWAY_SECRET_HEADER = "X-Bankscore-Gateway"  # noqa: S105 - the header's name, not a secret
-SECRET_ENV = "BANKSCORE_GATEWAY_SECRET"  # noqa: S105 - the variable's name, not a secret
+SECRET_FILE_ENV = "BANKSCORE_GATEWAY_SECRET_FILE"  # noqa: S105 - the variable's name, not a secret
+
+# Seconds the gateway waits for the server's answer before it answers 504 (and for a connection, 502): far
+# more than a batch at the body limit takes to score, short enough that a hung server fails its callers fast.
+UPSTREAM_TIMEOUT_S = 20
+_CONNECT_TIMEOUT_S = 5
 
 # Seconds a client may take to send its request header, or between two reads of its body or two writes of
 # the answer: far more than any caller on a working network needs, short enough that idle sockets go quickly.
@@ -75,6 +90,12 @@ def open_file_limit() -> int:
     soft limit to), capped at ``MAX_OPEN_FILES``."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+
+
+def read_secret() -> str:
+    """The gateway's secret, from the file ``SECRET_FILE_ENV`` names ('' when it names none)."""
+    path = os.environ.get(SECRET_FILE_ENV, "")
+    return Path(path).read_text().strip() if path else ""
 
 
 def find_nginx() -> str | None:
@@ -144,6 +165,10 @@ http {{
     # request already on its way on one of them meets a reset (a failed request under keep-alive load).
     # Without keep-alive no connection is ever idle, and every accepted one is answered.
     keepalive_timeout 0;
+    # A hung or restarting server (see the module's docstring): an answer, never a caller left waiting.
+    proxy_connect_timeout {_CONNECT_TIMEOUT_S}s;
+    proxy_send_timeout {UPSTREAM_TIMEOUT_S}s;
+    proxy_read_timeout {UPSTREAM_TIMEOUT_S}s;
     log_format bankscore escape=json '{{"event":"gateway","time":"$time_iso8601","request_id":"$bankscore_request_id",'
         '"method":"$request_method","path":"$uri","status":$status,"latency_ms":$request_time,'
         '"auth":"$bankscore_auth","bytes_in":"$request_length"}}';
@@ -163,6 +188,21 @@ http {{
 {server}}}
 """
 
+
+# The gateway's own answers when the server cannot (see the module's docstring), in the server's error shape.
+_BAD_GATEWAY = "Bad Gateway: the scoring server is not running (it is restarted by itself); retry"
+_TIMED_OUT = f"upstream request timeout: the scoring server did not answer in {UPSTREAM_TIMEOUT_S} s"
+_UPSTREAM_ERRORS = f"""        error_page 502 = @bad_gateway;
+        error_page 504 = @upstream_timeout;
+        location @bad_gateway {{
+            default_type application/json;
+            return 502 '{{"message": "{_BAD_GATEWAY}"}}';
+        }}
+        location @upstream_timeout {{
+            default_type application/json;
+            return 504 '{{"message": "{_TIMED_OUT}"}}';
+        }}
+"""
 
 # The scheme in any case (RFC 9110: auth-scheme is case-insensitive), then one or more spaces (RFC 6750: 1*SP).
 _BEARER = "^(?i:bearer)"
@@ -199,7 +239,7 @@ def _keyed_server(port: int, backend_port: int, keys: list[str], max_body_bytes:
         location / {{
             proxy_pass http://127.0.0.1:{backend_port};
         }}
-        error_page 401 = @unauthorized;
+{_UPSTREAM_ERRORS}        error_page 401 = @unauthorized;
         error_page 413 = @too_large;
         location @unauthorized {{
             default_type application/json;
@@ -230,7 +270,7 @@ def _open_server(port: int, backend_port: int) -> str:
         location / {{
             proxy_pass http://127.0.0.1:{backend_port};
         }}
-        error_page 413 = @too_large;
+{_UPSTREAM_ERRORS}        error_page 413 = @too_large;
         location @too_large {{
             default_type application/json;
             add_header x-ms-run-function-failed False always;

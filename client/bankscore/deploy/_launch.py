@@ -15,9 +15,12 @@ per-request work that nobody sees (found by profiling a worker under load):
   access line is dropped after gunicorn has built it, a noticeable share of a one-record request's time.
 
 With keys, the same hook puts a check in front of the server's app: only the gateway may call it. The
-deployment hands the gateway's secret over in ``SECRET_ENV``; the launcher takes it out of the environment at
-once (the scoring script, and anything it starts, never sees it), and every worker answers 403 to a request
-without the secret in ``GATEWAY_SECRET_HEADER``, which it removes before the app sees the request. A
+deployment names the file that holds the gateway's secret (``gateway.secret``, mode 0600) in
+``SECRET_FILE_ENV``; the launcher reads it and takes the variable out of the environment at once (the scoring
+script, and anything it starts, is not pointed at it). The secret itself is never in an environment, so
+``/proc/<pid>/environ`` shows no secret, unlike a variable that a process removes from its own copy of the
+environment (the kernel keeps showing what the process was started with). Every worker answers 403 to a
+request without the secret in ``GATEWAY_SECRET_HEADER``, which it removes before the app sees the request. A
 deployment on Azure never runs this launcher: there the front end is the only way in.
 """
 
@@ -34,7 +37,7 @@ from typing import Any
 
 from azureml_inference_server_http import amlserver
 
-from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, SECRET_ENV
+from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, SECRET_FILE_ENV, read_secret
 
 __all__ = ["gunicorn_args", "main", "post_worker_init", "require_gateway"]
 
@@ -89,13 +92,14 @@ def post_worker_init(worker: Any) -> None:
 
 
 def _take_secret() -> None:
-    """Move the secret from the environment into the config module gunicorn loads.
+    """Read the secret from its file into the config module gunicorn loads.
 
     That is this file imported by its name, a module apart from the ``__main__`` this function runs in.
     """
     from bankscore.deploy import _launch as config  # noqa: PLW0406 - on purpose: see the docstring
 
-    config._gateway_secret = os.environ.pop(SECRET_ENV, "")
+    config._gateway_secret = read_secret()
+    os.environ.pop(SECRET_FILE_ENV, None)
 
 
 def main() -> None:

@@ -20,10 +20,18 @@ owns the public port, so replacing it on the same port stops the old server firs
 
 Every server runs under a supervisor (``_supervise``) that restarts it when it dies, as Azure restarts a
 container; ``state.json`` records the supervisor, ``supervisor-<pid>.json`` the current server and its restarts.
+nginx's master has a supervisor of its own, which replaces a killed master (and kills its orphaned worker,
+which would otherwise keep the public port with the keys it had). A supervisor that is gone is reported by
+``deploy status``, which then exits 1; ``deploy stop`` and a redeploy stop every process of a deployment's
+process groups, found by group id, even when a group's leader is gone, and a redeploy makes sure it can take
+the public port before it stops anything.
 
 Keys belong to the deployment, as on Azure: ``keys.json`` (mode 0600) keeps them across redeploys and stops;
-only ``regenerate_key`` changes one, and a running gateway switches to it with a graceful reload. With keys,
+only ``regenerate_key`` changes one, and a running gateway switches to it with a graceful reload, checked
+with real requests (the new key accepted, the old one refused) before the change is reported done. With keys,
 ``gateway.secret`` (mode 0600) holds the secret the gateway sends and the server requires (see ``_gateway``).
+
+A deployment's name becomes a folder: it is checked (``check_name``) wherever a name becomes a path.
 """
 
 from __future__ import annotations
@@ -43,13 +51,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psutil
+
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import DeploymentFolder
 from bankscore.deploy._gateway import (
     GATEWAY_SECRET_HEADER,
-    SECRET_ENV,
+    SECRET_FILE_ENV,
+    UPSTREAM_TIMEOUT_S,
     find_nginx,
     new_key,
     new_secret,
@@ -64,8 +76,10 @@ __all__ = [
     "DeployError",
     "LocalDeployment",
     "app_insights_environment",
+    "check_name",
     "deployment_dir",
     "deployment_keys",
+    "deployment_problems",
     "free_port",
     "load_state",
     "port_free",
@@ -76,6 +90,8 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 5001  # the server's own default
+# A name that is a plain folder name: no separator, not "." or "..", nothing a shell or a terminal reads.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -100,6 +116,9 @@ class LocalDeployment:
     auth: bool
     supervisor_pid: int | None = None  # restarts the server when it dies (None: started before supervisors)
     restarts: int = 0
+    gateway_supervisor_pid: int | None = None  # replaces nginx's master when it dies
+    gateway_restarts: int = 0
+    failed_probes: int = 0  # GET / probes of the server that failed in a row, as its supervisor counts them
 
     @property
     def scoring_uri(self) -> str:
@@ -113,8 +132,17 @@ class LocalDeployment:
         return {**asdict(self), "scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri}
 
 
+def check_name(name: str) -> str:
+    """``name``, if it can be a deployment's name (and so a folder); a DeployError saying why not."""
+    if not _NAME.match(name):
+        raise DeployError(
+            f"deployment name {name!r}: use letters, digits, '-', '_' and '.' (up to 63; first a letter or a digit)"
+        )
+    return name
+
+
 def deployment_dir(name: str) -> Path:
-    return workspace.home() / "deployments" / name
+    return workspace.home() / "deployments" / check_name(name)
 
 
 def load_state(name: str) -> LocalDeployment | None:
@@ -127,6 +155,10 @@ def load_state(name: str) -> LocalDeployment | None:
     supervised = _supervisor_status(deployment_dir(name), state.supervisor_pid)
     if supervised is not None:  # the server it runs now, after any restart
         state.server_pid, state.restarts = supervised.server_pid, supervised.restarts
+        state.failed_probes = supervised.failed_probes
+    gateway = _supervisor_status(deployment_dir(name), state.gateway_supervisor_pid)
+    if gateway is not None:  # nginx's master now, after any restart
+        state.gateway_pid, state.gateway_restarts = gateway.server_pid, gateway.restarts
     return state
 
 
@@ -153,9 +185,13 @@ def deployment_keys(name: str, *, primary: str | None = None) -> list[str]:
     return [primary or stored.get("primary") or new_key(), stored.get("secondary") or new_key()]
 
 
+def _secret_file(run_dir: Path) -> Path:
+    return run_dir / "gateway.secret"
+
+
 def _gateway_secret(run_dir: Path) -> str:
     """The deployment's secret between gateway and server: kept (mode 0600) so a reload can rewrite the config."""
-    path = run_dir / "gateway.secret"
+    path = _secret_file(run_dir)
     if path.is_file():
         return path.read_text().strip()
     secret = new_secret()
@@ -249,13 +285,23 @@ def _start_server(
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see score_script)
         **(extra_env or {}),
     }
-    env.pop(SECRET_ENV, None)
-    if secret:
-        env[SECRET_ENV] = secret  # the environment, never the command line (which every user can read)
+    env.pop(SECRET_FILE_ENV, None)
     run_dir = deployment_dir(name)
+    if secret:
+        # The file's path: the secret itself in no environment (/proc/<pid>/environ) and no command line.
+        env[SECRET_FILE_ENV] = str(_secret_file(run_dir))
     supervisor = [sys.executable, "-m", "bankscore.deploy._supervise", "--port", str(backend_port)]
     args = [*supervisor, "--run-dir", str(run_dir), "--", *_server_args(folder, backend_port, workers)]
     return spawn(args, cwd=folder.path, env=env, log=log)
+
+
+def _start_gateway(nginx: str, run_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start the gateway's supervisor, which starts nginx's master (see ``_supervise``); the supervisor's process."""
+    supervisor = [sys.executable, "-m", "bankscore.deploy._supervise", "--gateway", "--port", str(port)]
+    command = [nginx, "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir)]
+    env = {k: v for k, v in os.environ.items() if k != SECRET_FILE_ENV}
+    args = [*supervisor, "--run-dir", str(run_dir), "--", *command]
+    return spawn(args, cwd=run_dir, env=env, log=run_dir / "gateway-error.log")
 
 
 def _secret_headers(secret: str | None) -> dict[str, str] | None:
@@ -263,10 +309,10 @@ def _secret_headers(secret: str | None) -> dict[str, str] | None:
 
 
 def _server_pid(run_dir: Path, supervisor: subprocess.Popen[bytes]) -> int:
-    """The server's master, which the supervisor started (and said so before it could answer)."""
+    """The server's (or nginx's) master, which the supervisor started (and said so before it could answer)."""
     status = _supervisor_status(run_dir, supervisor.pid)
     if status is None:
-        raise DeployError(f"the supervisor (pid {supervisor.pid}) did not say which server it runs")
+        raise DeployError(f"the supervisor (pid {supervisor.pid}) did not say which process it runs")
     return status.server_pid
 
 
@@ -276,6 +322,45 @@ def _stop_server(run_dir: Path, state: LocalDeployment) -> None:
     stop_group(state.server_pid)
     if state.supervisor_pid:
         status_file(run_dir, state.supervisor_pid).unlink(missing_ok=True)
+
+
+def _stop_gateway(run_dir: Path, state: LocalDeployment) -> None:
+    """The gateway's supervisor first (it stops nginx and replaces nothing), then anything left of nginx's
+    group: a master nobody supervises, or the worker of a master that was killed."""
+    stop_group(state.gateway_supervisor_pid)
+    stop_group(state.gateway_pid)
+    if state.gateway_supervisor_pid:
+        status_file(run_dir, state.gateway_supervisor_pid).unlink(missing_ok=True)
+
+
+def _groups(state: LocalDeployment) -> set[int]:
+    """The process groups of ``state`` (each recorded pid leads one, or led it)."""
+    pids = (state.gateway_supervisor_pid, state.gateway_pid, state.supervisor_pid, state.server_pid)
+    return {pid for pid in pids if pid}
+
+
+def _can_take(port: int, previous: LocalDeployment | None) -> bool:
+    """Whether ``port`` is free, or held only by processes of ``previous`` (which a redeploy stops or keeps)."""
+    if port_free(port):
+        return True
+    if previous is None:
+        return False
+    try:
+        listening = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return False  # who holds it cannot be told: better refused than a running deployment stopped for nothing
+    groups = _groups(previous)
+    for conn in listening:
+        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port:
+            continue
+        if conn.pid is None:
+            return False
+        try:
+            if os.getpgid(conn.pid) not in groups:
+                return False
+        except ProcessLookupError:
+            continue
+    return True
 
 
 def _write_gateway_config(
@@ -317,6 +402,7 @@ def _save(
     server_pid: int,
     supervisor_pid: int,
     gateway_pid: int | None,
+    gateway_supervisor_pid: int | None,
     keys: list[str] | None,
 ) -> LocalDeployment:
     state = LocalDeployment(
@@ -334,6 +420,7 @@ def _save(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         auth=bool(keys),
         supervisor_pid=supervisor_pid,
+        gateway_supervisor_pid=gateway_supervisor_pid,
     )
     run_dir = deployment_dir(name)
     if keys:
@@ -366,8 +453,11 @@ def start_local(
     if keys and nginx is None:
         raise DeployError("keys need the nginx gateway, and nginx is not installed: apt-get install nginx-light")
     previous = load_state(name)
+    # Before anything is stopped: a port that another program holds would leave nothing serving.
+    if not _can_take(port, previous if previous is not None and previous.port == port else None):
+        raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
     if previous is not None and not is_running(previous):
-        stop_local(name)  # leftovers of a crashed deployment: nothing serves there
+        stop_local(name)  # leftovers of a crashed deployment: nothing serves there (or without its supervisors)
         previous = None
     if previous is not None and previous.port == port:
         if previous.gateway_pid and nginx:
@@ -380,7 +470,7 @@ def start_local(
         folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout, nginx=nginx
     )
     if previous is not None:
-        stop_group(previous.gateway_pid)
+        _stop_gateway(deployment_dir(name), previous)
         _stop_server(deployment_dir(name), previous)
     return state
 
@@ -413,12 +503,7 @@ def _start_fresh(
     gateway: subprocess.Popen[bytes] | None = None
     if nginx:
         _write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys, secret=secret)
-        gateway = spawn(
-            [nginx, "-c", str(run_dir / "nginx.conf"), "-p", str(run_dir)],
-            cwd=run_dir,
-            env=dict(os.environ),
-            log=run_dir / "gateway-error.log",
-        )
+        gateway = _start_gateway(nginx, run_dir, port)
         procs.append(gateway)
     healthy = wait_healthy(backend_port, [server], timeout, headers=_secret_headers(secret)) and (
         gateway is None or wait_healthy(port, procs, timeout=15)
@@ -435,7 +520,8 @@ def _start_fresh(
         workers=workers,
         server_pid=_server_pid(run_dir, server),
         supervisor_pid=server.pid,
-        gateway_pid=gateway.pid if gateway else None,
+        gateway_pid=_server_pid(run_dir, gateway) if gateway else None,
+        gateway_supervisor_pid=gateway.pid if gateway else None,
         keys=keys,
     )
 
@@ -489,6 +575,7 @@ def _switch(
         server_pid=_server_pid(run_dir, server),
         supervisor_pid=server.pid,
         gateway_pid=master,
+        gateway_supervisor_pid=previous.gateway_supervisor_pid,
         keys=keys,
     )
     _stop_server(run_dir, previous)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
@@ -530,7 +617,7 @@ def stop_local(name: str) -> LocalDeployment | None:
     state = load_state(name)
     if state is None:
         return None
-    stop_group(state.gateway_pid)
+    _stop_gateway(deployment_dir(name), state)
     _stop_server(deployment_dir(name), state)
     (deployment_dir(name) / "state.json").unlink(missing_ok=True)
     return state
@@ -539,8 +626,10 @@ def stop_local(name: str) -> LocalDeployment | None:
 def regenerate_key(name: str, which: str) -> dict[str, str]:
     """Give ``name`` a new ``which`` key (primary or secondary); the running gateway takes it with a reload.
 
-    The other key stays valid throughout; the old one stops working once nginx's new worker serves. Returns
-    the keys now in force.
+    The other key stays valid throughout; the old one stops working once nginx's new worker serves, which a
+    request with each proves before the new key is saved. A deployment that is not running (stopped: no
+    state) just keeps the new key for its next start. Returns the keys now in force; raises DeployError, with
+    the keys unchanged, when the running gateway did not take the new one.
     """
     if which not in ("primary", "secondary"):
         raise DeployError(f"which key: primary or secondary, not {which!r}")
@@ -549,35 +638,112 @@ def regenerate_key(name: str, which: str) -> dict[str, str]:
         raise DeployError(f"the deployment {name!r} has no keys: deploy it with --auth or --key")
     updated = {**keys, which: new_key()}
     state = load_state(name)
-    if state is not None and state.auth and state.gateway_pid and is_running(state):
-        folder = DeploymentFolder(
-            Path(state.folder),
-            state.model_name,
-            state.model_version,
-            WireGeneration(state.generation),
-            tuple(state.features),
-        )
-        conf = run_dir / "nginx.conf"
-        old_conf = conf.read_text()
-        _write_gateway_config(
-            run_dir,
-            folder,
-            port=state.port,
-            backend_port=state.backend_port,
-            keys=[updated["primary"], updated["secondary"]],
-            secret=_gateway_secret(run_dir),
-        )
-        try:
-            _reload(state.gateway_pid, run_dir, timeout=30)
-        except DeployError:
-            _write_private(conf, old_conf)  # nginx still runs the old keys; so do the files
-            raise
+    if state is not None and state.auth:
+        _apply_keys(state, run_dir, updated, refused=keys[which])
     _write_private(run_dir / "keys.json", json.dumps(updated, indent=2))
     return updated
 
 
+def _running_gateway(name: str, timeout: float) -> LocalDeployment | None:
+    """``name``'s state once its gateway runs (its supervisor may be replacing a killed master), else None."""
+    found: list[LocalDeployment] = []
+
+    def up() -> bool:
+        state = load_state(name)
+        if state is not None and alive(state.gateway_pid) and live_children(state.gateway_pid or 0):
+            found[:] = [state]
+            return True
+        return False
+
+    return found[0] if wait_until(up, timeout=timeout, interval=0.1) else None
+
+
+def _apply_keys(state: LocalDeployment, run_dir: Path, keys: dict[str, str], *, refused: str) -> None:
+    """Switch the running gateway to ``keys`` and prove it took them, or put the old ones back and raise."""
+    running = _running_gateway(state.name, timeout=15)
+    if running is None or running.gateway_pid is None:
+        why = "; ".join(deployment_problems(state)) or "nginx's master has no worker"
+        raise DeployError(
+            f"the gateway of {state.name!r} is not running ({why}), so it cannot take a new key; the keys are "
+            f"unchanged. Redeploy it (`bankscore deploy local --name {state.name} --auth`) or stop it first."
+        )
+    folder = DeploymentFolder(
+        Path(running.folder),
+        running.model_name,
+        running.model_version,
+        WireGeneration(running.generation),
+        tuple(running.features),
+    )
+    conf = run_dir / "nginx.conf"
+    old_conf = conf.read_text()
+    _write_gateway_config(
+        run_dir,
+        folder,
+        port=running.port,
+        backend_port=running.backend_port,
+        keys=[keys["primary"], keys["secondary"]],
+        secret=_gateway_secret(run_dir),
+    )
+    try:
+        _reload(running.gateway_pid, run_dir, timeout=30)
+        _check_keys(running.port, accepted=[keys["primary"], keys["secondary"]], refused=refused)
+    except DeployError:
+        _write_private(conf, old_conf)  # the keys nginx runs with are the old ones again, as the files say
+        again = _running_gateway(state.name, timeout=5)
+        if again is not None and again.gateway_pid:
+            with contextlib.suppress(DeployError, OSError):
+                _reload(again.gateway_pid, run_dir, timeout=30)
+        raise
+
+
+def _key_answer(port: int, key: str) -> int:
+    """The gateway's status for ``OPTIONS /score`` with ``key``: 401 refused; else the server answered."""
+    try:
+        response = httpx.options(
+            f"http://127.0.0.1:{port}/score",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=UPSTREAM_TIMEOUT_S + 10,
+            trust_env=False,
+        )
+    except httpx.HTTPError as error:
+        raise DeployError(
+            f"the gateway on port {port} did not answer a check of the keys: {type(error).__name__}"
+        ) from None
+    return response.status_code
+
+
+def _check_keys(port: int, *, accepted: list[str], refused: str) -> None:
+    """A real request with each key: those in ``accepted`` get through, ``refused`` gets 401."""
+    for which, key in zip(("primary", "secondary"), accepted, strict=True):
+        status = _key_answer(port, key)
+        if status in (400, 401):
+            raise DeployError(f"the gateway answered {status} to the new {which} key: it did not take the change")
+    if _key_answer(port, refused) != 401:
+        raise DeployError("the gateway still accepts the replaced key: it did not take the change")
+
+
+def deployment_problems(state: LocalDeployment) -> list[str]:
+    """What keeps ``state`` from serving and healing itself: processes that are gone, in words for a person."""
+    problems = []
+    if not alive(state.server_pid):
+        problems.append(f"the server (pid {state.server_pid}) is not running")
+    if state.supervisor_pid and not alive(state.supervisor_pid):
+        problems.append(
+            f"the server's supervisor (pid {state.supervisor_pid}) is gone: a server that dies is not restarted"
+        )
+    if state.gateway_pid is not None and not alive(state.gateway_pid):
+        problems.append(f"the gateway (nginx, pid {state.gateway_pid}) is not running")
+    if state.gateway_supervisor_pid and not alive(state.gateway_supervisor_pid):
+        problems.append(
+            f"the gateway's supervisor (pid {state.gateway_supervisor_pid}) is gone: "
+            "a gateway that dies is not replaced"
+        )
+    return problems
+
+
 def is_running(state: LocalDeployment) -> bool:
-    return alive(state.server_pid) and (state.gateway_pid is None or alive(state.gateway_pid))
+    """Every process of ``state`` runs: the server, the gateway, and the supervisors that keep them running."""
+    return not deployment_problems(state)
 
 
 def follow(path: Path, *, poll: float = 0.5) -> Iterator[str]:

@@ -1,7 +1,9 @@
 """The processes of a local deployment: started in a session of their own, stopped as a process group.
 
 The server and the gateway outlive the command that starts them, so ``deploy stop`` (often another process)
-finds them by pid and stops their whole group: gunicorn's and nginx's workers go with their master.
+finds them by pid and stops their whole group: gunicorn's and nginx's workers go with their master. A group
+outlives its leader: after ``kill -9`` of nginx's master its worker runs on (and keeps the public port), so a
+group's members are found by their process group id, never only through the leader.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import psutil
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-__all__ = ["alive", "live_children", "spawn", "stop_group", "wait_until"]
+__all__ = ["alive", "group_members", "live_children", "spawn", "stop_group", "wait_until"]
 
 # Exited but not yet reaped by its parent: the pid still answers, the process does nothing.
 _GONE = frozenset({psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
@@ -68,14 +70,31 @@ def live_children(pid: int) -> set[int]:
     return {child.pid for child in children if alive(child.pid)}
 
 
+def group_members(pgid: int | None) -> list[int]:
+    """The running processes of process group ``pgid``, its leader or not (orphans whose leader died too)."""
+    if not pgid:
+        return []
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() not in _GONE:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+        except (PermissionError, psutil.AccessDenied):
+            members.append(proc.pid)  # runs, and may be a member: better signalled in vain than left behind
+    return members
+
+
 def stop_group(pid: int | None, timeout: float = 15.0) -> None:
-    """SIGTERM the process group ``pid`` leads, SIGKILL it if ``pid`` still runs after ``timeout`` seconds."""
-    if not pid or not alive(pid):
-        return
-    _signal_group(pid, signal.SIGTERM)
-    if not wait_until(lambda: not alive(pid), timeout=timeout, interval=0.1):
-        _signal_group(pid, signal.SIGKILL)
-    child = _CHILDREN.pop(pid, None)
+    """SIGTERM the process group ``pid`` leads (or led: its leader may be gone, its members not), SIGKILL
+    what is left of it after ``timeout`` seconds, and wait until none of it runs."""
+    if pid and group_members(pid):
+        _signal_group(pid, signal.SIGTERM)
+        if not wait_until(lambda: not group_members(pid), timeout=timeout, interval=0.1):
+            _signal_group(pid, signal.SIGKILL)
+            wait_until(lambda: not group_members(pid), timeout=5, interval=0.05)
+    child = _CHILDREN.pop(pid, None) if pid else None
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=5)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bankscore import workspace
 from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import DeploymentFolder, write_deployment_folder
+from bankscore.deploy._local import check_name, deployment_dir
 from bankscore.deploy._scorer_artifact import contract_document, export_scorer, lean_model
 
 __all__ = ["build_release"]
@@ -23,6 +23,7 @@ def build_release(
     folder: Path | None = None,
 ) -> DeploymentFolder:
     """Load ``model_ref`` from the registry, prove the lean scorer on real rows, and write the folder."""
+    check_name(name)  # it becomes a path below, and a service name in the folder
     from bankscore.automl._registry import get_model_version, load_model
     from bankscore.data import load_training_data
 
@@ -35,5 +36,5 @@ def build_release(
     )
     if folder is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        folder = workspace.home() / "deployments" / name / "releases" / f"v{info.version}-{generation.value}-{stamp}"
+        folder = deployment_dir(name) / "releases" / f"v{info.version}-{generation.value}-{stamp}"
     return write_deployment_folder(folder, artifact=export_scorer(model), contract=contract, name=name)

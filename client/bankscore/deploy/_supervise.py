@@ -1,4 +1,4 @@
-"""Keep a deployment's server running: ``python -m bankscore.deploy._supervise --port N -- <server command>``.
+"""Keep a deployment's process running: ``python -m bankscore.deploy._supervise --port N -- <command>``.
 
 Azure restarts a scoring container whose process dies or whose liveness probe fails; this does the same for
 a local deployment. The supervisor starts the server (gunicorn's master, in a process group of its own, with
@@ -9,8 +9,14 @@ the supervisor's environment and output), then watches it:
 - ``GET /`` fails ``FAILURE_THRESHOLD`` times in a row, ``PROBE_PERIOD_S`` apart, once it has answered: a hung
   server, killed and started again the same way.
 
+The gateway (nginx's master, ``--gateway``) is supervised the same way by a supervisor of its own: a killed
+master is replaced once its orphaned worker (which keeps the public port, and the keys it had) is killed,
+and the new master reads the deployment's current ``nginx.conf``. Its liveness probe is a TCP connection to
+the public port (an HTTP probe would be logged as a request, and would go through to a hung server).
+
 Every restart is logged to the server's log and counted in ``supervisor-<pid>.json`` beside ``state.json``
-(``deploy status`` shows the count and the current server pid). A server that fails before it ever answers is
+(``deploy status`` shows the count, the current server pid and the probes that failed in a row; for the
+gateway's supervisor, ``server_pid`` is nginx's master). A server that fails before it ever answers is
 not restarted: the supervisor exits with the server's code, and the deploy reports the server's log. SIGTERM
 (``deploy stop``, a redeploy) stops the server gracefully, then the supervisor.
 """
@@ -23,6 +29,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,8 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, SECRET_ENV
+from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, read_secret
 from bankscore.deploy._health import HEALTHY, health
+from bankscore.deploy._processes import group_members, wait_until
 
 __all__ = ["FAILURE_THRESHOLD", "PROBE_PERIOD_S", "SupervisorStatus", "main", "status_file"]
 
@@ -54,6 +62,7 @@ class SupervisorStatus:
     restarts: int = 0
     last_restart: str | None = None
     last_exit: str | None = None
+    failed_probes: int = 0  # in a row, now: a hung server shows here from the first one
 
 
 def status_file(run_dir: Path, supervisor_pid: int) -> Path:
@@ -75,10 +84,19 @@ def _describe(code: int | None) -> str:
     return f"exited with code {code}"
 
 
+def _accepts(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` takes a TCP connection (the gateway's liveness)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
 class Supervisor:
-    def __init__(self, command: list[str], port: int, status_path: Path) -> None:
-        self.command, self.port, self.status_path = command, port, status_path
-        secret = os.environ.get(SECRET_ENV)  # the server's check wants it from the probe too
+    def __init__(self, command: list[str], port: int, status_path: Path, *, gateway: bool = False) -> None:
+        self.command, self.port, self.status_path, self.gateway = command, port, status_path, gateway
+        secret = read_secret()  # the server's check wants it from the probe too
         self.probe_headers = {GATEWAY_SECRET_HEADER: secret} if secret else {}
         self.stopping = False
         self.answered_once = False  # by any server started here: after that, a death is a crash
@@ -102,6 +120,16 @@ class Supervisor:
         if hasattr(self, "server"):
             self._signal_server(signal.SIGTERM)
 
+    def _probe(self) -> bool:
+        if self.gateway:
+            return _accepts(self.port)
+        return health(self.port, timeout=PROBE_TIMEOUT_S, headers=self.probe_headers) == HEALTHY
+
+    def _count_failures(self, failures: int) -> None:
+        if failures != self.status.failed_probes:
+            self.status.failed_probes = failures
+            _write_status(self.status_path, self.status)
+
     def _watch(self) -> int | None:
         """Wait until the server exits (its code) or stops answering (None), or the supervisor is stopped."""
         answered, failures = False, 0
@@ -114,12 +142,13 @@ class Supervisor:
                 time.sleep(_WATCH_S)
             if self._stop_requested():
                 break
-            if health(self.port, timeout=PROBE_TIMEOUT_S, headers=self.probe_headers) == HEALTHY:
+            if self._probe():
                 answered, failures, self.answered_once = True, 0, True
             elif answered:
                 failures += 1
-                if failures >= FAILURE_THRESHOLD:
-                    return None
+            self._count_failures(failures)
+            if failures >= FAILURE_THRESHOLD:
+                return None
         return self.server.poll()
 
     def run(self) -> int:
@@ -136,13 +165,17 @@ class Supervisor:
             self._signal_server(signal.SIGKILL)  # the orphaned workers, which still hold the port
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.server.wait(timeout=5)
+            # Its whole group gone (the leader may have died long before its workers): the port is free again.
+            wait_until(lambda: not group_members(self.server.pid), timeout=10, interval=0.05)
+            self.status.failed_probes = 0
             backoff = 0.0 if time.monotonic() - started > 60 else min(MAX_BACKOFF_S, max(1.0, backoff * 2))
             self.status.restarts += 1
             self.status.last_exit = _describe(code)
             self.status.last_restart = datetime.now(UTC).isoformat(timespec="seconds")
             _write_status(self.status_path, self.status)  # at once: `deploy status` counts it while it waits
             log.warning(
-                "the server (pid %d) %s; restarting it (restart %d)",
+                "the %s (pid %d) %s; restarting it (restart %d)",
+                "gateway (nginx's master)" if self.gateway else "server",
                 self.server.pid,
                 self.status.last_exit,
                 self.status.restarts,
@@ -168,6 +201,7 @@ class Supervisor:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bankscore.deploy._supervise")
     parser.add_argument("--port", type=int, required=True, help="the server's port, for the liveness probe")
+    parser.add_argument("--gateway", action="store_true", help="nginx's master on the public port, not the server")
     parser.add_argument("--run-dir", type=Path, required=True, help="where supervisor-<pid>.json goes")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the server's command line")
     args = parser.parse_args(argv)
@@ -178,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         format="%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s", stream=sys.stderr, level="INFO"
     )
-    supervisor = Supervisor(command, args.port, status_file(args.run_dir, os.getpid()))
+    supervisor = Supervisor(command, args.port, status_file(args.run_dir, os.getpid()), gateway=args.gateway)
     signal.signal(signal.SIGTERM, supervisor.stop)  # before the server starts: a stop never orphans it
     signal.signal(signal.SIGINT, supervisor.stop)
     return supervisor.run()

@@ -147,7 +147,8 @@ def test_a_killed_server_is_restarted_and_status_fails_when_nothing_serves(
     log = (run_dir / "server.log").read_text()
     assert f"the server (pid {state['server_pid']}) was killed by SIGKILL; restarting it (restart 1)" in log
 
-    # The gateway is not supervised: with it gone, nothing serves, and status says so in its exit code.
+    # The gateway and its supervisor gone: nothing serves, and status says so in its exit code.
+    os.kill(state["gateway_supervisor_pid"], signal.SIGKILL)
     os.killpg(state["gateway_pid"], signal.SIGKILL)  # master and worker: nothing is left on the public port
     wait_for(lambda: system.group_gone(state["gateway_pid"]), 10, "the gateway to die")
     for args in ((), ("--json",)):

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, SECRET_ENV
+from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, SECRET_FILE_ENV
 from bankscore.deploy._launch import require_gateway
 from bankscore.deploy._supervise import status_file
 
@@ -30,7 +30,8 @@ if not healthy:
     sys.exit(3)
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
 open(sys.argv[3], "a").write(f"{os.getpid()} {child.pid}\\n")
-secret = os.environ.get("BANKSCORE_GATEWAY_SECRET", "")
+secret_file = os.environ.get("BANKSCORE_GATEWAY_SECRET_FILE")
+secret = open(secret_file).read().strip() if secret_file else ""
 class H(BaseHTTPRequestHandler):
     def do_GET(self):
         ok = self.headers.get("X-Bankscore-Gateway", "") == secret
@@ -72,7 +73,10 @@ def alive(pid: int) -> bool:
 def supervise(tmp_path: Path, mode: str, secret: str = "") -> tuple[subprocess.Popen[bytes], int, Path]:
     port, stub, pids = free_port(), tmp_path / "stub.py", tmp_path / "pids.txt"
     stub.write_text(STUB)
-    env = {**os.environ, SECRET_ENV: secret} if secret else {k: v for k, v in os.environ.items() if k != SECRET_ENV}
+    env = {k: v for k, v in os.environ.items() if k != SECRET_FILE_ENV}
+    if secret:
+        (tmp_path / "gateway.secret").write_text(secret)
+        env[SECRET_FILE_ENV] = str(tmp_path / "gateway.secret")
     command = [sys.executable, "-m", "bankscore.deploy._supervise", "--port", str(port), "--run-dir", str(tmp_path)]
     command += ["--", sys.executable, str(stub), str(port), mode, str(pids)]
     with (tmp_path / "server.log").open("ab") as log:
@@ -120,7 +124,9 @@ def test_a_killed_server_is_restarted_logged_and_counted(tmp_path: Path) -> None
         log = (tmp_path / "server.log").read_text()
         assert f"the server (pid {master}) was killed by SIGKILL; restarting it (restart 1)" in log
         assert secret not in log
-        assert secret not in " ".join(Path(f"/proc/{supervisor.pid}/cmdline").read_text().split("\0"))
+        for pid in (supervisor.pid, after["server_pid"]):  # nowhere a process shows: command line, environment
+            for shown in ("cmdline", "environ"):
+                assert secret not in Path(f"/proc/{pid}/{shown}").read_text(errors="replace"), (pid, shown)
     finally:
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=20) == 0
@@ -156,3 +162,25 @@ def test_the_server_only_answers_its_gateway(sent: str | None, status: str) -> N
     assert b"s3cret" not in body  # neither the answer nor the app ever sees the secret
     if status == "403 FORBIDDEN":
         assert json.loads(body) == {"message": "Forbidden: this port only answers the deployment's gateway"}
+
+
+def test_a_group_whose_leader_was_killed_is_still_stopped_whole(tmp_path: Path) -> None:
+    from bankscore.deploy._processes import group_members, spawn, stop_group
+
+    # A leader with a child in its group, as nginx's master and its worker; the child ignores SIGTERM.
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])\n"
+        "time.sleep(600)\n"
+    )
+    leader = spawn([sys.executable, "-c", script], cwd=tmp_path, env=dict(os.environ), log=tmp_path / "group.log")
+    members = wait_for(lambda: len(group_members(leader.pid)) == 2 and group_members(leader.pid), 20, "the child")
+    (orphan,) = set(members) - {leader.pid}
+    os.kill(leader.pid, signal.SIGKILL)  # as `kill -9` of nginx's master: its worker runs on
+    leader.wait(timeout=10)
+    assert alive(orphan) and group_members(leader.pid) == [orphan]
+
+    stop_group(leader.pid, timeout=1)  # returned at once before, the leader being dead
+
+    assert not alive(orphan) and group_members(leader.pid) == []
