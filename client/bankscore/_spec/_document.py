@@ -51,7 +51,8 @@ def printable(text: object) -> str:
 
 
 def check_document(document: Any, source: str = "the spec") -> None:
-    """Raise ``SwaggerError`` for a document nested deeper than ``MAX_DEPTH`` or holding NaN or infinity.
+    """Raise ``SwaggerError`` for a document nested deeper than ``MAX_DEPTH``, holding NaN or infinity, or text
+    that is not valid Unicode.
 
     Iterative, so a hostile document cannot exhaust the stack here either.
     """
@@ -61,10 +62,20 @@ def check_document(document: Any, source: str = "the spec") -> None:
         if isinstance(value, dict | list):
             if depth > MAX_DEPTH:
                 raise SwaggerError(f"{source} nests objects and arrays deeper than {MAX_DEPTH} levels")
-            children = value.values() if isinstance(value, dict) else value
+            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
             stack.extend((child, depth + 1) for child in children)
         elif isinstance(value, float) and not math.isfinite(value):
             raise SwaggerError(f"{source} holds {value}, which is not a JSON number")
+        elif isinstance(value, str) and not _is_unicode(value):
+            raise SwaggerError(f'{source} holds the text "{printable(value[:40])}", which is not valid Unicode')
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # fails on a lone surrogate ("\ud800" in JSON), which no file can hold
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def spec_version(document: Document) -> str:

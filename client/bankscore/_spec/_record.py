@@ -140,6 +140,8 @@ def record_fields(document: Document) -> list[RecordField]:
     seen: dict[str, str] = {}
     for wire_name, schema in properties.items():
         where = f"record.{printable(wire_name)}"
+        if not wire_name:
+            raise SwaggerError("the spec's scoring record has a field whose name is empty")
         name = python_name(wire_name)
         if not name.isidentifier():
             raise SwaggerError(f"{where}: the field's Python name {name!r} is not an identifier")

@@ -313,7 +313,7 @@ def _codegen_dir() -> Path:
 
 def _python_literal(value: Any) -> str:
     """A Python literal for a scalar JSON value from the spec: strings escaped as JSON does, in ASCII (valid
-    Python too); ``None``, booleans, integers and finite floats as themselves. Anything else is refused."""
+    Python too, and safe in a comment); ``None``, booleans, integers and finite floats as themselves."""
     if value is None or isinstance(value, bool | int):
         return repr(value)
     if isinstance(value, float):
@@ -321,7 +321,9 @@ def _python_literal(value: Any) -> str:
             raise SwaggerError(f"{value} cannot be written as a bound or value of the record (not a JSON number)")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(str(value), ensure_ascii=True)
+        # "coding" escaped too: in a comment on a module's first two lines it would declare the source encoding
+        # (unicode_escape turns every escape below it back into quotes and line breaks).
+        return json.dumps(str(value), ensure_ascii=True).replace("coding", "c\\u006fding")
     raise TypeError(f"a template renders a {type(value).__name__} as a Python literal")
 
 
@@ -331,7 +333,7 @@ def _docstring_text(text: Any, indent: int = 4, *, wrap: bool = True) -> str:
     NUL, surrogates) written as an escape, so the text can neither end the docstring nor break the source."""
     words = str(text)
     lines = textwrap.wrap(words, 116 - indent) if wrap else [words]
-    escaped = ["".join(_docstring_char(c) for c in line) for line in lines] or [""]
+    escaped = [_no_coding("".join(_docstring_char(c) for c in line)) for line in lines] or [""]
     return ("\n" + " " * indent).join(escaped) + ("\n" + " " * indent if len(escaped) > 1 else "")
 
 
@@ -339,6 +341,11 @@ def _docstring_char(char: str) -> str:
     if char in '\\"':
         return "\\" + char
     return char if char.isprintable() else repr(char)[1:-1]
+
+
+def _no_coding(text: str) -> str:
+    # As in ``_python_literal``: spec text never spells "coding", wherever in a module it lands.
+    return text.replace("coding", "c\\x6fding")
 
 
 def _identifier(name: Any) -> str:
