@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -275,3 +277,32 @@ def test_a_scoring_url_nobody_listens_on_is_named_without_a_wrong_hint(target_re
     assert "Connection refused" in err.getvalue()
     assert "--generation" not in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_verbose_output_redacts_a_key_the_server_echoes() -> None:
+    key = "bk-EchoedKey-9d7b5f3e1a2c4086Zy"
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f'{{"you sent": "{self.headers.get("Authorization")}"}}'.encode()
+            self.send_response(200)
+            self.send_header("X-Echoed-Authorization", self.headers.get("Authorization", ""))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        result = _bench("-n", "2", "-v", "4", "-H", f"Authorization: Bearer {key}", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr
+    assert "X-Echoed-Authorization: <redacted>" in result.stdout  # the echo is shown, the key is not
+    assert key not in result.stdout + result.stderr

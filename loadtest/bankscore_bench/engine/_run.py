@@ -17,13 +17,13 @@ from bankscore_bench._samples import RunInfo, SampleLog
 from bankscore_bench.engine._core import Core
 from bankscore_bench.engine._events import LocustEvents
 from bankscore_bench.engine._greenlet import GreenletCore
-from bankscore_bench.engine._http import Target, build_requests
+from bankscore_bench.engine._http import Exchange, Target, build_requests
 from bankscore_bench.engine._loadplan import LoadPlan
 from bankscore_bench.engine._mux import MuxCore
 from bankscore_bench.engine._mux import supports as mux_supports
 from bankscore_bench.engine._recorder import Recorder
 from bankscore_bench.engine._tickets import Tickets
-from bankscore_bench.engine._verbose import print_response
+from bankscore_bench.engine._verbose import credentials, print_response
 
 __all__ = ["Run"]
 
@@ -55,11 +55,18 @@ class Run:
             self.log,
             self.requests,
             on_failure=self.events.fire_failure,
-            on_response=functools.partial(print_response, verbosity=plan.verbosity) if plan.verbosity >= 2 else None,
+            on_response=self._response_printer(plan),
             on_progress=on_progress,
         )
         self.core = self._choose_core(plan, target, self.requests)
         self.error: Exception | None = None  # a bug that ended the run, raised by whoever waits for it
+
+    def _response_printer(self, plan: LoadPlan) -> Callable[[Exchange], None] | None:
+        """ab's ``-v 2`` response dumps, with the request's credentials redacted from what the server echoes."""
+        if plan.verbosity < 2:
+            return None
+        secrets = credentials(self.requests[0]) if self.requests else ()
+        return functools.partial(print_response, verbosity=plan.verbosity, secrets=secrets)
 
     def _choose_core(self, plan: LoadPlan, target: Target, requests: Sequence[bytes]) -> Core:
         """The epoll core for the closed loop over plain HTTP unless the plan asks otherwise; else greenlets."""
