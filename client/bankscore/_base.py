@@ -34,6 +34,7 @@ from bankscore._exceptions import (
     PermissionDeniedError,
     SchemaDriftError,
     ScoringError,
+    redact_userinfo,
     status_error,
 )
 from bankscore._generations import WireGeneration
@@ -198,7 +199,8 @@ class BaseClient(Generic[R]):
     def __repr__(self) -> str:
         generation = self._generation.value if self._generation else "auto"
         key = "credential" if self._auth is not None else "set" if self._endpoint.key is not None else "none"
-        return f"{type(self).__name__}(scoring_uri={self.scoring_uri!r}, generation={generation!r}, key=<{key}>)"
+        uri = redact_userinfo(self.scoring_uri)
+        return f"{type(self).__name__}(scoring_uri={uri!r}, generation={generation!r}, key=<{key}>)"
 
     # --- the spec ----------------------------------------------------------------------------------------
 
@@ -293,6 +295,7 @@ class BaseClient(Generic[R]):
         return APIConnectionError(f"cannot reach {self.scoring_uri}: {text}", url=self.scoring_uri)
 
     def _scrub(self, text: str) -> str:
+        text = redact_userinfo(text)
         key = self._endpoint.key
         text = key.scrub(text) if key is not None else text
         return self._auth.scrub(text) if self._auth is not None else text

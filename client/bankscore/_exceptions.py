@@ -29,6 +29,7 @@ Messages name the file, the record, the field and the value at fault, and never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -151,13 +152,22 @@ class ValidationError(BankscoreError):
         return "\n".join(lines)
 
 
+# The userinfo of a URL (https://user:secret@host/): a credential, shown as <redacted>.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]+@")
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the userinfo of every URL in it replaced (a key in a URL must not reach a message)."""
+    return _USERINFO.sub(r"\1<redacted>@", text)
+
+
 class APIConnectionError(BankscoreError):
     """The endpoint could not be reached: connection refused or reset, name not resolved, TLS failure."""
 
     def __init__(self, message: str, *, url: str = "") -> None:
-        self.message = message
-        self.url = url
-        super().__init__(message)
+        self.message = redact_userinfo(message)
+        self.url = redact_userinfo(url)
+        super().__init__(self.message)
 
 
 class APITimeoutError(APIConnectionError):
@@ -170,7 +180,7 @@ class APIStatusError(BankscoreError):
     def __init__(
         self, message: str, *, status: int, request_id: str | None = None, retry_after: float | None = None
     ) -> None:
-        self.message = message
+        self.message = message = redact_userinfo(message)
         self.status = status
         self.request_id = request_id
         self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), when it said

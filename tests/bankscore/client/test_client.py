@@ -386,3 +386,22 @@ def test_ctrl_c_while_threads_score_leaves_a_partial_result(shipped: list[dict[s
     scored = [i for i, p in enumerate(result) if p is not None]
     assert sorted(scored + result.failed_indices()) == list(range(len(shipped)))  # each record exactly once
     assert all(result[i] == Prediction(label(shipped[i]), p_yes(shipped[i])) for i in scored)
+
+
+def test_a_secret_in_the_urls_userinfo_never_reaches_a_message(shipped: list[dict[str, Any]]) -> None:
+    secret = "s3cret-in-the-url-6b1f"
+    uri = f"https://scorer:{secret}@127.0.0.1:9/score"
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
+
+    def echoes(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"message": f"upstream {uri} failed"})
+
+    for answer, error_class in ((refused, APIConnectionError), (echoes, InternalServerError)):
+        with Client(uri, generation="C", transport=httpx.MockTransport(answer), max_retries=0) as client:
+            assert secret not in repr(client)
+            with pytest.raises(error_class) as raised:
+                client.predict(shipped[0])
+        shown = f"{raised.value} {raised.value!r} {getattr(raised.value, 'url', '')}"
+        assert secret not in shown and "<redacted>@127.0.0.1:9" in shown, shown
