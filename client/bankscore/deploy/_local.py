@@ -91,7 +91,7 @@ __all__ = [
 
 DEFAULT_PORT = 5001  # the server's own default
 # A name that is a plain folder name: no separator, not "." or "..", nothing a shell or a terminal reads.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -134,7 +134,7 @@ class LocalDeployment:
 
 def check_name(name: str) -> str:
     """``name``, if it can be a deployment's name (and so a folder); a DeployError saying why not."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise DeployError(
             f"deployment name {name!r}: use letters, digits, '-', '_' and '.' (up to 63; first a letter or a digit)"
         )
