@@ -119,7 +119,7 @@ def request_shape(document: Document) -> RequestShape:
     """Reduce a spec (Swagger 2.0 or OpenAPI 3) to the request a caller sends to its scoring operation."""
     doc = to_openapi3(document)
     body = _resolve(doc, _request_schema(doc))
-    props = body.get("properties") or {}
+    props = _properties(body)
     generation = _generation(doc, props)
     fields: dict[str, _Field] = {}
     method: Any = None
@@ -127,25 +127,23 @@ def request_shape(document: Document) -> RequestShape:
     if _FRAME in props and "Inputs" not in props:
         # D: the record is the frame's row; params (a model's params schema) are the other thing callers send.
         params = _resolve(doc, props.get(_PARAMS) or {})
-        sends_params = _PARAMS in (body.get("required") or [])
-        for name, schema in (params.get("properties") or {}).items():
-            required = sends_params and name in (params.get("required") or [])
+        sends_params = _PARAMS in _required(body)
+        for name, schema in _properties(params).items():
+            required = sends_params and name in _required(params)
             fields[f"{_PARAMS}.{name}"] = _field(doc, schema, required=required, path=f"{_PARAMS}.{name}")
     elif "Inputs" in props:
         params = _resolve(doc, props.get("GlobalParameters") or {})
-        method = (params.get("properties") or {}).get(_METHOD)
+        method = _properties(params).get(_METHOD)
         # GlobalParameters is optional as a whole, so method is effectively optional for callers too.
-        method_required = "GlobalParameters" in (body.get("required") or []) and _METHOD in (
-            params.get("required") or []
-        )
+        method_required = "GlobalParameters" in _required(body) and _METHOD in _required(params)
     else:
         method = props.get(_METHOD)
-        method_required = _METHOD in (body.get("required") or [])
+        method_required = _METHOD in _required(body)
     if method is not None:
         fields[_METHOD] = _field(doc, method, required=method_required, path=_METHOD)
     record = _record_schema(doc, body, props)
-    record_required = set(record.get("required") or [])
-    for name, schema in (record.get("properties") or {}).items():
+    record_required = _required(record)
+    for name, schema in _properties(record).items():
         path = f"{_RECORD}.{name}"
         fields[path] = _field(doc, schema, required=name in record_required, path=path)
     return RequestShape(generation, fields)
@@ -177,7 +175,7 @@ def record_schema_of(document: Document) -> _Json:
     """
     doc = to_openapi3(document)
     body = _resolve(doc, _request_schema(doc))
-    record = dict(_record_schema(doc, body, body.get("properties") or {}))
+    record = dict(_record_schema(doc, body, _properties(body)))
     if isinstance(record.get("properties"), dict):
         record["properties"] = {name: _resolve(doc, schema) for name, schema in record["properties"].items()}
     return record
@@ -189,7 +187,7 @@ def _record_schema(doc: Document, body: _Json, props: Mapping[str, Any]) -> _Jso
         if isinstance(extension, dict) and isinstance(extension.get(_RECORD), dict):
             return dict(extension[_RECORD])
         return _record_from_frame_example(doc, body, props)
-    holder = (_resolve(doc, props["Inputs"]).get("properties") or {}) if "Inputs" in props else props
+    holder = _properties(_resolve(doc, props["Inputs"])) if "Inputs" in props else props
     return _resolve(doc, _resolve(doc, holder.get("data") or {}).get("items") or {})
 
 
@@ -297,6 +295,18 @@ def _resolve(doc: Document, schema: Any) -> _Json:
     return schema if isinstance(schema, dict) else {}
 
 
+def _properties(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema's ``properties``: an object of schemas, or none when the spec has something else there."""
+    properties = schema.get("properties")
+    return properties if isinstance(properties, dict) else {}
+
+
+def _required(schema: Mapping[str, Any]) -> set[str]:
+    """The names a schema's ``required`` lists; none when the spec has something else than a list there."""
+    listed = schema.get("required")
+    return {name for name in listed if isinstance(name, str)} if isinstance(listed, list) else set()
+
+
 def _generation(doc: Document, props: Mapping[str, Any]) -> str | None:
     extension = doc.get(_EXTENSION)
     if isinstance(extension, dict) and isinstance(extension.get("generation"), str):
@@ -362,7 +372,11 @@ def _field_changes(path: str, was: _Field, now: _Field) -> Iterator[SpecChange]:
         yield SpecChange(path, "type-changed", was.type, now.type, breaking=not widened)
     if was.format != now.format:
         # Formats are hints (Azure even uses "pandas.DataFrame:records"); only a narrower number can reject a value.
-        narrowed = (was.format, now.format) in _NARROWER_FORMATS
+        narrowed = (
+            isinstance(was.format, str)
+            and isinstance(now.format, str)
+            and (was.format, now.format) in _NARROWER_FORMATS
+        )
         yield SpecChange(path, "format-changed", was.format, now.format, breaking=narrowed)
     if was.required != now.required:
         kind = "required-added" if now.required else "required-removed"

@@ -6,7 +6,8 @@ an endpoint whose record differs from the one it shipped with. The rules:
 
 - ``integer`` is ``StrictInt``, ``number`` a finite ``StrictFloat``, ``boolean`` ``StrictBool``, ``string``
   ``str``, anything else ``Any``; an ``enum`` makes a ``Literal`` of its values, in the spec's order;
-- ``minimum``/``maximum`` become ``ge``/``le``; descriptions and ``format`` are kept;
+- ``minimum``/``maximum`` become ``ge``/``le`` (for an integer, rounded inward to the nearest integer);
+  descriptions and ``format`` are kept;
 - fields the schema does not list as ``required`` are optional (``None`` by default, not sent when not given);
 - Python names are the generator's: the wire name split on ``.``, ``_``, ``-``, spaces and case changes,
   joined by ``_`` in lower case, with ``_`` appended to keywords and builtins (``emp.var.rate`` is
@@ -23,6 +24,7 @@ from __future__ import annotations
 import builtins
 import json
 import keyword
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -152,15 +154,21 @@ def record_fields(document: Document) -> list[RecordField]:
             raise SwaggerError(f"{where}: the field's schema is not an object")
         description = schema.get("description")
         fmt = schema.get("format")
+        kind = _TYPES.get(str(schema.get("type")), "any")
+        minimum = number_bound(schema.get("minimum"), f"{where}.minimum")
+        maximum = number_bound(schema.get("maximum"), f"{where}.maximum")
+        if kind == "integer":  # the same integers pass, and pydantic takes only integral bounds for an int
+            minimum = math.ceil(minimum) if isinstance(minimum, float) and not minimum.is_integer() else minimum
+            maximum = math.floor(maximum) if isinstance(maximum, float) and not maximum.is_integer() else maximum
         fields.append(
             RecordField(
                 wire_name=wire_name,
                 python_name=name,
-                type=_TYPES.get(str(schema.get("type")), "any"),
+                type=kind,
                 required=wire_name in required,
                 enum=_enum(schema.get("enum"), where),
-                minimum=number_bound(schema.get("minimum"), f"{where}.minimum"),
-                maximum=number_bound(schema.get("maximum"), f"{where}.maximum"),
+                minimum=minimum,
+                maximum=maximum,
                 description=description if isinstance(description, str) and description else None,
                 format=fmt if isinstance(fmt, str) else None,
             )

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import bankscore
-from bankscore._spec import MAX_DEPTH, python_name, record_fields
+from bankscore._spec import MAX_DEPTH, python_name, record_fields, record_model
 from bankscore.cli import main
 from bankscore.swagger import (
     SwaggerError,
@@ -342,3 +342,32 @@ def test_parse_document_refuses_json_that_is_not_strict() -> None:
     for text in (b'{"openapi": "3.0.3", "x": NaN}', b'{"openapi": "3.0.3", "x": -Infinity}'):
         with pytest.raises(SwaggerError, match="not a JSON number"):
             parse_document(text, "spec.json")
+
+
+_PLACES = ("body", "inputs", "globals", "data", "record", "age", "job")
+_KEYS = ("type", "enum", "minimum", "maximum", "required", "properties", "description", "format", "$ref", "items")
+_VALUES: tuple[Any, ...] = (None, True, 0, -1.5, "0", "", [], [{}], [1, "x", None], {}, {"a": [1]}, {"$ref": "#/x"})
+
+
+@pytest.mark.parametrize("place", _PLACES)
+def test_any_json_in_any_schema_of_the_request_is_read_or_refused_with_a_swagger_error(place: str) -> None:
+    old = _spec()
+    for key in _KEYS:
+        for value in _VALUES:
+            new = copy.deepcopy(old)
+            body = new["components"]["schemas"]["ServiceInput"]
+            schema = {
+                "body": body,
+                "inputs": body["properties"]["Inputs"],
+                "globals": body["properties"]["GlobalParameters"],
+                "data": body["properties"]["Inputs"]["properties"]["data"],
+                "record": _record(new),
+                "age": _record(new)["properties"]["age"],
+                "job": _record(new)["properties"]["job"],
+            }[place]
+            schema[key] = value
+            for read in (lambda doc: diff_specs(old, doc), lambda doc: record_model(record_fields(doc))):
+                try:
+                    read(new)
+                except SwaggerError as exc:
+                    assert "\n" not in str(exc), (key, value, str(exc))
