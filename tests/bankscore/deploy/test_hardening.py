@@ -64,10 +64,11 @@ def test_the_backend_port_only_answers_the_gateway(deployments: dict[str, Any], 
         if path.is_file() and path.name not in ("gateway.secret", "nginx.conf"):
             assert secret not in path.read_text(errors="replace"), path
     for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            assert secret not in (proc / "cmdline").read_text(errors="replace"), proc
-        except OSError:
-            continue
+        for shown in ("cmdline", "environ"):  # environ: what /proc shows, whatever a process removed since
+            try:
+                assert secret not in (proc / shown).read_text(errors="replace"), (proc, shown)
+            except OSError:
+                continue
     status = trained.cli("deploy", "status", "--name", keyed.name, "--show-keys", "--json")
     assert status.returncode == 0 and secret not in status.stdout + status.stderr
 
