@@ -120,13 +120,22 @@ def test_a_killed_gateway_master_is_replaced_and_keys_still_hold(
     workers = system_children(master)
     assert workers, "nginx's master has no worker"
 
+    # The gateway's supervisor says which master runs, in its status file (read directly: a CLI call is slow).
+    supervised = trained.home / "deployments" / name / f"supervisor-{before['gateway_supervisor_pid']}.json"
+
+    def new_master() -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            pid = json.loads(supervised.read_text())["server_pid"]
+            return bool(pid != master and system_children(pid))
+        return False
+
     killed = time.monotonic()
     os.kill(master, signal.SIGKILL)
-    wait_for(lambda: status_of(trained, name)[1].get("gateway_pid") not in (None, master), 15, "a new master")
-    wait_for(lambda: answers(port, body, KEY), 15, "the keyed port to answer again")
+    wait_for(new_master, 30, "a new master with a worker")
+    wait_for(lambda: answers(port, body, KEY), 30, "the keyed port to answer again")
     back_after = time.monotonic() - killed
     print(f"the keyed port answered 200 again {back_after:.1f} s after kill -9 of nginx's master")
-    assert back_after < 10
+    assert back_after < 10  # within seconds: the supervisor waits 1 s before a restart so soon after a start
     assert all(system.process_gone(w) for w in workers)  # the orphaned worker, which held the port, is gone
     assert score(port, body, "not-a-key").status_code == 401  # keys are still checked
     assert score(port, body, secondary).status_code == 200
