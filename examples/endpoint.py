@@ -3,7 +3,8 @@
 Plain HTTP (httpx). With no arguments it asks `bankscore deploy status` for the local deployment's scoring URI,
 key and wire generation; give --uri (and --key, --generation) for any other endpoint, Azure's included. Like the
 workflow's script it also writes the request body it sends to data.json, for the load test's `-p data.json`
-(`ab` or `bankscore-bench`).
+(`ab` or `bankscore-bench`). It sends only the columns the endpoint's record has, as its Swagger spec lists them:
+a model retrained without `duration` does not get it (one note on stderr names what was left out).
 
     python examples/endpoint.py [--uri http://127.0.0.1:5001/score] [--key KEY] [--generation C] [--proba]
                                 [--model-deployment NAME] [--data-file data.json]
@@ -46,23 +47,47 @@ def local_endpoint() -> tuple[str, str | None, str]:
     return info["scoring_uri"], (info.get("keys") or {}).get("primary"), info.get("generation") or "C"
 
 
-def request_body(generation: str, method: str) -> dict[str, object]:
+def record_fields(uri: str, headers: dict[str, str]) -> set[str] | None:
+    """The fields of the endpoint's record, from its Swagger spec; None when it has no readable spec."""
+    try:
+        response = httpx.get(uri.rsplit("/", 1)[0] + "/swagger.json", params={"version": "3"}, headers=headers)
+        spec = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    found: list[set[str]] = []
+
+    def walk(node: object) -> None:  # the record is the schema whose properties include "age"
+        if isinstance(node, dict):
+            properties = node.get("properties")
+            if isinstance(properties, dict) and "age" in properties:
+                found.append(set(properties))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return found[0] if found else None
+
+
+def request_body(customers: list[dict[str, object]], generation: str, method: str) -> dict[str, object]:
     """The body each wire generation expects: A is the 2020 script's, C the last ACI one's, D a managed online
     endpoint's MLflow model without a scoring script (a pandas "split" frame)."""
     if generation == "D":
-        columns = list(CUSTOMERS[0])
+        columns = list(customers[0])
         frame = {
             "columns": columns,
-            "index": list(range(len(CUSTOMERS))),
-            "data": [list(c.values()) for c in CUSTOMERS],
+            "index": list(range(len(customers))),
+            "data": [list(c.values()) for c in customers],
         }
         # bankscore's registered model reads predict_method; a model without a params schema ignores it.
         return {"input_data": frame, "params": {"predict_method": method}}
     if generation == "A":
-        return {"data": CUSTOMERS}  # labels only: generation A has no predict_proba
+        return {"data": customers}  # labels only: generation A has no predict_proba
     if generation == "B":
-        return {"data": CUSTOMERS, "method": method}
-    return {"Inputs": {"data": CUSTOMERS}, "GlobalParameters": {"method": method}}
+        return {"data": customers, "method": method}
+    return {"Inputs": {"data": customers}, "GlobalParameters": {"method": method}}
 
 
 def main() -> None:
@@ -88,7 +113,14 @@ def main() -> None:
         headers["Authorization"] = f"Bearer {key}"
     if args.model_deployment:
         headers["azureml-model-deployment"] = args.model_deployment
-    input_data = json.dumps(request_body(generation, "predict_proba" if args.proba else "predict"))
+    customers = CUSTOMERS
+    fields = record_fields(uri, headers)
+    if fields is not None:  # a model retrained without duration does not take it: leave it out, say so once
+        left_out = [name for name in CUSTOMERS[0] if name not in fields]
+        if left_out:
+            print(f"note: not sent, the endpoint's record does not have: {', '.join(left_out)}", file=sys.stderr)
+            customers = [{k: v for k, v in c.items() if k in fields} for c in CUSTOMERS]
+    input_data = json.dumps(request_body(customers, generation, "predict_proba" if args.proba else "predict"))
     # The exact bytes sent, for `ab -p data.json -T application/json` and `bankscore-bench`.
     args.data_file.write_text(input_data)
     response = httpx.post(uri, content=input_data, headers=headers, timeout=30)

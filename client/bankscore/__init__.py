@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from bankscore._bank_marketing_record import BankMarketingRecord
     from bankscore._base import SpecBinding
     from bankscore._client import Client
-    from bankscore._records import LabelColumnDropped
+    from bankscore._records import ColumnsDropped, LabelColumnDropped
     from bankscore._retry import RetryPolicy
 
 # httpx, pydantic and tenacity load on first use of these names: `import bankscore` stays quick for scripts
@@ -57,6 +57,7 @@ _LAZY = {
     "RetryPolicy": "bankscore._retry",
     "SpecBinding": "bankscore._base",
     "LabelColumnDropped": "bankscore._records",
+    "ColumnsDropped": "bankscore._records",
 }
 
 
@@ -86,6 +87,7 @@ __all__ = [
     "BankMarketingRecord",
     "BankscoreError",
     "Client",
+    "ColumnsDropped",
     "DataError",
     "Feature",
     "FeatureKind",

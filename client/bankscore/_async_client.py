@@ -53,6 +53,8 @@ class AsyncClient(BaseClient[R]):
         credential: TokenCredential | None = None,
         classes: tuple[str, str] = CLASSES,
         max_body_bytes: int | None = MAX_BODY_BYTES,
+        drop_unknown: bool = False,
+        strict: bool = False,
     ) -> None:
         super().__init__(
             scoring_uri,
@@ -68,6 +70,8 @@ class AsyncClient(BaseClient[R]):
             credential=credential,
             classes=classes,
             max_body_bytes=max_body_bytes,
+            drop_unknown=drop_unknown,
+            strict=strict,
         )
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(
@@ -149,7 +153,7 @@ class AsyncClient(BaseClient[R]):
     async def predict(self, record: R | Mapping[str, Any]) -> Prediction:
         """Score one record (a record model instance or a dict keyed by wire or Python names)."""
         generation, codec = await self._ready()
-        (checked,) = codec.validate(to_rows(record))
+        (checked,) = codec.validate(to_rows(record), **self._columns)
         method = self._method(generation)
         body = self._body(generation, codec, [checked], method)
         too_large = self._too_large(body)
@@ -177,7 +181,7 @@ class AsyncClient(BaseClient[R]):
         if not plan:
             return Run(0, None).finish()
         generation, codec = await self._ready()
-        checked = codec.validate(rows)
+        checked = codec.validate(rows, **self._columns)
         run = Run(len(checked), make_progress(progress))
         method = self._method(generation)
         gate = asyncio.Semaphore(concurrency)

@@ -140,6 +140,8 @@ class BaseClient(Generic[R]):
         credential: TokenCredential | None = None,
         classes: tuple[str, str] = CLASSES,
         max_body_bytes: int | None = MAX_BODY_BYTES,
+        drop_unknown: bool = False,
+        strict: bool = False,
     ) -> None:
         if credential is not None and key is not None:
             raise ValueError("pass key= or credential=, not both: a request carries one Authorization header")
@@ -154,6 +156,11 @@ class BaseClient(Generic[R]):
         if max_body_bytes is not None and max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive (or None for no limit)")
         self._max_body_bytes = max_body_bytes
+        if strict and drop_unknown:
+            raise ValueError(
+                "strict refuses every column the endpoint's record does not have: drop_unknown cannot be given with it"
+            )
+        self._columns = {"drop_unknown": drop_unknown, "strict": strict}  # for RecordCodec.validate
         binding = type(self).binding
         self._generation: WireGeneration | None = WireGeneration(generation) if generation is not None else None
         model: type[BaseModel] | None = record_model

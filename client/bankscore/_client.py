@@ -48,6 +48,10 @@ class Client(BaseClient[R]):
     ``ModelError`` with the container's own status. ``classes`` states the order of ``[P, P]`` pairs in an
     answer (scikit-learn's sorted ``classes_``, so ``("no", "yes")``). ``predict_many`` keeps every request
     body under ``max_body_bytes`` (Azure's 1.5 MB) by splitting batches.
+
+    Columns the endpoint's record does not have are dropped with one ``ColumnsDropped`` warning naming them:
+    the label ``y`` and Bank Marketing features (a model retrained without ``duration``), and, with
+    ``drop_unknown``, any other column. ``strict`` drops only ``y`` and refuses the rest, naming each.
     """
 
     def __init__(
@@ -69,6 +73,8 @@ class Client(BaseClient[R]):
         credential: TokenCredential | None = None,
         classes: tuple[str, str] = CLASSES,
         max_body_bytes: int | None = MAX_BODY_BYTES,
+        drop_unknown: bool = False,
+        strict: bool = False,
     ) -> None:
         super().__init__(
             scoring_uri,
@@ -84,6 +90,8 @@ class Client(BaseClient[R]):
             credential=credential,
             classes=classes,
             max_body_bytes=max_body_bytes,
+            drop_unknown=drop_unknown,
+            strict=strict,
         )
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.Client(
@@ -179,7 +187,7 @@ class Client(BaseClient[R]):
     def predict(self, record: R | Mapping[str, Any]) -> Prediction:
         """Score one record (a record model instance or a dict keyed by wire or Python names)."""
         generation, codec = self._ready()
-        (checked,) = codec.validate(to_rows(record))
+        (checked,) = codec.validate(to_rows(record), **self._columns)
         method = self._method(generation)
         body = self._body(generation, codec, [checked], method)
         too_large = self._too_large(body)
@@ -211,7 +219,7 @@ class Client(BaseClient[R]):
         if not plan:
             return Run(0, None).finish()
         generation, codec = self._ready()
-        checked = codec.validate(rows)
+        checked = codec.validate(rows, **self._columns)
         run = Run(len(checked), make_progress(progress))
         method = self._method(generation)
 

@@ -5,7 +5,10 @@ CSV path (``,`` or ``;`` separated, ``.gz`` too); a ``bankscore.data.Dataset``; 
 only touched when the caller passes one). Every input goes through the same steps, so the same rows give the
 same records whatever they came in:
 
-1. a label column ``y`` is dropped when the model has no such field (one ``LabelColumnDropped`` warning);
+1. columns the model has no field for are dropped, with one ``ColumnsDropped`` warning naming them: the label
+   ``y`` always (``LabelColumnDropped``), other Bank Marketing features (``duration`` for a model trained
+   without it) unless ``strict``, and any other column only with ``drop_unknown``; a column kept that the model
+   does not take is refused by validation, as before;
 2. text in a numeric field is read as a number (``"41"``, ``" 1.1 "``), and a whole float in an integer field
    is an integer (``41.0``), as the CSV checks of ``bankscore.data`` read them;
 3. every record is validated at once; ``ValidationError`` names each bad record's index (and CSV line),
@@ -30,9 +33,10 @@ from bankscore._csv_text import CsvLines, read_data_file
 from bankscore._exceptions import DataError, RecordProblem, ValidationError
 from bankscore._generations import WireGeneration
 from bankscore._wire import encode_body, encode_frame
-from bankscore.features import LABEL, number_from_text
+from bankscore.features import FEATURES, LABEL, number_from_text
 
 __all__ = [
+    "ColumnsDropped",
     "LabelColumnDropped",
     "RecordCodec",
     "RecordInput",
@@ -48,9 +52,17 @@ RecordsInput = Iterable[RecordInput] | str | os.PathLike[str] | Any  # Any: a Da
 R = TypeVar("R", bound=BaseModel)
 
 _MAX_PROBLEMS: Final = 1000  # kept on the error; a million bad rows need not be a million objects
+# Columns of the Bank Marketing data (either spelling): a model retrained without one of them simply does not
+# need it, so a file that has it is still a good file for that model.
+_KNOWN_COLUMNS: Final = frozenset({f.wire_name for f in FEATURES} | {f.python_name for f in FEATURES} | {LABEL.name})
 
 
-class LabelColumnDropped(UserWarning):
+class ColumnsDropped(UserWarning):
+    """The input had columns that the endpoint's record does not have; they were not sent (the message names
+    them). Its subclass ``LabelColumnDropped`` is used when the label ``y`` is among them."""
+
+
+class LabelColumnDropped(ColumnsDropped):
     """The input had a label column (``y``) that the endpoint's record does not take; it was not sent."""
 
 
@@ -91,6 +103,7 @@ class RecordCodec(Generic[R]):
         self._list: pydantic.TypeAdapter[list[R]] = pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
         self._numeric: dict[str, bool] = {}  # key (wire or Python name) -> is an integer field
         names: set[str] = set()
+        self._names = names  # every key the model takes, wire and Python names
         for name, info in model.model_fields.items():
             keys = {name, info.serialization_alias or name}
             names |= keys
@@ -101,25 +114,34 @@ class RecordCodec(Generic[R]):
         # D's frame columns: every field by wire name, in the model's order.
         self.columns = tuple(info.serialization_alias or name for name, info in model.model_fields.items())
 
-    def validate(self, rows: Rows | list[Any]) -> list[R]:
-        """Validate every record; raise ``ValidationError`` listing each problem (nothing is sent)."""
+    def validate(self, rows: Rows | list[Any], *, drop_unknown: bool = False, strict: bool = False) -> list[R]:
+        """Validate every record; raise ``ValidationError`` listing each problem (nothing is sent).
+
+        Columns the model has no field for are dropped first (see the module docstring): ``strict`` keeps
+        every Bank Marketing feature, so that one the model lacks is refused; ``drop_unknown`` also drops
+        columns that are not Bank Marketing ones. One ``ColumnsDropped`` warning names what was dropped.
+        """
         if not isinstance(rows, Rows):
             rows = Rows(rows)
-        dropped = 0
+        if strict and drop_unknown:
+            raise ValueError("strict keeps every column the record does not have: it cannot drop unknown ones")
+        dropped: dict[str, None] = {}  # columns dropped, in the order first seen
+        records_with_dropped = 0
         prepared: list[Any] = []
         for given in rows.records:
             record = given
             if isinstance(record, BaseModel) and not isinstance(record, self.model):
                 record = record.model_dump(by_alias=True, exclude_unset=True)  # another spec's record: its values
             if isinstance(record, Mapping):
-                record, had_label = self._prepare(record)
-                dropped += had_label
+                record, gone = self._prepare(record, drop_unknown=drop_unknown, strict=strict)
+                if gone:
+                    records_with_dropped += 1
+                    dropped.update(dict.fromkeys(gone))
             prepared.append(record)
         if dropped:
             warnings.warn(
-                f"{dropped} record{'s' if dropped != 1 else ''} had the label column {LABEL.name!r}, which the "
-                "endpoint does not take: it was not sent",
-                LabelColumnDropped,
+                _dropped_message(list(dropped), records_with_dropped),
+                LabelColumnDropped if LABEL.name in dropped else ColumnsDropped,
                 stacklevel=3,
             )
         try:
@@ -142,16 +164,37 @@ class RecordCodec(Generic[R]):
             return encode_frame(self.columns, [[row.get(c) for c in self.columns] for row in dumped], method)
         return encode_body(generation, self.dump_json(records), method)
 
-    def _prepare(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    def columns_to_drop(self, keys: Iterable[str], *, drop_unknown: bool = False, strict: bool = False) -> list[str]:
+        """Which of a record's ``keys`` are left out before validation (see ``validate``)."""
+        gone = []
+        for key in keys:
+            if key in self._names:
+                continue
+            if key == LABEL.name or (key in _KNOWN_COLUMNS and not strict) or drop_unknown:
+                gone.append(key)
+        return gone
+
+    def _prepare(
+        self, record: Mapping[str, Any], *, drop_unknown: bool, strict: bool
+    ) -> tuple[dict[str, Any], list[str]]:
         prepared = dict(record)
-        had_label = not self.takes_label and LABEL.name in prepared
-        if had_label:
-            del prepared[LABEL.name]
+        gone = self.columns_to_drop(prepared, drop_unknown=drop_unknown, strict=strict)
+        for key in gone:
+            del prepared[key]
         for key, value in prepared.items():
             integer = self._numeric.get(key)
             if integer is not None:
                 prepared[key] = _number(value, integer=integer)
-        return prepared, had_label
+        return prepared, gone
+
+
+def _dropped_message(columns: list[str], records: int) -> str:
+    """One line naming every column dropped, and how many records had any."""
+    had = f"{records} record{'s' if records != 1 else ''} had"
+    if columns == [LABEL.name]:
+        return f"{had} the label column {LABEL.name!r}, which the endpoint does not take: it was not sent"
+    names = ", ".join(repr(c) for c in columns)
+    return f"{had} columns the endpoint's record does not have, which were not sent: {names}"
 
 
 def _numeric_kind(annotation: Any) -> bool | None:

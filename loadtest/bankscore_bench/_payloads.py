@@ -6,7 +6,9 @@ load is generated. Two providers:
 - ``fixed_payload``: ab's ``-p``/``-u`` file, sent byte for byte; ``records`` is 0 (its size is unknown).
 - ``bank_marketing_payloads``: realistic records drawn with a seed from the data shipped in ``bankscore``,
   ``batch_size`` per request, encoded for the endpoint's wire generation by the client's own encoder, so a
-  request looks exactly like one ``bankscore.Client`` would send.
+  request looks exactly like one ``bankscore.Client`` would send: validated by the endpoint's own record (read
+  from its spec, as the client reads it), and without the columns that record does not have (``duration``
+  for a model trained without it), which the pool names in ``dropped_columns``.
 
 The pool is small whatever ``-n`` is: at most ``pool_size`` bodies, at most ``POOL_RECORDS`` records across all of
 them, and never more bodies than requests, so set-up time and memory stay bounded (request ``i`` gets body
@@ -23,13 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore._exceptions import ScoringError
 from bankscore._generations import WireGeneration
-from bankscore._records import RecordCodec
+from bankscore._records import ColumnsDropped, RecordCodec
 from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, supports_proba
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "PayloadPool",
     "ScoringChecker",
     "bank_marketing_payloads",
+    "detect_endpoint",
     "detect_endpoint_generation",
     "fixed_payload",
     "pool_bodies",
@@ -70,6 +76,7 @@ class PayloadPool:
 
     payloads: tuple[Payload, ...]
     content_type: str | None = None
+    dropped_columns: tuple[str, ...] = ()  # shipped columns the endpoint's record does not have, not sent
 
     def __post_init__(self) -> None:
         if not self.payloads:
@@ -106,9 +113,13 @@ def bank_marketing_payloads(
     method: str | None = None,
     requests: int | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    record_model: type[BaseModel] | None = None,
 ) -> PayloadPool:
     """Up to ``pool_size`` bodies of ``batch_size`` shipped records each, drawn with ``seed``, encoded for
-    ``generation`` (fewer when ``POOL_RECORDS`` or ``requests``, the requests the run will send, says so)."""
+    ``generation`` (fewer when ``POOL_RECORDS`` or ``requests``, the requests the run will send, says so).
+
+    ``record_model`` is the endpoint's record (default ``BankMarketingRecord``): shipped columns it does not
+    have are left out, and named in the pool's ``dropped_columns``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if batch_size > MAX_RECORDS_PER_REQUEST:
@@ -130,9 +141,12 @@ def bank_marketing_payloads(
     # Drawn in the same order whatever the pool's size, so body j is the same for a seed in every run.
     picked = [rng.randrange(len(rows)) for _ in range(batch_size * pool_bodies(batch_size, pool_size, requests))]
     # Validated by the client's pydantic model, as Client.predict_many does, but each distinct row only once.
-    codec = RecordCodec(BankMarketingRecord)
+    codec = RecordCodec(record_model or BankMarketingRecord)
+    dropped = tuple(codec.columns_to_drop(rows[0])) if rows else ()  # every shipped row has the same columns
     distinct = list(dict.fromkeys(picked))
-    validated = dict(zip(distinct, codec.validate([rows[i] for i in distinct]), strict=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColumnsDropped)  # named once, in dropped_columns
+        validated = dict(zip(distinct, codec.validate([rows[i] for i in distinct]), strict=True))
     payloads = []
     for start in range(0, len(picked), batch_size):
         batch = [validated[i] for i in picked[start : start + batch_size]]
@@ -143,7 +157,7 @@ def bank_marketing_payloads(
                 "takes in one request"
             )
         payloads.append(Payload(body, batch_size))
-    return PayloadPool(tuple(payloads), "application/json")
+    return PayloadPool(tuple(payloads), "application/json", dropped)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -164,7 +178,15 @@ class ScoringChecker:
 
 
 def detect_endpoint_generation(scoring_uri: str, headers: Mapping[str, str] | None = None) -> WireGeneration:
-    """The endpoint's generation read from its /swagger.json, the way ``bankscore.Client`` does it.
+    """The endpoint's generation read from its /swagger.json (see ``detect_endpoint``)."""
+    return detect_endpoint(scoring_uri, headers)[0]
+
+
+def detect_endpoint(
+    scoring_uri: str, headers: Mapping[str, str] | None = None
+) -> tuple[WireGeneration, type[BaseModel]]:
+    """The endpoint's generation and record model read from its /swagger.json, the way ``bankscore.Client``
+    does it.
 
     Of ``headers`` (the run's), a bearer ``Authorization`` and ``azureml-model-deployment`` are sent with the
     spec's request too: the spec is then the pinned deployment's, not whichever one the traffic rules pick.
@@ -179,4 +201,4 @@ def detect_endpoint_generation(scoring_uri: str, headers: Mapping[str, str] | No
         elif name.lower() == "azureml-model-deployment" and value.strip():
             model_deployment = value.strip()
     with Client(scoring_uri, key=key, max_retries=0, model_deployment=model_deployment) as client:
-        return client.generation
+        return client.generation, client.record_model or BankMarketingRecord

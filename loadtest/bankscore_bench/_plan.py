@@ -8,7 +8,9 @@ What gets sent, in ab's order of precedence:
   deployment's do) or ``--batch-size`` / ``--generation`` / ``--proba`` is given: realistic Bank Marketing
   records from the shipped data, drawn with ``--seed``, ``--batch-size`` per request, encoded in the
   endpoint's wire generation with the client's own encoder, POSTed, and every 2xx body checked to hold one
-  prediction per record (a wrong body counts as failed).
+  prediction per record (a wrong body counts as failed). The records fit the endpoint's record as its spec
+  states it: a shipped column it does not have (``duration`` for a model trained without it) is not sent,
+  and the line describing the payload says so.
 - anything else: ab's plain ``GET`` (or ``-m`` / ``-i``).
 
 The endpoint comes from the URL argument, else ``--deployment NAME``, else ``BANKSCORE_URI``, else the saved
@@ -26,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
 from bankscore._endpoint import Key, resolve_endpoint
 from bankscore._generations import WireGeneration
 from bankscore._wire import PREDICT, PREDICT_PROBA
@@ -35,7 +39,7 @@ from bankscore_bench._payloads import (
     PayloadPool,
     ScoringChecker,
     bank_marketing_payloads,
-    detect_endpoint_generation,
+    detect_endpoint,
     fixed_payload,
 )
 from bankscore_bench.engine import LoadPlan
@@ -85,13 +89,19 @@ def _auth_headers(options: AbOptions, target: BenchTarget) -> list[tuple[str, st
     return headers
 
 
-def _generation(options: AbOptions, target: BenchTarget, headers: list[tuple[str, str]]) -> WireGeneration:
-    if target.generation is not None:
-        return target.generation
+def _endpoint(
+    options: AbOptions, target: BenchTarget, headers: list[tuple[str, str]]
+) -> tuple[WireGeneration, type[BaseModel] | None]:
+    """The wire generation and record model to send: a known generation wins, the record is the spec's."""
     from bankscore._exceptions import APIConnectionError
 
+    if target.generation is not None:
+        try:
+            return target.generation, detect_endpoint(target.url, dict(headers))[1]
+        except Exception:  # no readable spec: the shipped record, as before (the run itself will say more)
+            return target.generation, None
     try:
-        return detect_endpoint_generation(target.url, dict(headers))
+        return detect_endpoint(target.url, dict(headers))
     except APIConnectionError as exc:  # nothing listens there: no flag would help, say so plainly
         raise PlanError(str(exc)) from None
     except Exception as exc:  # any other failure to read the spec gets one clear message
@@ -123,7 +133,7 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
                 f"--batch-size {batch}: an endpoint scores at most {MAX_RECORDS_PER_REQUEST} records per request "
                 f"(it answers 400 above that); give --batch-size {MAX_RECORDS_PER_REQUEST} or less"
             )
-        generation = _generation(options, target, headers)
+        generation, record_model = _endpoint(options, target, headers)
         # Labels unless --proba, as the help says and as the seed's endpoint.py and data.json ask.
         wanted = PREDICT_PROBA if options.proba else PREDICT
         if options.proba and generation is WireGeneration.A:
@@ -136,6 +146,7 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
                 seed=options.seed or 0,
                 method=wanted,
                 requests=options.requests + options.warmup,
+                record_model=record_model,
             )
         except ValueError as exc:
             raise PlanError(f"--batch-size {batch}: {exc}") from None
@@ -147,6 +158,9 @@ def build_plan(options: AbOptions, target: BenchTarget) -> tuple[LoadPlan, str]:
             f"POST of {batch} Bank Marketing record{'s' if batch != 1 else ''} per request "
             f"(generation {generation.value}, {wanted}, seed {options.seed or 0})"
         )
+        if payloads.dropped_columns:
+            names = ", ".join(payloads.dropped_columns)
+            described += f", without {names} (not in the endpoint's record)"
     if options.model_deployment is not None:
         described += f", deployment {options.model_deployment} ({MODEL_DEPLOYMENT_HEADER})"
     try:

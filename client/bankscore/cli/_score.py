@@ -100,6 +100,17 @@ def _write(rows: list[dict[str, Any]], output: Path | None, as_json: bool) -> No
     help="Sign in with Microsoft Entra (azure-identity's DefaultAzureCredential; needs bankscore[azure]) "
     "instead of a key.",
 )
+@click.option(
+    "--drop-unknown",
+    is_flag=True,
+    help="Also drop columns that are not Bank Marketing ones (by default they are refused).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse every column the endpoint's record does not have, except the label y (by default Bank "
+    "Marketing columns it lacks, such as duration for a model trained without it, are dropped with a note).",
+)
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
 def score(
     source: str | None,
@@ -115,16 +126,20 @@ def score(
     generation: str | None,
     model_deployment: str | None,
     entra: bool,
+    drop_unknown: bool,
+    strict: bool,
     progress: bool | None,
 ) -> None:
     """Score the records in FILE, a CSV or a JSON list (`-` or nothing reads stdin), one result per record.
 
     Every record is checked first: bad rows are listed with their line, field and value and nothing is sent.
+    Columns the endpoint's record does not have (the label y, or duration for a model trained without it) are
+    left out with one note naming them; --strict refuses them instead, --drop-unknown drops any column.
     Results keep the input order (index, label, and probability with --proba). Records that could not be
     scored get an empty label and an error column, and the exit code is 1; Ctrl-C writes what was scored.
     """
     from bankscore._client import Client
-    from bankscore._records import LabelColumnDropped
+    from bankscore._records import ColumnsDropped
 
     if source is not None and input_file is not None and source != input_file:
         raise click.UsageError(f"give the records once: FILE {source!r} or --input {input_file!r}, not both")
@@ -138,6 +153,8 @@ def score(
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
+    if strict and drop_unknown:
+        raise click.UsageError("--strict refuses the columns --drop-unknown would drop: give one of them")
     if model_deployment is not None and not model_deployment.strip():
         raise click.BadParameter("give the deployment's name", param_hint="--model-deployment")
     with Client(
@@ -148,16 +165,23 @@ def score(
         deployment=name,
         model_deployment=model_deployment,
         credential=credential,
+        drop_unknown=drop_unknown,
+        strict=strict,
     ) as client:
         if proba and client.generation == "A":
             click.echo("warning: a generation A endpoint gives labels only; probability stays empty", err=True)
         failed = False
         try:
             with warnings.catch_warnings(record=True) as said:
-                warnings.simplefilter("always", LabelColumnDropped)
+                warnings.simplefilter("always", ColumnsDropped)
                 result = client.predict_many(records, batch_size=batch_size, concurrency=concurrency, progress=show)
             for warning in said:
-                click.echo(f"note: {warning.message}", err=True)
+                if issubclass(warning.category, ColumnsDropped):
+                    click.echo(f"note: {warning.message}", err=True)
+                else:  # not ours to judge: shown as Python would have shown it
+                    warnings.showwarning(
+                        warning.message, warning.category, warning.filename, warning.lineno, warning.file, warning.line
+                    )
         except PartialResultError as exc:
             result, failed = exc.result, True
         except ScoringInterrupted as exc:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bankscore import BankMarketingRecord, Client, NotFoundError, ValidationError, WireGeneration
+from bankscore import BankMarketingRecord, Client, ColumnsDropped, NotFoundError, ValidationError, WireGeneration
 from bankscore.swagger import build_pinned_spec
 
 
@@ -48,8 +48,15 @@ def test_a_record_that_fits_the_old_model_not_the_live_one_is_refused_before_sen
     scoring_server: Callable[[dict[str, Any]], Any], shipped: list[dict[str, Any]]
 ) -> None:
     server = scoring_server(_spec_without_loan_with_y("A"))
-    with Client(server.scoring_uri, max_retries=0) as client, pytest.raises(ValidationError) as raised:
-        client.predict(shipped[0])  # has loan, has no y: the live endpoint would answer 500
+    with (
+        Client(server.scoring_uri, max_retries=0) as client,
+        pytest.raises(ValidationError) as raised,
+        pytest.warns(ColumnsDropped, match="which were not sent: 'loan'"),
+    ):
+        client.predict(shipped[0])  # has loan (a known column: dropped), has no y: it would answer 500
+    assert "record 0: y=(missing)" in str(raised.value)
+    with Client(server.scoring_uri, max_retries=0, strict=True) as client, pytest.raises(ValidationError) as raised:
+        client.predict(shipped[0])
     text = str(raised.value)
     assert "record 0: loan='" in text and "is not a field of the endpoint's record" in text
     assert "record 0: y=(missing)" in text
