@@ -448,7 +448,11 @@ def render_html(
             latency_rows=latency_rows,
             validity_rows=_validity_rows(summary.latency),
             thresholds=[
-                {"expression": r.threshold.expression, "actual": format_threshold_actual(r), "passed": r.passed}
+                {
+                    "expression": r.threshold.expression + (" (default)" if r.threshold.default else ""),
+                    "actual": format_threshold_actual(r) + (f" ({r.reason})" if r.reason and not r.passed else ""),
+                    "passed": r.passed,
+                }
                 for r in thresholds
             ],
             thresholds_passed=all(r.passed for r in thresholds),

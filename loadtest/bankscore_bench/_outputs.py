@@ -13,7 +13,7 @@ JSON (``report_dict``; schema ``bankscore-bench/1``; keys are stable, new keys m
                 percentiles_us{"p50": µs, ..., "p99.99": µs}, validity[{percentile, requests, min_requests,
                 valid, bound_us}]}}
     timeline[{second, requests, ok, errors, records, bytes_read, requests_per_s, p50_us, p95_us, p99_us}]
-    thresholds[{expression, metric, op, value, actual, passed}], thresholds_passed (null when none)
+    thresholds[{expression, metric, op, value, actual, passed, default, reason}], thresholds_passed (null when none)
     sweep: null | {spec, dimension, mode, slo[], best_level, points[{level, trials, stable, slo_ok, requests,
                    requests_per_s, ok_per_s, p50_us, p99_us, error_rate}]}
 
@@ -199,6 +199,8 @@ def _threshold_dict(result: ThresholdResult) -> dict[str, Any]:
         "value": threshold.value,
         "actual": result.actual,
         "passed": result.passed,
+        "default": threshold.default,
+        "reason": result.reason,
     }
 
 
@@ -312,10 +314,10 @@ def format_threshold_actual(result: ThresholdResult) -> str:
     """The actual value in the threshold's own unit, for people (ms, %, /s)."""
     metric, actual = result.threshold.metric, result.actual
     if actual is None:
-        return "no response"
+        return "no successful request"
     if metric in {"errors", "rate"}:
         return f"{actual * 100:.2f}%"
-    if metric == "error_count":
+    if metric in {"error_count", "ok"}:
         return f"{actual:.0f}"
     if metric in {"rps", "records"}:
         return f"{actual:.2f}/s"
@@ -361,10 +363,12 @@ def render_summary_text(
         )
     if thresholds:
         verdict = "all passed" if all(r.passed for r in thresholds) else "FAILED"
-        lines.append(f"  thresholds: {verdict}")
+        lines.append(f"  thresholds (latency of successful requests only): {verdict}")
         for result in thresholds:
             mark = "pass" if result.passed else "FAIL"
-            lines.append(f"    {mark}  {result.threshold.expression:<20} actual {format_threshold_actual(result)}")
+            name = result.threshold.expression + (" (default)" if result.threshold.default else "")
+            why = f"  ({result.reason})" if result.reason and not result.passed else ""
+            lines.append(f"    {mark}  {name:<20} actual {format_threshold_actual(result)}{why}")
     return "\n".join(lines) + "\n"
 
 

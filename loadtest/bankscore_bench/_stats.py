@@ -9,6 +9,8 @@ Which requests count
     (connect, receive, exception failures) have no latency and count only as errors.
     *Errors* are every request that is not ``ok``; ``ok`` means no failure and a 2xx status. So
     ``errors = failed + non-2xx``, each request counted once.
+    *Successful latency* (``ok_latency``) uses the ok requests only: thresholds and SLOs read it, so a fast
+    401 or 503 cannot make a latency goal pass (k6's ``http_req_duration{expected_response:true}``).
 
 Percentile rule (nearest rank, numpy ``method="inverted_cdf"``)
     pX is the smallest sample v such that at least X % of the samples are <= v: with the n samples sorted
@@ -145,6 +147,8 @@ class Summary:
     corrected_latency: LatencyStats | None  # open loop (or corrected=True) and something responded
     late: int
     dropped: int
+    ok_uncorrected_latency: LatencyStats | None = None  # the same views over the ok requests only
+    ok_corrected_latency: LatencyStats | None = None
 
     @property
     def error_rate(self) -> float:
@@ -155,6 +159,11 @@ class Summary:
     def latency(self) -> LatencyStats | None:
         """The headline view: corrected for open loop by default, else uncorrected."""
         return self.corrected_latency if self.corrected else self.uncorrected_latency
+
+    @property
+    def ok_latency(self) -> LatencyStats | None:
+        """The headline view over the ok requests only (what thresholds read); None when none was ok."""
+        return self.ok_corrected_latency if self.corrected else self.ok_uncorrected_latency
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -286,9 +295,12 @@ def summarize(
     requests = len(log)
     ok_count = int(np.count_nonzero(ok))
     records = int(_column(log, "records")[ok].sum())
-    corrected_view = None
+    corrected_view = ok_corrected_view = None
     if open_loop or headline_corrected:
-        corrected_view = _latency_stats(_latency_us(log, corrected=True)[responded], extra)
+        corrected_all = _latency_us(log, corrected=True)
+        corrected_view = _latency_stats(corrected_all[responded], extra)
+        ok_corrected_view = _latency_stats(corrected_all[ok], extra)
+    uncorrected_all = _latency_us(log, corrected=False)
     return Summary(
         requests=requests,
         responded=int(np.count_nonzero(responded)),
@@ -306,10 +318,12 @@ def summarize(
         bytes_sent=int(_column(log, "bytes_sent").sum()),
         open_loop=open_loop,
         corrected=headline_corrected,
-        uncorrected_latency=_latency_stats(_latency_us(log, corrected=False)[responded], extra),
+        uncorrected_latency=_latency_stats(uncorrected_all[responded], extra),
         corrected_latency=corrected_view,
         late=info.late,
         dropped=info.dropped,
+        ok_uncorrected_latency=_latency_stats(uncorrected_all[ok], extra),
+        ok_corrected_latency=ok_corrected_view,
     )
 
 

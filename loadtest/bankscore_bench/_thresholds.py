@@ -7,14 +7,21 @@ Grammar (one expression; a list is comma-separated)::
     metric     := p(X) | pX            latency percentile X in (0, 100], e.g. p(95), p99, p99.9
                 | mean | avg | med | min | max     latency
                 | errors                 with "%": share of requests that are not ok; without: a count
-                | rate                   share of requests that are not ok, as a fraction (k6's rate<0.01)
+                | rate | http_req_failed  share of requests that are not ok, as a fraction or a percentage
+                                         (k6's http_req_failed<0.01)
+                | ok                     successful requests (a count)
                 | rps                    requests per second over the run
                 | records                records scored per second (ok requests)
 
 Latency values are milliseconds unless a unit says otherwise (``us``, ``µs``, ``ms``, ``s``), as in k6.
-Latency metrics read the summary's headline view (corrected from the intended send time for open loop),
-with the same exact nearest-rank percentiles as the summary. A run with no response fails every latency
-threshold (there is no value to compare).
+Latency metrics read the summary's headline view (corrected from the intended send time for open loop) of
+the *successful* requests only (ok: a 2xx with a good body), with the same exact nearest-rank percentiles as
+the summary: a fast 401 says nothing about how fast the model scores. A run with no successful request fails
+every latency threshold (there is no value to compare).
+
+A failed run cannot pass: ``with_run_checks`` adds to any list of thresholds ``ok>0`` (some request
+succeeded) and, unless an error threshold is stated, ``DEFAULT_ERROR_LIMIT`` (``http_req_failed<0.01``);
+``failure_reasons`` says in words why a run failed.
 
 ``THRESHOLDS_FAILED_EXIT_CODE`` is 99, k6's ``ThresholdsHaveFailed``, so CI scripts written for k6 keep
 working.
@@ -32,17 +39,22 @@ from typing import Final
 from bankscore_bench._stats import Summary, percentile_label
 
 __all__ = [
+    "DEFAULT_ERROR_LIMIT",
     "THRESHOLDS_FAILED_EXIT_CODE",
     "Threshold",
     "ThresholdError",
     "ThresholdResult",
     "all_passed",
     "evaluate",
+    "failure_reasons",
     "parse_thresholds",
     "required_percentiles",
+    "with_run_checks",
 ]
 
 THRESHOLDS_FAILED_EXIT_CODE: Final = 99
+# Applied whenever thresholds are given and none of them limits errors: a latency goal met by failures is no goal.
+DEFAULT_ERROR_LIMIT: Final = "http_req_failed<0.01"
 
 _OPERATORS: Final[dict[str, Callable[[float, float], bool]]] = {
     "<": operator.lt,
@@ -61,9 +73,10 @@ _EXPRESSION = re.compile(
 )
 _PERCENTILE = re.compile(r"^p\(?\s*(?P<value>[0-9]+(?:\.[0-9]+)?)\s*\)?$")
 _LATENCY_METRICS: Final = {"mean": "mean", "avg": "mean", "med": "p50", "median": "p50", "min": "min", "max": "max"}
-_SHARE_METRICS: Final = {"errors", "rate"}
+_SHARE_METRICS: Final = {"errors", "rate", "http_req_failed"}
 _COUNT_METRICS: Final = {"rps", "records"}
-_KNOWN: Final = "p(X), pX, mean, avg, med, min, max, errors, rate, rps, records"
+_ERROR_METRICS: Final = {"errors", "error_count", "rate"}
+_KNOWN: Final = "p(X), pX, mean, avg, med, min, max, errors, rate, http_req_failed, ok, rps, records"
 
 
 class ThresholdError(ValueError):
@@ -79,18 +92,25 @@ class Threshold:
     op: str
     value: float
     percent: Fraction | None = None  # for percentile metrics
+    default: bool = False  # added by with_run_checks, not written by the user
+
+    @property
+    def is_latency(self) -> bool:
+        return self.metric not in {*_ERROR_METRICS, "ok", "rps", "records"}
 
     def actual(self, summary: Summary) -> float | None:
-        """The run's value of this metric, in the threshold's unit; None when the run has no latency."""
+        """The run's value of this metric, in the threshold's unit; None when no request succeeded (latency)."""
         if self.metric in {"errors", "rate"}:
             return summary.error_rate
         if self.metric == "error_count":
             return float(summary.errors)
+        if self.metric == "ok":
+            return float(summary.ok)
         if self.metric == "rps":
             return summary.requests_per_s
         if self.metric == "records":
             return summary.records_per_s
-        latency = summary.latency
+        latency = summary.ok_latency
         if latency is None:
             return None
         if self.metric == "mean":
@@ -115,6 +135,7 @@ class ThresholdResult:
     threshold: Threshold
     actual: float | None  # in the threshold's unit (ms, fraction, count, per second)
     passed: bool
+    reason: str | None = None  # why it failed, in words, when the number alone does not say
 
 
 def _parse_one(text: str) -> Threshold:
@@ -148,7 +169,11 @@ def _parse_one(text: str) -> Threshold:
         share = number / 100 if unit == "%" else number
         if share > 1:
             raise ThresholdError(f"threshold {expression!r}: a share cannot exceed 100%")
-        return Threshold(expression, metric, op, share)
+        return Threshold(expression, "rate" if metric == "http_req_failed" else metric, op, share)
+    if metric == "ok":
+        if unit:
+            raise ThresholdError(f"threshold {expression!r}: ok counts requests and takes no unit, not {unit!r}")
+        return Threshold(expression, "ok", op, number)
     if metric in _COUNT_METRICS:
         if unit:
             raise ThresholdError(f"threshold {expression!r}: {metric} is per second and takes no unit, not {unit!r}")
@@ -173,13 +198,53 @@ def required_percentiles(thresholds: Iterable[Threshold]) -> list[Fraction]:
     return sorted({t.percent for t in thresholds if t.percent is not None})
 
 
+def with_run_checks(thresholds: Sequence[Threshold]) -> list[Threshold]:
+    """``thresholds`` plus the checks no run may fail when any threshold is given: ``ok>0`` and, when no
+    threshold limits errors, ``DEFAULT_ERROR_LIMIT``. An empty list stays empty (no thresholds, no verdict)."""
+    if not thresholds:
+        return []
+    checks = list(thresholds)
+    if not any(t.metric in _ERROR_METRICS for t in thresholds):
+        checks.append(dataclasses.replace(_parse_one(DEFAULT_ERROR_LIMIT), default=True))
+    if not any(t.metric == "ok" for t in thresholds):
+        checks.append(dataclasses.replace(_parse_one("ok>0"), default=True))
+    return checks
+
+
 def evaluate(thresholds: Sequence[Threshold], summary: Summary) -> list[ThresholdResult]:
     """Check every threshold against the summary, in order."""
     results = []
     for threshold in thresholds:
         actual = threshold.actual(summary)
-        results.append(ThresholdResult(threshold, actual, threshold.check(actual)))
+        passed = threshold.check(actual)
+        reason = None
+        if not passed and actual is None:
+            reason = "no request succeeded: nothing to measure"
+        elif not passed and threshold.metric == "ok" and summary.ok == 0:
+            reason = f"no request succeeded ({_errors_in_words(summary)})"
+        elif not passed and threshold.metric in _ERROR_METRICS:
+            reason = _errors_in_words(summary)
+        results.append(ThresholdResult(threshold, actual, passed, reason))
     return results
+
+
+def failure_reasons(results: Iterable[ThresholdResult]) -> list[str]:
+    """One line per failed threshold, saying why: ``"ok>0 (default): no request succeeded (50 of 50 ...)"``."""
+    lines = []
+    for result in results:
+        if result.passed:
+            continue
+        threshold = result.threshold
+        name = threshold.expression + (" (default)" if threshold.default else "")
+        lines.append(f"{name}: {result.reason or f'actual {result.actual:g}'}")
+    return lines
+
+
+def _errors_in_words(summary: Summary) -> str:
+    """ "50 of 50 requests failed: HTTP 401 x50" (each kind of failure and status, as the summary counts them)."""
+    kinds = [f"{kind} {count}" for kind, count in summary.failed.items()]
+    kinds += [f"HTTP {status} x{count}" for status, count in summary.non_2xx.items()]
+    return f"{summary.errors} of {summary.requests} requests failed" + (f": {', '.join(kinds)}" if kinds else "")
 
 
 def all_passed(results: Iterable[ThresholdResult]) -> bool:

@@ -80,14 +80,15 @@ class _Run:
         from bankscore._exceptions import BankscoreError
         from bankscore_bench._plan import PlanError, build_plan, resolve_target
         from bankscore_bench._sweep import SweepError, parse_sweep
-        from bankscore_bench._thresholds import ThresholdError, parse_thresholds
+        from bankscore_bench._thresholds import ThresholdError, parse_thresholds, with_run_checks
 
         options = self.options
         unwritable = _unwritable_output(options)
         if unwritable is not None:  # before the run, so a typo in a path does not waste it
             return self.fail(unwritable)
         try:
-            thresholds = parse_thresholds(list(options.thresholds))
+            # Any threshold brings the checks no failed run may pass: some request succeeded, errors limited.
+            thresholds = with_run_checks(parse_thresholds(list(options.thresholds)))
             slo = parse_thresholds(options.slo) if options.slo else []
             sweep = parse_sweep(options.sweep) if options.sweep else None
             target = resolve_target(options)
@@ -223,7 +224,7 @@ class _Run:
 
     def exit_code(self, info: RunInfo, log: SampleLog, results: list[ThresholdResult]) -> int:
         from bankscore_bench._samples import Failure
-        from bankscore_bench._thresholds import THRESHOLDS_FAILED_EXIT_CODE
+        from bankscore_bench._thresholds import THRESHOLDS_FAILED_EXIT_CODE, failure_reasons
 
         if info.interrupted and info.extra.get("stopped_by") == "ctrl-c":
             return EXIT_INTERRUPTED
@@ -232,6 +233,8 @@ class _Run:
         if len(log) and all(code in (Failure.CONNECT, Failure.RECEIVE, Failure.EXCEPTION) for code in log.failure):
             return self.fail(f"no request to {info.url} got a response (see Failed requests above)")
         if results and not all(r.passed for r in results):
+            for reason in failure_reasons(results):
+                self.err.write(f"{PROG}: threshold failed: {reason}\n")
             return THRESHOLDS_FAILED_EXIT_CODE
         return 0
 

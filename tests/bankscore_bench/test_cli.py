@@ -306,3 +306,49 @@ def test_verbose_output_redacts_a_key_the_server_echoes() -> None:
     assert result.returncode == 0, result.stderr
     assert "X-Echoed-Authorization: <redacted>" in result.stdout  # the echo is shown, the key is not
     assert key not in result.stdout + result.stderr
+
+
+class _Unauthorized(http.server.BaseHTTPRequestHandler):
+    """A keyed endpoint called without its key: every request answers 401, quickly."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _refuse(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"message": "Unauthorized"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._refuse()
+
+    def do_POST(self) -> None:
+        self._refuse()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_latency_threshold_cannot_pass_a_run_in_which_every_request_failed() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}/score"
+    try:
+        proc = _bench("-n", "50", "--rate", "500", "--generation", "C", "--threshold", "p(99)<50", uri)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 99, proc.stderr
+    assert "errors 50 = 100.00% (HTTP 401 x50)" in proc.stdout
+    assert "thresholds (latency of successful requests only): FAILED" in proc.stdout
+    assert "FAIL  p(99)<50             actual no successful request" in proc.stdout
+    reasons = [line for line in proc.stderr.splitlines() if "threshold failed" in line]
+    assert reasons == [
+        "bankscore-bench: threshold failed: p(99)<50: no request succeeded: nothing to measure",
+        "bankscore-bench: threshold failed: http_req_failed<0.01 (default): 50 of 50 requests failed: HTTP 401 x50",
+        "bankscore-bench: threshold failed: ok>0 (default): no request succeeded (50 of 50 requests failed: "
+        "HTTP 401 x50)",
+    ]

@@ -9,12 +9,15 @@ import pytest
 from bankscore_bench._samples import Failure
 from bankscore_bench._stats import summarize
 from bankscore_bench._thresholds import (
+    DEFAULT_ERROR_LIMIT,
     THRESHOLDS_FAILED_EXIT_CODE,
     ThresholdError,
     all_passed,
     evaluate,
+    failure_reasons,
     parse_thresholds,
     required_percentiles,
+    with_run_checks,
 )
 
 
@@ -78,15 +81,16 @@ def test_bad_expressions_raise_an_error_naming_them(text: str, fragment: str) ->
 
 
 def test_evaluate_reports_actual_values_and_pass_fail(stats_synthetic_run) -> None:
-    # 100 requests of 1..100 ms, 2 of them 503: p95 = 95 ms, mean 50.5 ms, error rate 2 %.
+    # 100 requests of 1..100 ms, the last 2 of them 503: latency is read from the 98 successful ones (1..98 ms):
+    # p95 = 94 ms, mean 49.5 ms, max 98 ms; error rate 2 %.
     statuses = [200] * 98 + [503, 503]
     info, log = stats_synthetic_run([ms * 1000 for ms in range(1, 101)], status=statuses)
     summary = summarize(info, log)
     results = evaluate(
-        parse_thresholds("p(95)<=95,p(95)<95,mean<50.5,max<=100ms,errors<=2%,errors<2,rate<0.03,rps>=19"), summary
+        parse_thresholds("p(95)<=94,p(95)<94,mean<49.5,max<=98ms,errors<=2%,errors<2,rate<0.03,rps>=19"), summary
     )
     assert [r.passed for r in results] == [True, False, False, True, True, False, True, True]
-    assert [r.actual for r in results][:4] == [95.0, 95.0, 50.5, 100.0]
+    assert [r.actual for r in results][:4] == [94.0, 94.0, 49.5, 98.0]
     assert results[4].actual == pytest.approx(0.02)
     assert results[5].actual == 2.0
     assert results[7].actual == pytest.approx(100 / 5.05)  # 100 requests over 5.05 s
@@ -126,3 +130,43 @@ def test_a_run_without_responses_fails_latency_thresholds(stats_synthetic_run) -
 
 def test_the_failed_thresholds_exit_code_is_k6s() -> None:
     assert THRESHOLDS_FAILED_EXIT_CODE == 99
+
+
+def test_http_req_failed_is_k6s_error_rate_and_ok_counts_successes(stats_synthetic_run) -> None:
+    info, log = stats_synthetic_run([1_000] * 100, status=[200] * 99 + [500])
+    summary = summarize(info, log)
+    results = evaluate(parse_thresholds("http_req_failed<0.01,http_req_failed<=1%,ok>=99,ok>99"), summary)
+    assert [(r.threshold.metric, r.passed) for r in results] == [
+        ("rate", False),
+        ("rate", True),
+        ("ok", True),
+        ("ok", False),
+    ]
+    assert results[0].reason == "1 of 100 requests failed: HTTP 500 x1"
+
+
+def test_any_threshold_brings_the_checks_a_failed_run_cannot_pass() -> None:
+    assert with_run_checks([]) == []
+    checks = with_run_checks(parse_thresholds("p(99)<50"))
+    assert [(t.expression, t.default) for t in checks] == [
+        ("p(99)<50", False),
+        (DEFAULT_ERROR_LIMIT, True),
+        ("ok>0", True),
+    ]
+    stated = with_run_checks(parse_thresholds("p(99)<50,errors<=5%"))
+    assert [t.expression for t in stated] == ["p(99)<50", "errors<=5%", "ok>0"]  # a stated limit replaces it
+
+
+def test_a_run_where_every_request_got_401_fails_and_says_why(stats_synthetic_run) -> None:
+    # Fast answers, all 401: latency "of responses" would pass p(99)<50; latency of successes has no value.
+    info, log = stats_synthetic_run([300] * 50, status=401)
+    results = evaluate(with_run_checks(parse_thresholds("p(99)<50")), summarize(info, log))
+    assert [r.passed for r in results] == [False, False, False]
+    assert failure_reasons(results) == [
+        "p(99)<50: no request succeeded: nothing to measure",
+        "http_req_failed<0.01 (default): 50 of 50 requests failed: HTTP 401 x50",
+        "ok>0 (default): no request succeeded (50 of 50 requests failed: HTTP 401 x50)",
+    ]
+    # Even a generous stated error limit cannot pass a run in which nothing succeeded.
+    lenient = evaluate(with_run_checks(parse_thresholds("errors<=100%")), summarize(info, log))
+    assert [r.passed for r in lenient] == [True, False]
