@@ -168,7 +168,8 @@ def _exit_unless_serving(info: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def keys_command(name: str, regenerate: str | None, show_keys: bool, as_json: bool) -> None:
     """A deployment's scoring keys: kept across redeploys, changed only with --regenerate."""
-    from bankscore.deploy._local import DeployError, load_state, read_keys, regenerate_key
+    from bankscore.deploy._keys import regenerate_key
+    from bankscore.deploy._local import DeployError, load_state, read_keys
 
     try:
         keys = regenerate_key(name, regenerate) if regenerate else read_keys(name)

@@ -27,8 +27,8 @@ process groups, found by group id, even when a group's leader is gone, and a red
 the public port before it stops anything.
 
 Keys belong to the deployment, as on Azure: ``keys.json`` (mode 0600) keeps them across redeploys and stops;
-only ``regenerate_key`` changes one, and a running gateway switches to it with a graceful reload, checked
-with real requests (the new key accepted, the old one refused) before the change is reported done. With keys,
+only ``_keys.regenerate_key`` changes one, and a running gateway switches to it with a graceful reload,
+checked with real requests before the change is reported done. With keys,
 ``gateway.secret`` (mode 0600) holds the secret the gateway sends and the server requires (see ``_gateway``).
 
 A deployment's name becomes a folder: it is checked (``check_name``) wherever a name becomes a path.
@@ -51,17 +51,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
-from bankscore._generations import WireGeneration
 from bankscore.deploy._folder import DeploymentFolder
 from bankscore.deploy._gateway import (
     GATEWAY_SECRET_HEADER,
     SECRET_FILE_ENV,
-    UPSTREAM_TIMEOUT_S,
     find_nginx,
     new_key,
     new_secret,
@@ -81,12 +78,15 @@ __all__ = [
     "deployment_keys",
     "deployment_problems",
     "free_port",
+    "gateway_secret",
     "load_state",
     "port_free",
     "read_keys",
-    "regenerate_key",
+    "reload_gateway",
     "start_local",
     "stop_local",
+    "write_gateway_config",
+    "write_private",
 ]
 
 DEFAULT_PORT = 5001  # the server's own default
@@ -189,17 +189,17 @@ def _secret_file(run_dir: Path) -> Path:
     return run_dir / "gateway.secret"
 
 
-def _gateway_secret(run_dir: Path) -> str:
+def gateway_secret(run_dir: Path) -> str:
     """The deployment's secret between gateway and server: kept (mode 0600) so a reload can rewrite the config."""
     path = _secret_file(run_dir)
     if path.is_file():
         return path.read_text().strip()
     secret = new_secret()
-    _write_private(path, secret)
+    write_private(path, secret)
     return secret
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
@@ -363,7 +363,7 @@ def _can_take(port: int, previous: LocalDeployment | None) -> bool:
     return True
 
 
-def _write_gateway_config(
+def write_gateway_config(
     run_dir: Path,
     folder: DeploymentFolder,
     *,
@@ -382,7 +382,7 @@ def _write_gateway_config(
         max_body_bytes=int(contract["max_body_bytes"]),
         secret=secret,
     )
-    _write_private(run_dir / "nginx.conf", conf)
+    write_private(run_dir / "nginx.conf", conf)
 
 
 def _not_healthy(timeout: float, run_dir: Path, *, log: Path, gateway: bool) -> DeployError:
@@ -424,7 +424,7 @@ def _save(
     )
     run_dir = deployment_dir(name)
     if keys:
-        _write_private(run_dir / "keys.json", json.dumps({"primary": keys[0], "secondary": keys[-1]}, indent=2))
+        write_private(run_dir / "keys.json", json.dumps({"primary": keys[0], "secondary": keys[-1]}, indent=2))
     else:
         (run_dir / "keys.json").unlink(missing_ok=True)
     # Written whole and renamed: `deploy status` may read it while a redeploy replaces it.
@@ -489,7 +489,7 @@ def _start_fresh(
     run_dir = deployment_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     backend_port = free_port() if nginx else port
-    secret = _gateway_secret(run_dir) if keys else None
+    secret = gateway_secret(run_dir) if keys else None
     server = _start_server(
         folder,
         name=name,
@@ -502,7 +502,7 @@ def _start_fresh(
     procs = [server]
     gateway: subprocess.Popen[bytes] | None = None
     if nginx:
-        _write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys, secret=secret)
+        write_gateway_config(run_dir, folder, port=port, backend_port=backend_port, keys=keys, secret=secret)
         gateway = _start_gateway(nginx, run_dir, port)
         procs.append(gateway)
     healthy = wait_healthy(backend_port, [server], timeout, headers=_secret_headers(secret)) and (
@@ -543,7 +543,7 @@ def _switch(
     # start failure must show the new server's lines, not the old one's traffic.
     next_log = run_dir / "server.next.log"
     next_log.unlink(missing_ok=True)
-    secret = _gateway_secret(run_dir) if keys else None
+    secret = gateway_secret(run_dir) if keys else None
     server = _start_server(
         folder,
         name=name,
@@ -559,11 +559,11 @@ def _switch(
         raise DeployError(f"{error} (the running deployment {name!r} keeps serving)")
     conf = run_dir / "nginx.conf"
     old_conf = conf.read_text()
-    _write_gateway_config(run_dir, folder, port=previous.port, backend_port=backend_port, keys=keys, secret=secret)
+    write_gateway_config(run_dir, folder, port=previous.port, backend_port=backend_port, keys=keys, secret=secret)
     try:
-        _reload(master, run_dir, timeout=30)
+        reload_gateway(master, run_dir, timeout=30)
     except DeployError:
-        _write_private(conf, old_conf)  # the master still runs the old configuration; the file says so again
+        write_private(conf, old_conf)  # the master still runs the old configuration; the file says so again
         stop_group(server.pid)
         raise
     state = _save(
@@ -586,7 +586,7 @@ def _switch(
     return state
 
 
-def _reload(master: int, run_dir: Path, *, timeout: float) -> None:
+def reload_gateway(master: int, run_dir: Path, *, timeout: float) -> None:
     """SIGHUP the nginx master; return once a new worker serves and the old workers have finished and gone."""
     old_workers = live_children(master)
     error_log = run_dir / "gateway-error.log"
@@ -621,105 +621,6 @@ def stop_local(name: str) -> LocalDeployment | None:
     _stop_server(deployment_dir(name), state)
     (deployment_dir(name) / "state.json").unlink(missing_ok=True)
     return state
-
-
-def regenerate_key(name: str, which: str) -> dict[str, str]:
-    """Give ``name`` a new ``which`` key (primary or secondary); the running gateway takes it with a reload.
-
-    The other key stays valid throughout; the old one stops working once nginx's new worker serves, which a
-    request with each proves before the new key is saved. A deployment that is not running (stopped: no
-    state) just keeps the new key for its next start. Returns the keys now in force; raises DeployError, with
-    the keys unchanged, when the running gateway did not take the new one.
-    """
-    if which not in ("primary", "secondary"):
-        raise DeployError(f"which key: primary or secondary, not {which!r}")
-    run_dir, keys = deployment_dir(name), read_keys(name)
-    if not keys:
-        raise DeployError(f"the deployment {name!r} has no keys: deploy it with --auth or --key")
-    updated = {**keys, which: new_key()}
-    state = load_state(name)
-    if state is not None and state.auth:
-        _apply_keys(state, run_dir, updated, refused=keys[which])
-    _write_private(run_dir / "keys.json", json.dumps(updated, indent=2))
-    return updated
-
-
-def _running_gateway(name: str, timeout: float) -> LocalDeployment | None:
-    """``name``'s state once its gateway runs (its supervisor may be replacing a killed master), else None."""
-    found: list[LocalDeployment] = []
-
-    def up() -> bool:
-        state = load_state(name)
-        if state is not None and alive(state.gateway_pid) and live_children(state.gateway_pid or 0):
-            found[:] = [state]
-            return True
-        return False
-
-    return found[0] if wait_until(up, timeout=timeout, interval=0.1) else None
-
-
-def _apply_keys(state: LocalDeployment, run_dir: Path, keys: dict[str, str], *, refused: str) -> None:
-    """Switch the running gateway to ``keys`` and prove it took them, or put the old ones back and raise."""
-    running = _running_gateway(state.name, timeout=15)
-    if running is None or running.gateway_pid is None:
-        why = "; ".join(deployment_problems(state)) or "nginx's master has no worker"
-        raise DeployError(
-            f"the gateway of {state.name!r} is not running ({why}), so it cannot take a new key; the keys are "
-            f"unchanged. Redeploy it (`bankscore deploy local --name {state.name} --auth`) or stop it first."
-        )
-    folder = DeploymentFolder(
-        Path(running.folder),
-        running.model_name,
-        running.model_version,
-        WireGeneration(running.generation),
-        tuple(running.features),
-    )
-    conf = run_dir / "nginx.conf"
-    old_conf = conf.read_text()
-    _write_gateway_config(
-        run_dir,
-        folder,
-        port=running.port,
-        backend_port=running.backend_port,
-        keys=[keys["primary"], keys["secondary"]],
-        secret=_gateway_secret(run_dir),
-    )
-    try:
-        _reload(running.gateway_pid, run_dir, timeout=30)
-        _check_keys(running.port, accepted=[keys["primary"], keys["secondary"]], refused=refused)
-    except DeployError:
-        _write_private(conf, old_conf)  # the keys nginx runs with are the old ones again, as the files say
-        again = _running_gateway(state.name, timeout=5)
-        if again is not None and again.gateway_pid:
-            with contextlib.suppress(DeployError, OSError):
-                _reload(again.gateway_pid, run_dir, timeout=30)
-        raise
-
-
-def _key_answer(port: int, key: str) -> int:
-    """The gateway's status for ``OPTIONS /score`` with ``key``: 401 refused; else the server answered."""
-    try:
-        response = httpx.options(
-            f"http://127.0.0.1:{port}/score",
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=UPSTREAM_TIMEOUT_S + 10,
-            trust_env=False,
-        )
-    except httpx.HTTPError as error:
-        raise DeployError(
-            f"the gateway on port {port} did not answer a check of the keys: {type(error).__name__}"
-        ) from None
-    return response.status_code
-
-
-def _check_keys(port: int, *, accepted: list[str], refused: str) -> None:
-    """A real request with each key: those in ``accepted`` get through, ``refused`` gets 401."""
-    for which, key in zip(("primary", "secondary"), accepted, strict=True):
-        status = _key_answer(port, key)
-        if status in (400, 401):
-            raise DeployError(f"the gateway answered {status} to the new {which} key: it did not take the change")
-    if _key_answer(port, refused) != 401:
-        raise DeployError("the gateway still accepts the replaced key: it did not take the change")
 
 
 def deployment_problems(state: LocalDeployment) -> list[str]:
