@@ -6,8 +6,14 @@ serving and load testing live in subpackages and extras that are imported when u
 >>> import bankscore
 >>> with bankscore.Client() as client:  # the local deployment, or BANKSCORE_URI / BANKSCORE_KEY
 ...     result = client.predict_many("customers.csv")
+
+The library prints nothing unasked: it logs through the ``bankscore`` logger (retries at WARNING, what the
+client learned from an endpoint's spec at DEBUG), which has only a ``NullHandler`` until the application
+configures logging, as httpx and the Azure SDK do. The ``bankscore`` command configures it (``--quiet``,
+``--verbose``).
 """
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +45,9 @@ from bankscore._generations import WireGeneration
 from bankscore._results import Prediction, RecordFailure, ScoreResult
 from bankscore._version import __version__
 from bankscore.features import FEATURE_NAMES, FEATURES, LABEL, Feature, FeatureKind, Label, ValueProblem
+
+# Without a handler, Python's last-resort handler would print the library's warnings to stderr.
+logging.getLogger("bankscore").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from bankscore._async_client import AsyncClient

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, Generic
@@ -94,6 +95,7 @@ _SCRIPT_HINT: Final = "the scoring script's run() raised on the request: the con
 _REQUEST_ID_HEADERS: Final = ("x-ms-request-id", "x-request-id")
 # A batch failing with these fails every batch the same way (wrong key, wrong URI, too big): stop sending.
 _STOPS_THE_RUN: Final = (AuthenticationError, PermissionDeniedError, NotFoundError, PayloadTooLargeError)
+_log: Final = logging.getLogger("bankscore")  # a NullHandler until the application (or the CLI) configures it
 
 
 class SpecBinding(Generic[R]):
@@ -225,6 +227,13 @@ class BaseClient(Generic[R]):
                 raise SwaggerError(f"{self.swagger_uri}: {exc}; {_GENERATION_HINT}") from None
         if self._codec is None:
             self._codec = _codec_for_spec(spec)
+            _log.debug(
+                "%s: wire generation %s, records validated by %s (%d fields)",
+                redact_userinfo(self.swagger_uri),
+                self._generation.value,
+                self._codec.model.__name__,
+                len(self._codec.columns),
+            )
         return self._generation, self._codec
 
     def _settle_without_spec(self, exc: BankscoreError) -> tuple[WireGeneration, RecordCodec[Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -29,14 +30,47 @@ class _FriendlyGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
+class _EchoHandler(logging.Handler):
+    """Log records as plain lines on the current stderr (click's, so a test runner's capture sees them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # logging's own rule: a handler never raises into the code that logged
+            self.handleError(record)
+
+
+def _show_library_logs(ctx: click.Context, level: int) -> None:
+    """The CLI, not the library, decides what is printed: the ``bankscore`` logger's records on stderr at
+    ``level`` for this invocation, put back as they were when it ends."""
+    logger = logging.getLogger("bankscore")
+    handler = _EchoHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    before = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    ctx.call_on_close(restore)
+
+
 @click.group(cls=_FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bankscore")
-def main() -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only: no notes, warnings or retries.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print what the client learns (generation, record model).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Train, deploy, score and benchmark a Bank Marketing model the Azure ML way.
 
     Everything runs on this machine by default (no account, key or network); the same commands
     drive real Azure ML endpoints and pipelines.
     """
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other: give one")
+    _show_library_logs(ctx, logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
 main.add_command(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ from bankscore.cli._extras import require_extra
 __all__ = ["score"]
 
 _INTERRUPTED = 130  # the shell's code for a Ctrl-C
+_log = logging.getLogger("bankscore.cli")  # printed by the `bankscore` group's handler (--quiet hides notes)
 
 
 def _read_records(source: str) -> Any:
@@ -169,7 +171,7 @@ def score(
         strict=strict,
     ) as client:
         if proba and client.generation == "A":
-            click.echo("warning: a generation A endpoint gives labels only; probability stays empty", err=True)
+            _log.warning("warning: a generation A endpoint gives labels only; probability stays empty")
         failed = False
         try:
             with warnings.catch_warnings(record=True) as said:
@@ -177,7 +179,7 @@ def score(
                 result = client.predict_many(records, batch_size=batch_size, concurrency=concurrency, progress=show)
             for warning in said:
                 if issubclass(warning.category, ColumnsDropped):
-                    click.echo(f"note: {warning.message}", err=True)
+                    _log.warning("note: %s", warning.message)
                 else:  # not ours to judge: shown as Python would have shown it
                     warnings.showwarning(
                         warning.message, warning.category, warning.filename, warning.lineno, warning.file, warning.line
