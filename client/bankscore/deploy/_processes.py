@@ -91,6 +91,7 @@ def stop_group(pid: int | None, timeout: float = 15.0) -> None:
     what is left of it after ``timeout`` seconds, and wait until none of it runs."""
     if pid and group_members(pid):
         _signal_group(pid, signal.SIGTERM)
+        _signal_group(pid, signal.SIGCONT)  # a stopped (hung) process acts on SIGTERM only once it runs again
         if not wait_until(lambda: not group_members(pid), timeout=timeout, interval=0.1):
             _signal_group(pid, signal.SIGKILL)
             wait_until(lambda: not group_members(pid), timeout=5, interval=0.05)

@@ -189,6 +189,7 @@ class Supervisor:
 
     def _finish(self) -> int:
         self._signal_server(signal.SIGTERM)  # again: the server may have started after the first one
+        self._signal_server(signal.SIGCONT)  # a hung (stopped) server acts on it only once it runs again
         try:
             self.server.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
