@@ -79,6 +79,7 @@ _LONG_OPTS: Final = [
     "max-time=",
     "help",
     "version",
+    "locustfile",
 ]
 
 # ab flags that bankscore-bench recognises but does not implement, with the reason shown to the user.
@@ -187,6 +188,7 @@ _USAGE_LINES: Final = (
     "    --html FILE          Write a self-contained HTML report",
     "    --timeline           Print the per-second table",
     "    --ab-strict          Reproduce ab's numbers exactly, quirks included",
+    "    --locustfile         Print the path of the shipped locustfile (locust -f PATH) and exit",
 )
 
 
@@ -283,6 +285,7 @@ class AbOptions:
     receive_errors_ok: bool = False  # -r
     show_help: bool = False  # -h / --help: print usage, nothing else was validated
     show_version: bool = False  # -V / --version
+    show_locustfile: bool = False  # --locustfile: print the shipped locustfile's path
     # bankscore-bench's own options, typed but not interpreted here.
     rate: float | None = None
     arrivals: str = "constant"
@@ -632,6 +635,8 @@ def parse_ab_args(argv: Sequence[str], *, prog: str = "bankscore-bench") -> AbOp
             return AbOptions(show_help=True)
         if option in ("-V", "--version"):
             return AbOptions(show_version=True)
+        if option == "--locustfile":
+            return AbOptions(show_locustfile=True)
     for option, value in pairs:
         parser.apply(option, value)
 

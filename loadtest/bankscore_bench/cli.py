@@ -58,6 +58,9 @@ def run_cli(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO
     if options.show_version:
         out.write(f"{PROG} {__version__}: ab's command line and report, on Locust\n")
         return 0
+    if options.show_locustfile:  # for `locust -f "$(bankscore-bench --locustfile)"`
+        out.write(f"{Path(__file__).parent / 'locustfiles' / 'bank_marketing.py'}\n")
+        return 0
     if importlib.util.find_spec("locust") is None or importlib.util.find_spec("numpy") is None:
         err.write(f"{PROG}: {BENCH_EXTRA_HINT}\n")
         return EXIT_FAILED
