@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Final
@@ -33,7 +34,11 @@ def pyfunc_module() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[MODULE_NAME] = module  # before exec: pickle looks classes up by module name
     try:
-        spec.loader.exec_module(module)
+        # MLflow asks every PythonModel subclass for type hints on predict; the module leaves them out on purpose
+        # (MLflow would read them as a schema). MLflow resets the warning filters around that advice, so it is
+        # recorded here and dropped rather than filtered.
+        with warnings.catch_warnings(record=True):
+            spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(MODULE_NAME, None)
         raise

@@ -33,12 +33,14 @@ __all__ = [
     "MODEL_REQUIREMENTS",
     "NO_CODE_PANDAS",
     "ModelVersionInfo",
+    "attach_to_run",
     "export_model_folder",
     "get_model_version",
     "list_model_versions",
     "load_model",
     "log_training",
     "model_requirements",
+    "run_artifact_text",
 ]
 
 MODEL_NAME = "bank-marketing"
@@ -264,6 +266,28 @@ def load_model(ref: str = MODEL_NAME) -> BankMarketingModel:
     if not isinstance(model, BankMarketingModel):
         raise BankscoreError(f"{info.ref} is not a bankscore model (found {type(python_model).__name__})")
     return model
+
+
+def attach_to_run(info: ModelVersionInfo, files: list[Path], artifact_path: str) -> None:
+    """Add files to the artifacts of the run that registered ``info`` (what only exists after registering)."""
+    client = _mlflow().MlflowClient()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            client.log_artifact(info.run_id, str(path), artifact_path=artifact_path)
+
+
+def run_artifact_text(info: ModelVersionInfo, artifact: str) -> str | None:
+    """The text of one artifact of the run that registered ``info``; None when the run has no such file."""
+    mlflow = _mlflow()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            local = mlflow.artifacts.download_artifacts(run_id=info.run_id, artifact_path=artifact, dst_path=tmp)
+        except Exception:
+            return None
+        path = Path(local)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def export_model_folder(ref: str, dest: Path) -> Path:

@@ -1,4 +1,5 @@
-"""The training report: leaderboard (table, CSV, JSON), summary JSON, ROC curve and confusion matrix PNGs."""
+"""The training report: leaderboard (table, CSV, JSON), summary JSON, calibration JSON, and the ROC curve,
+confusion matrix and reliability diagram as PNGs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bankscore.automl._metrics import METRIC_NAMES, PRIMARY_METRIC
+from bankscore.automl._metrics import METRIC_NAMES, PRIMARY_METRIC, Calibration
 from bankscore.automl._search import TrainingResult
 
 __all__ = ["render_leaderboard", "summary", "write_report"]
@@ -19,7 +20,19 @@ _SHORT = {
     "recall_score_weighted": "recall_w",
     "f1_score_weighted": "f1_w",
     "log_loss": "log_loss",
+    "yes_rate": "yes_rate",
 }
+# The leaderboard's columns: the ranking metric, then what it cannot see (how good the probabilities are, and
+# how many rows the 0.5 threshold labels "yes"), then Azure's others.
+_DISPLAYED = (
+    "AUC_weighted",
+    "log_loss",
+    "yes_rate",
+    "accuracy",
+    "precision_score_weighted",
+    "recall_score_weighted",
+    "f1_score_weighted",
+)
 
 
 def summary(result: TrainingResult, dataset_ref: str) -> dict[str, Any]:
@@ -40,6 +53,11 @@ def summary(result: TrainingResult, dataset_ref: str) -> dict[str, Any]:
         "wall_seconds": round(result.wall_seconds, 2),
         "interrupted": result.interrupted,
         "ensemble": result.ensemble_note,
+        "threshold": 0.5,
+        "calibration_error": {
+            "out_of_fold": result.oof_calibration.ece if result.oof_calibration else None,
+            "held_out": result.holdout_calibration.ece if result.holdout_calibration else None,
+        },
         "options": {
             "time_budget": opts.time_budget,
             "max_trials": opts.max_trials,
@@ -54,10 +72,10 @@ def summary(result: TrainingResult, dataset_ref: str) -> dict[str, Any]:
 
 def render_leaderboard(leaderboard: list[dict[str, Any]], limit: int = 15) -> str:
     """A fixed-width table of the top rows, Azure's columns."""
-    head = f"{'rank':>4}  {'algorithm':<20}{'iter':>5}" + "".join(f"{_SHORT[m]:>13}" for m in METRIC_NAMES)
+    head = f"{'rank':>4}  {'algorithm':<20}{'iter':>5}" + "".join(f"{_SHORT[m]:>13}" for m in _DISPLAYED)
     lines = [head + f"{'time_s':>9}"]
     for row in leaderboard[:limit]:
-        cells = "".join(f"{row[m]:>13.4f}" if row.get(m) is not None else f"{'':>13}" for m in METRIC_NAMES)
+        cells = "".join(f"{row[m]:>13.4f}" if row.get(m) is not None else f"{'':>13}" for m in _DISPLAYED)
         time_s = row.get("training_time_s")
         lines.append(
             f"{row['rank']:>4}  {row['algorithm']:<20}{row['iteration']:>5}{cells}"
@@ -69,7 +87,8 @@ def render_leaderboard(leaderboard: list[dict[str, Any]], limit: int = 15) -> st
 
 
 def write_report(result: TrainingResult, out_dir: Path, dataset_ref: str) -> dict[str, Path]:
-    """Write leaderboard.csv/json, summary.json, roc_curve.png and confusion_matrix.png; return their paths."""
+    """Write leaderboard.csv/json, summary.json, calibration.json, roc_curve.png, confusion_matrix.png and
+    calibration.png; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "leaderboard_csv": out_dir / "leaderboard.csv",
@@ -84,11 +103,45 @@ def write_report(result: TrainingResult, out_dir: Path, dataset_ref: str) -> dic
             writer.writerow({**row, "config": json.dumps(row["config"], sort_keys=True)})
     paths["leaderboard_json"].write_text(json.dumps(result.leaderboard, indent=2))
     paths["summary_json"].write_text(json.dumps(summary(result, dataset_ref), indent=2))
+    curves = {
+        name: cal
+        for name, cal in (("out of fold", result.oof_calibration), ("held out", result.holdout_calibration))
+        if cal is not None
+    }
+    if curves:
+        paths["calibration_json"] = out_dir / "calibration.json"
+        paths["calibration_json"].write_text(json.dumps({k: v.to_dict() for k, v in curves.items()}, indent=2))
+        paths["calibration_png"] = out_dir / "calibration.png"
+        _reliability_plot(curves, paths["calibration_png"])
     if result.holdout_truth:
         paths["roc_curve_png"] = out_dir / "roc_curve.png"
         paths["confusion_matrix_png"] = out_dir / "confusion_matrix.png"
         _plots(result, paths["roc_curve_png"], paths["confusion_matrix_png"])
     return paths
+
+
+def _reliability_plot(curves: dict[str, Calibration], path: Path) -> None:
+    """Observed share of "yes" against mean P(yes) per bin: on the diagonal, P(yes) means what it says."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    for name, cal in curves.items():
+        xs = [b.mean_p for b in cal.bins]
+        ys = [b.observed for b in cal.bins]
+        ax.plot(xs, ys, marker="o", label=f"{name} (ECE {cal.ece:.3f}, {cal.rows:,} rows)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("Mean predicted P(yes) in the bin")
+    ax.set_ylabel("Observed share of 'yes'")
+    ax.set_title("Reliability diagram (10 bins)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _plots(result: TrainingResult, roc_path: Path, confusion_path: Path) -> None:

@@ -120,13 +120,17 @@ def _show_scores(state: Any, key: str | None) -> None:
     _step(4, STEPS, "Score real customers with the typed client (bankscore.Client)")
     customers, actual = _customers(state.features, 6)
     results = _score(state.scoring_uri, key, customers)
-    click.echo(f"{'age':>4} {'job':<14}{'month':<6}{'duration':>9}  {'actual':<7}{'P(yes)':>7}  prediction")
+    click.echo(f"{'age':>4} {'job':<14}{'month':<6}{'duration':>9}  {'actual':<7}{'P(yes)':>7}  label")
     for record, truth, p_yes in zip(customers, actual, results, strict=True):
         duration = record.get("duration", "-")
-        guess = "yes" if p_yes >= 0.5 else "no"
+        label = "yes" if p_yes >= 0.5 else "no"
         click.echo(
-            f"{record['age']:>4} {record['job']:<14}{record['month']:<6}{duration:>9}  {truth:<7}{p_yes:>7.3f}  {guess}"
+            f"{record['age']:>4} {record['job']:<14}{record['month']:<6}{duration:>9}  {truth:<7}{p_yes:>7.3f}  {label}"
         )
+    click.echo(
+        "P(yes) is the model's probability that the customer subscribes; its label is 'yes' from P(yes) 0.5, as "
+        "Azure's predict answers. To call the likeliest customers first, rank by P(yes)."
+    )
 
 
 def _measure(state: Any, workspace_home: Path) -> None:

@@ -46,6 +46,11 @@ def print_progress(progress: Any) -> None:
 @click.option("--holdout", type=float, default=0.2, show_default=True, help="Stratified share held out for the report.")
 @click.option("--learner", "learners", multiple=True, help="Learner to try (repeatable; default: all five).")
 @click.option("--no-ensemble", is_flag=True, help="Never build a VotingEnsemble.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Register the model even if it labels every row alike or is no more accurate than always saying 'no'.",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Report folder (default: the workspace's runs/).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train(
@@ -58,14 +63,17 @@ def train(
     holdout: float,
     learners: tuple[str, ...],
     no_ensemble: bool,
+    force: bool,
     output: Path | None,
     as_json: bool,
 ) -> None:
     """AutoML: rank LightGBM, XGBoost, random forest, extra trees and logistic regression by AUC_weighted.
 
     Trains on a registered dataset (registering the shipped training set first if none is), logs the run to
-    MLflow and registers the best model (a VotingEnsemble when it helps) as a new version of bank-marketing.
-    Ctrl-C stops the search after the current trial and registers the best model found so far.
+    MLflow and registers the best model (a VotingEnsemble when it helps) as a new version of bank-marketing,
+    with a model card. A model that labels every row alike, or is no more accurate than always saying "no"
+    (judged out of fold), is not registered unless --force. Ctrl-C stops the search after the current trial and
+    registers the best model found so far.
     """
     require_extra("train")
     from bankscore.automl import DEFAULT_TIME_BUDGET, LEARNERS, TrainOptions
@@ -96,7 +104,7 @@ def train(
     )
     budget = f"{time_budget:g}s" if time_budget is not None else f"{max_trials} trials"
     click.echo(f"AutoML on {version.ref} ({version.rows:,} rows), {cv}-fold CV, budget {budget}, seed {seed}", err=True)
-    trained = train_and_register(version, options, progress=print_progress, report_dir=output)
+    trained = train_and_register(version, options, progress=print_progress, report_dir=output, force=force)
     if trained.result.interrupted:
         click.echo("stopped by Ctrl-C: keeping the best model found so far", err=True)
     if as_json:
@@ -117,17 +125,23 @@ def print_training(trained: Any) -> None:
         f"features   {len(result.model.features)}"
         + (f", excluded {', '.join(result.model.excluded)}" if result.model.excluded else "")
     )
+    cv, oof_cal = result.cv_metrics, result.oof_calibration
     click.echo(
-        f"CV         AUC_weighted {result.cv_metrics['AUC_weighted']:.4f}  accuracy {result.cv_metrics['accuracy']:.4f}"
+        f"CV         AUC_weighted {cv['AUC_weighted']:.4f}  accuracy {cv['accuracy']:.4f}  "
+        f"log loss {cv['log_loss']:.4f}  'yes' {cv.get('yes_rate', 0):.1%}"
+        + (f"  calibration error {oof_cal.ece:.4f}" if oof_cal else "")
     )
     if result.holdout_metrics:
-        h = result.holdout_metrics
+        h, held_cal = result.holdout_metrics, result.holdout_calibration
         click.echo(
             f"held out   AUC_weighted {h['AUC_weighted']:.4f}  accuracy {h['accuracy']:.4f}  "
-            f"({result.holdout_rows:,} rows never seen)"
+            f"log loss {h['log_loss']:.4f}  'yes' {h.get('yes_rate', 0):.1%}"
+            + (f"  calibration error {held_cal.ece:.4f}" if held_cal else "")
+            + f"  ({result.holdout_rows:,} rows never seen)"
         )
+    click.echo(f"label      'yes' when P(yes) >= 0.5; guard {trained.guard.verdict}")
     click.echo(f"time       {result.wall_seconds:.1f}s wall, {len(result.trials)} trials")
-    click.echo(f"report     {report_dir}")
+    click.echo(f"report     {report_dir}  (model card: bankscore models card {registered.ref})")
 
 
 def _model_line(v: Any) -> str:
@@ -186,3 +200,24 @@ def models_show(ref: str, as_json: bool) -> None:
     click.echo(f"training  {v.training_seconds:.1f}s   run {v.run_id}")
     click.echo(f"source    {v.source}")
     sys.stdout.flush()
+
+
+@models.command("card")
+@click.argument("ref", metavar="NAME[:VERSION]", default="bank-marketing")
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+def models_card(ref: str, as_json: bool) -> None:
+    """The model card of one version: data, features, metrics with confidence intervals, calibration,
+    threshold, confusion matrix, the search and the caveats (Markdown, or JSON)."""
+    require_extra("train")
+    from bankscore._exceptions import BankscoreError
+    from bankscore.automl._card import CARD_JSON, CARD_MARKDOWN
+    from bankscore.automl._registry import get_model_version, run_artifact_text
+
+    v = get_model_version(ref)
+    text = run_artifact_text(v, f"report/{CARD_JSON if as_json else CARD_MARKDOWN}")
+    if text is None:
+        raise BankscoreError(
+            f"{v.ref} has no model card: it was registered before bankscore wrote them. "
+            "`bankscore models show` has its metrics; retrain to get a card"
+        )
+    click.echo(text.rstrip("\n"))

@@ -141,11 +141,12 @@ def automl(context: PipelineContext, progress: Progress) -> StepOutput:
 
 def register_model(context: PipelineContext, progress: Progress) -> StepOutput:
     """Log the training run and register the model; the model data (its registry reference) is the output."""
-    from bankscore.automl._registry import log_training
     from bankscore.automl._report import summary
+    from bankscore.automl._workflow import register
 
     assert context.dataset is not None and context.training is not None and context.report_dir is not None
-    registered = log_training(context.training, context.dataset.ref, context.dataset.sha256, context.report_dir)
+    # The registration guard applies: a degenerate model stops the pipeline here, before it is deployed.
+    registered, _ = register(context.training, context.dataset.ref, context.dataset.sha256, context.report_dir)
     context.model = registered
     info = {**summary(context.training, context.dataset.ref), "model": registered.ref}
     write_json(context.report_dir / "summary.json", info)

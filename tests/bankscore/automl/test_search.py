@@ -47,15 +47,27 @@ def test_the_model_scores_records_and_frames_alike(result: TrainingResult, small
     np.testing.assert_allclose(result.model.predict_proba(python_named), from_records)
 
 
-def test_the_chosen_model_is_the_ensemble_only_when_it_beats_the_best_trial(result: TrainingResult) -> None:
-    best_trial = max(t.metrics[PRIMARY_METRIC] for t in result.trials)
+def test_the_chosen_model_is_judged_out_of_fold(result: TrainingResult) -> None:
+    from bankscore.automl import classification_metrics
+
+    assert len(result.oof_p_yes) == len(result.oof_truth) == result.train_rows
+    assert result.cv_metrics == classification_metrics(result.oof_truth, result.oof_p_yes)
+    assert result.oof_calibration is not None and 0 <= result.oof_calibration.ece < 0.1
     if result.model.algorithm == "VotingEnsemble":
         assert result.leaderboard[0]["algorithm"] == "VotingEnsemble"
-        assert "kept" in result.ensemble_note
+        assert "VotingEnsemble kept" in result.ensemble_note
         assert abs(sum(m.weight for m in result.model.members) - 1.0) < 1e-9
     else:
         assert len(result.model.members) == 1
-        assert result.cv_metrics[PRIMARY_METRIC] == best_trial
+        assert "ensemble not kept" in result.ensemble_note
+        # the best trial's configuration, cross-validated again on the ensemble's folds: close to its trial AUC
+        best_trial = max(t.metrics[PRIMARY_METRIC] for t in result.trials)
+        assert abs(result.cv_metrics[PRIMARY_METRIC] - best_trial) < 0.03
+
+
+def test_lightgbm_starts_from_flamls_zero_shot_configuration(result: TrainingResult) -> None:
+    first = next(t for t in result.trials if t.learner == "lgbm")
+    assert first.config["n_estimators"] > 4 and first.config["num_leaves"] > 4  # not FLAML's 4-tree start
 
 
 def test_same_seed_same_leaderboard_and_model(result: TrainingResult, small_dataset: Dataset) -> None:

@@ -73,6 +73,7 @@ def test_train_registers_and_models_reads_back(tmp_path: Path, sample_csv: Path)
     assert summary["excluded"] == ["duration"] and summary["dataset"] == "sample:1"
     assert summary["trials"] == 6
     assert "trial   1" in proc.stderr and "best" in proc.stderr  # progress while searching
+    assert "Add type hints" not in proc.stderr  # no library advice for the user
     report = Path(summary["report"])
     assert {p.name for p in report.iterdir()} >= {
         "leaderboard.csv",
@@ -80,7 +81,32 @@ def test_train_registers_and_models_reads_back(tmp_path: Path, sample_csv: Path)
         "summary.json",
         "roc_curve.png",
         "confusion_matrix.png",
+        "calibration.png",
+        "calibration.json",
+        "model_card.md",
+        "model_card.json",
     }
+    assert summary["guard"]["passed"] is True
+    leaderboard = json.loads((report / "leaderboard.json").read_text())
+    assert all({"AUC_weighted", "log_loss", "yes_rate"} <= set(row) for row in leaderboard)
+    assert 0 < summary["cv_metrics"]["yes_rate"] < 1
+    assert 0 <= summary["calibration_error"]["out_of_fold"] < 0.1
+
+    card = json.loads(_bankscore("models", "card", "bank-marketing:1", "--json", home=home, check=True).stdout)
+    assert card["model"]["ref"] == "bank-marketing:1"
+    assert [e["name"] for e in card["excluded"]] == ["duration"] and "leaks" in card["excluded"][0]["why"]
+    held = card["metrics"]["held_out"]
+    assert sum(held["confusion_matrix"].values()) == summary["holdout_rows"]
+    low, high = held["auc_ci95"]
+    assert low <= summary["holdout_metrics"]["AUC_weighted"] <= high
+    low, high = held["accuracy_ci95"]
+    assert low <= summary["holdout_metrics"]["accuracy"] <= high
+    assert card["metrics"]["reference"]["auc"] == 0.80  # the literature's figure without duration
+    assert card["threshold"]["value"] == 0.5
+    markdown = _bankscore("models", "card", "bank-marketing:1", home=home, check=True).stdout
+    assert markdown.startswith("# Model card: bank-marketing:1")
+    for heading in ("## Data", "## Metrics", "## Threshold", "## Calibration", "## Caveats"):
+        assert heading in markdown
 
     listed = json.loads(_bankscore("models", "list", "--json", home=home, check=True).stdout)
     assert [v["ref"] for v in listed] == ["bank-marketing:1"]
@@ -121,3 +147,29 @@ def test_ctrl_c_stops_the_search_and_registers_the_best_so_far(tmp_path: Path, s
     assert summary["interrupted"] is True
     assert summary["model"] == "bank-marketing:1"
     assert summary["trials"] < 60  # stopped long before the 300 s budget
+
+
+@pytest.mark.slow
+def test_a_model_that_labels_everyone_no_is_refused_unless_forced(tmp_path: Path, sample_csv: Path) -> None:
+    """Trained on the weekday alone, no customer reaches P(yes) 0.5: the guard refuses to register it."""
+    home = tmp_path / "ws"
+    _bankscore("data", "register", str(sample_csv), "--name", "sample", home=home, check=True)
+    from bankscore.features import FEATURE_NAMES
+
+    exclude = [arg for name in FEATURE_NAMES if name != "day_of_week" for arg in ("--exclude", name)]
+    common = ["train", "--dataset", "sample", "--max-trials", "2", "--cv", "3", "--learner", "lgbm", *exclude]
+    refused = _bankscore(*common, "--output", str(tmp_path / "refused"), home=home)
+    assert refused.returncode == 1
+    assert "not registered" in refused.stderr and "labels every row 'no'" in refused.stderr
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert json.loads(_bankscore("models", "list", "--json", home=home, check=True).stdout) == []
+    card = json.loads((tmp_path / "refused" / "model_card.json").read_text())  # the reviewer can still see why
+    assert card["registration_guard"]["passed"] is False and card["model"]["ref"] == "not registered"
+
+    forced = _bankscore(*common, "--force", "--json", home=home)
+    assert forced.returncode == 0, forced.stderr
+    summary = json.loads(forced.stdout)
+    assert summary["model"] == "bank-marketing:1"
+    assert summary["guard"]["forced"] is True and summary["cv_metrics"]["yes_rate"] == 0.0
+    shown = _bankscore("models", "card", "bank-marketing:1", home=home, check=True).stdout
+    assert "failed, registered with --force" in shown
