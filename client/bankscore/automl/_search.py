@@ -481,14 +481,17 @@ def _ensemble(
     """
     losses = automl.best_loss_per_estimator
     ranked = sorted((name for name in losses if np.isfinite(losses[name])), key=lambda name: losses[name])
-    candidates = ranked[:ENSEMBLE_CANDIDATES]
+    candidates = [automl.best_estimator, *(name for name in ranked if name != automl.best_estimator)]
+    candidates = candidates[:ENSEMBLE_CANDIDATES]
     oof: dict[str, np.ndarray[Any, Any]] = {}
     for learner in candidates:
-        if deadline is not None and len(oof) >= 2 and time.monotonic() > deadline:
-            break  # out of budget: blend the candidates scored so far
+        if oof and deadline is not None and time.monotonic() > deadline:
+            break  # out of budget: blend the candidates scored so far (the best single is always scored)
         oof[learner] = _out_of_fold(automl, learner, x=x, y=y, folds=folds, options=options)
     best = automl.best_estimator if automl.best_estimator in oof else next(iter(oof))
     single_metrics = classification_metrics(y, oof[best])
+    if len(oof) < 2:
+        return [best_single], single_metrics, "out of time before a second learner was scored: no ensemble", oof[best]
     candidates = list(oof)
     counts = dict.fromkeys(candidates, 0)
     blend = np.zeros(len(y))
