@@ -57,8 +57,8 @@ DEFAULT_POOL_SIZE = 1000  # distinct bodies; enough that a cache in front of the
 # Records in the whole pool: about 7 MB of bodies and half a second of validation. Without this bound the pool
 # held pool_size x batch_size records (a million at --batch-size 1000: 3.2 GB and 16 s before the first request).
 POOL_RECORDS = 20_000
-# What the local deployment's score script accepts (bankscore.deploy.score_script's DEFAULT_MAX_RECORDS and
-# DEFAULT_MAX_BODY_BYTES; the spec's maxItems). Not imported from there: that module loads numpy and Flask.
+# What the local deployment's score script accepts (bankscore.deploy.bankscore_scoring's DEFAULT_MAX_RECORDS
+# and DEFAULT_MAX_BODY_BYTES; the spec's maxItems). Not imported from there: that module loads numpy and Flask.
 # Larger batches would only measure how fast the server answers 400 or 413.
 MAX_RECORDS_PER_REQUEST = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -2,7 +2,8 @@
 
 ::
 
-    score.py          bankscore.deploy.score_script, copied unchanged
+    score.py          the entry script the server loads (bankscore/deploy/score.py), copied unchanged
+    bankscore_scoring/  the scoring code it runs (bankscore.deploy.bankscore_scoring), copied unchanged
     azureml-models/<model>/<version>/scorer.pkl     the lean learners and category codes
     azureml-models/<model>/<version>/contract.json  features, wire generation, model version, limits
     swagger2.json     served at GET /swagger.json (the server reads these from the app root)
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import pickle
 import platform
+import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,12 +27,13 @@ from typing import Any
 from bankscore._generations import WireGeneration
 from bankscore._pins import installed_pins
 from bankscore.deploy._swagger import swagger_files
-from bankscore.deploy.score_script import ARTIFACT_FILE, CONTRACT_FILE
+from bankscore.deploy.bankscore_scoring.facts import ARTIFACT_FILE, CONTRACT_FILE
 from bankscore.features import FEATURES
 
 __all__ = ["DeploymentFolder", "write_deployment_folder"]
 
 ENTRY_SCRIPT = "score.py"
+SCORING_PACKAGE = "bankscore_scoring"  # beside score.py, which imports it by this name
 # Azure mounts models at azureml-models/<name>/<version>; the server derives the model id it reports to
 # Application Insights from that layout (and logs an error for any other), so the local folder copies it.
 MODELS_ROOT = "azureml-models"
@@ -94,6 +97,19 @@ def _environment_yml(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _copy_scoring_code(folder: Path) -> None:
+    """score.py and the package it runs, as bankscore ships them (the modules only: no caches)."""
+    shipped = resources.files("bankscore.deploy")
+    (folder / ENTRY_SCRIPT).write_bytes(shipped.joinpath(ENTRY_SCRIPT).read_bytes())
+    target = folder / SCORING_PACKAGE
+    if target.is_dir():  # a folder written again: no module of an older release stays behind
+        shutil.rmtree(target)
+    target.mkdir()
+    for module in shipped.joinpath(SCORING_PACKAGE).iterdir():
+        if module.name.endswith(".py"):
+            (target / module.name).write_bytes(module.read_bytes())
+
+
 def write_deployment_folder(
     folder: Path,
     *,
@@ -110,7 +126,7 @@ def write_deployment_folder(
     )
     model_dir = result.model_dir
     model_dir.mkdir(parents=True, exist_ok=True)
-    (folder / ENTRY_SCRIPT).write_bytes(resources.files("bankscore.deploy").joinpath("score_script.py").read_bytes())
+    _copy_scoring_code(folder)
     with (model_dir / ARTIFACT_FILE).open("wb") as fh:
         pickle.dump(artifact, fh, protocol=pickle.HIGHEST_PROTOCOL)
     (model_dir / CONTRACT_FILE).write_text(json.dumps(contract, indent=2) + "\n", encoding="utf-8")

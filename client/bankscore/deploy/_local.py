@@ -55,6 +55,7 @@ import psutil
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
+from bankscore._progress import StepCallback
 from bankscore.deploy._folder import DeploymentFolder
 from bankscore.deploy._gateway import (
     GATEWAY_SECRET_HEADER,
@@ -74,6 +75,8 @@ __all__ = [
     "LocalDeployment",
     "app_insights_environment",
     "check_name",
+    "check_port",
+    "check_privileged_port",
     "deployment_dir",
     "deployment_keys",
     "deployment_problems",
@@ -90,6 +93,8 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 5001  # the server's own default
+# Ports below this are privileged: system services (ssh on 22, http on 80) live there and only root may bind them.
+FIRST_UNPRIVILEGED_PORT = 1024
 # A name that is a plain folder name: no separator, not "." or "..", nothing a shell or a terminal reads.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -282,7 +287,7 @@ def _start_server(
         "SERVICE_NAME": name,
         "SERVICE_VERSION": folder.model_version,
         "GUNICORN_CMD_ARGS": "--no-control-socket",  # gunicorn 27 otherwise shares ~/.gunicorn between servers
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see score_script)
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),  # one thread per worker (see bankscore_scoring)
         **(extra_env or {}),
     }
     env.pop(SECRET_FILE_ENV, None)
@@ -361,6 +366,25 @@ def _can_take(port: int, previous: LocalDeployment | None) -> bool:
         except ProcessLookupError:
             continue
     return True
+
+
+def check_privileged_port(port: int, *, allow_privileged: bool = False) -> None:
+    """Refuse a port below 1024 unless ``allow_privileged``: it is a system service's port, and a typo there
+    (``--port 22`` for 2222) would move a running deployment onto it."""
+    if port < FIRST_UNPRIVILEGED_PORT and not allow_privileged:
+        raise DeployError(
+            f"port {port} is a privileged port (below {FIRST_UNPRIVILEGED_PORT}, where system services listen): "
+            f"pick one from {FIRST_UNPRIVILEGED_PORT} up, or pass --allow-privileged-port to use it anyway"
+        )
+
+
+def check_port(name: str, port: int, *, allow_privileged: bool = False) -> None:
+    """Refuse ``port`` for deployment ``name`` as ``start_local`` would, before anything slow is done: building a
+    release takes seconds (the model is loaded and checked), a port that cannot be taken is said at once."""
+    check_privileged_port(port, allow_privileged=allow_privileged)
+    previous = load_state(name)
+    if not _can_take(port, previous if previous is not None and previous.port == port else None):
+        raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
 
 
 def write_gateway_config(
@@ -443,12 +467,15 @@ def start_local(
     keys: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
     timeout: float = 90.0,
+    progress: StepCallback | None = None,
 ) -> LocalDeployment:
     """Serve ``folder`` with azmlinfsrv on 127.0.0.1:``port``, behind nginx when it is installed.
 
     A running deployment of the same name is replaced: on the same port without downtime (see the module's
-    docstring), on another port by starting the new one and then stopping the old.
+    docstring), on another port by starting the new one and then stopping the old. ``progress`` is called with
+    the name of each step as it starts.
     """
+    step = progress or _no_progress
     nginx = find_nginx()
     if keys and nginx is None:
         raise DeployError("keys need the nginx gateway, and nginx is not installed: apt-get install nginx-light")
@@ -461,18 +488,34 @@ def start_local(
         previous = None
     if previous is not None and previous.port == port:
         if previous.gateway_pid and nginx:
-            return _switch(previous, folder, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout)
+            return _switch(
+                previous, folder, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout, step=step
+            )
+        step("stopping the running server (without nginx it holds the port itself)")
         stop_local(name)  # the server itself holds the public port: it has to go first
         previous = None
     if not port_free(port):
         raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
     state = _start_fresh(
-        folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout, nginx=nginx
+        folder,
+        name=name,
+        port=port,
+        workers=workers,
+        keys=keys,
+        extra_env=extra_env,
+        timeout=timeout,
+        nginx=nginx,
+        step=step,
     )
     if previous is not None:
+        step(f"stopping the previous deployment on port {previous.port}")
         _stop_gateway(deployment_dir(name), previous)
         _stop_server(deployment_dir(name), previous)
     return state
+
+
+def _no_progress(step: str) -> None:
+    """No one asked to hear about the steps."""
 
 
 def _start_fresh(
@@ -485,11 +528,13 @@ def _start_fresh(
     extra_env: dict[str, str] | None,
     timeout: float,
     nginx: str | None,
+    step: StepCallback,
 ) -> LocalDeployment:
     run_dir = deployment_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     backend_port = free_port() if nginx else port
     secret = gateway_secret(run_dir) if keys else None
+    step(f"starting azmlinfsrv ({workers} worker(s)) and waiting for GET / to answer Healthy")
     server = _start_server(
         folder,
         name=name,
@@ -534,6 +579,7 @@ def _switch(
     keys: list[str] | None,
     extra_env: dict[str, str] | None,
     timeout: float,
+    step: StepCallback,
 ) -> LocalDeployment:
     """Replace ``previous`` behind its running nginx: new server, reload, then stop the old server."""
     name, run_dir, master = previous.name, deployment_dir(previous.name), previous.gateway_pid
@@ -544,6 +590,7 @@ def _switch(
     next_log = run_dir / "server.next.log"
     next_log.unlink(missing_ok=True)
     secret = gateway_secret(run_dir) if keys else None
+    step(f"starting the new azmlinfsrv ({workers} worker(s)) beside the running one, waiting for it to answer")
     server = _start_server(
         folder,
         name=name,
@@ -560,6 +607,7 @@ def _switch(
     conf = run_dir / "nginx.conf"
     old_conf = conf.read_text()
     write_gateway_config(run_dir, folder, port=previous.port, backend_port=backend_port, keys=keys, secret=secret)
+    step("switching nginx to the new server (graceful reload)")
     try:
         reload_gateway(master, run_dir, timeout=30)
     except DeployError:
@@ -578,6 +626,7 @@ def _switch(
         gateway_supervisor_pid=previous.gateway_supervisor_pid,
         keys=keys,
     )
+    step("stopping the old server once its requests are answered")
     _stop_server(run_dir, previous)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
     # The running server's log is server.log again (the process keeps its open file across the rename).
     with contextlib.suppress(FileNotFoundError):

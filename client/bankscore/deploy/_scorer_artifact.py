@@ -1,6 +1,6 @@
 """The scorer artifact (``scorer.pkl``) and ``contract.json``: a trained model as the scoring script reads it.
 
-This module writes the artifact; ``score_script.Model`` reads it. FLAML scores through pandas (its
+This module writes the artifact; ``bankscore_scoring.model.Model`` reads it. FLAML scores through pandas (its
 DataTransformer, then each learner's own preprocessing), which costs milliseconds per request. The learners
 themselves only need a float matrix: categorical columns as the category codes FLAML pinned at fit time,
 numeric columns as they are, in the transformer's column order. ``export_scorer`` reduces the model to that
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bankscore.deploy import score_script
+from bankscore.deploy.bankscore_scoring.facts import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RECORDS
+from bankscore.deploy.bankscore_scoring.model import Model
 from bankscore.features import FEATURES, Feature
 
 if TYPE_CHECKING:
@@ -99,8 +100,8 @@ def contract_document(
     generation: str,
     model_version: str,
     model_name: str = "bank-marketing",
-    max_records: int = score_script.DEFAULT_MAX_RECORDS,
-    max_body_bytes: int = score_script.DEFAULT_MAX_BODY_BYTES,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> dict[str, Any]:
     """``contract.json``: the model's features as the feature contract states them, and the serving limits."""
     features: list[Feature] = [f for f in FEATURES if f.wire_name in model.features]
@@ -124,12 +125,10 @@ def contract_document(
     }
 
 
-def lean_model(
-    model: BankMarketingModel, check_records: Sequence[Mapping[str, Any]], **contract: Any
-) -> score_script.Model:
+def lean_model(model: BankMarketingModel, check_records: Sequence[Mapping[str, Any]], **contract: Any) -> Model:
     """The scoring script's model for ``model``, proven on ``check_records`` against FLAML's own scores."""
     document = contract_document(model, **{"generation": "C", "model_version": "0", **contract})
-    lean = score_script.Model(export_scorer(model), document)
+    lean = Model(export_scorer(model), document)
     if check_records:
         rows = list(check_records)
         expected = model.predict_proba(rows)[:, 1]

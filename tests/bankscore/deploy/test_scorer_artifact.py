@@ -10,7 +10,7 @@ import pytest
 from bankscore.automl import BankMarketingModel, TrainOptions, run_automl
 from bankscore.data import Dataset, load_training_data
 from bankscore.deploy._scorer_artifact import TOLERANCE, lean_model
-from bankscore.deploy.score_script import Model
+from bankscore.deploy.bankscore_scoring.model import Model
 
 
 @pytest.fixture(scope="module")

@@ -250,10 +250,10 @@ def test_health_and_spec_media_types_are_what_the_server_answers(generation: Wir
 @pytest.mark.parametrize("generation", GENERATIONS)
 @pytest.mark.parametrize("build", BUILDERS)
 def test_data_holds_one_to_ten_thousand_records(generation: WireGeneration, build: Any) -> None:
-    from bankscore.deploy import score_script
+    from bankscore.deploy.bankscore_scoring import facts
 
     data = data_schema(build(generation))
-    assert (data["minItems"], data["maxItems"]) == (1, 10_000) == (1, score_script.DEFAULT_MAX_RECORDS)
+    assert (data["minItems"], data["maxItems"]) == (1, 10_000) == (1, facts.DEFAULT_MAX_RECORDS)
     assert "(1 to 10,000)" in data["description"]
 
 
