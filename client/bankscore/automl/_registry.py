@@ -9,22 +9,26 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
-import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from bankscore import workspace
 from bankscore._exceptions import BankscoreError
 from bankscore._pins import installed_pins
-from bankscore._refs import pick_version
+from bankscore.automl import _versions
 from bankscore.automl._model import BankMarketingModel
 from bankscore.automl._pyfunc import module_file, pyfunc_module
 from bankscore.automl._search import TrainingResult
+from bankscore.automl._versions import (
+    MODEL_NAME,
+    ModelVersionInfo,
+    get_model_version,
+    list_model_versions,
+    mlflow_client_module,
+)
 from bankscore.features import FEATURES, FeatureKind
 
 __all__ = [
@@ -43,7 +47,6 @@ __all__ = [
     "run_artifact_text",
 ]
 
-MODEL_NAME = "bank-marketing"
 EXPERIMENT_NAME = "bank-marketing-automl"
 
 # MLflow column types of the feature contract's kinds: the wire types of Azure's Swagger (int64, double, string).
@@ -68,43 +71,9 @@ def model_requirements() -> list[str]:
     return [*installed_pins(MODEL_REQUIREMENTS), f"pandas=={pandas}"]
 
 
-@dataclass(frozen=True)
-class ModelVersionInfo:
-    name: str
-    version: int
-    algorithm: str
-    features: list[str]
-    excluded: list[str]
-    metrics: dict[str, float]
-    dataset: str
-    training_seconds: float
-    run_id: str
-    created_at: int  # ms since the epoch, as MLflow records it
-    source: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ref": self.ref}
-
-
 def _mlflow() -> Any:
     """Import MLflow pointed at the workspace store (MLflow's import is slow, so only when needed)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow warns about optional parts (e.g. pydantic settings) at import
-        import mlflow
-    # MLflow narrates database migrations and registrations at INFO; bankscore prints its own summary.
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.ERROR)
-    user_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(workspace.tracking_uri())
-    if user_uri is None:
-        # set_tracking_uri also exports MLFLOW_TRACKING_URI; left there, it would pin this process and its
-        # children to this workspace even after BANKSCORE_HOME changes, and look like the user's own choice.
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    return mlflow
+    return mlflow_client_module()
 
 
 def _experiment_id(mlflow: Any) -> str:
@@ -219,38 +188,6 @@ def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, 
     return get_model_version(f"{MODEL_NAME}:{version}")
 
 
-def _info(version: Any) -> ModelVersionInfo:
-    tags = dict(version.tags or {})
-    metrics = json.loads(tags.get("metrics", "{}"))
-    flat = {f"cv_{k}": v for k, v in metrics.get("cv", {}).items()}
-    flat.update({f"holdout_{k}": v for k, v in metrics.get("holdout", {}).items()})
-    return ModelVersionInfo(
-        name=version.name,
-        version=int(version.version),
-        algorithm=tags.get("algorithm", ""),
-        features=json.loads(tags.get("features", "[]")),
-        excluded=json.loads(tags.get("excluded", "[]")),
-        metrics=flat,
-        dataset=tags.get("dataset", ""),
-        training_seconds=float(tags.get("training_seconds", "0")),
-        run_id=version.run_id or "",
-        created_at=int(version.creation_timestamp or 0),
-        source=version.source or "",
-    )
-
-
-def list_model_versions(name: str = MODEL_NAME) -> list[ModelVersionInfo]:
-    """Every registered version of ``name``, oldest first."""
-    client = _mlflow().MlflowClient()
-    versions = client.search_model_versions(f"name = '{name}'")
-    return sorted((_info(v) for v in versions), key=lambda v: v.version)
-
-
-def get_model_version(ref: str = MODEL_NAME) -> ModelVersionInfo:
-    """``name`` (the latest version) or ``name:version``."""
-    return pick_version(ref, list_model_versions, what="model", hint="run `bankscore train` first")
-
-
 def load_model(ref: str = MODEL_NAME) -> BankMarketingModel:
     """Load a registered model, ready to score."""
     info = get_model_version(ref)
@@ -279,15 +216,7 @@ def attach_to_run(info: ModelVersionInfo, files: list[Path], artifact_path: str)
 
 def run_artifact_text(info: ModelVersionInfo, artifact: str) -> str | None:
     """The text of one artifact of the run that registered ``info``; None when the run has no such file."""
-    mlflow = _mlflow()
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            local = mlflow.artifacts.download_artifacts(run_id=info.run_id, artifact_path=artifact, dst_path=tmp)
-        except Exception:
-            return None
-        path = Path(local)
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+    return _versions.run_artifact_text(info.run_id, artifact)
 
 
 def export_model_folder(ref: str, dest: Path) -> Path:

@@ -167,7 +167,7 @@ def models() -> None:
 def models_list(name: str, as_json: bool) -> None:
     """Every registered version."""
     require_extra("train")
-    from bankscore.automl._registry import list_model_versions
+    from bankscore.automl._versions import list_model_versions
 
     versions = list_model_versions(name)
     if as_json:
@@ -185,7 +185,7 @@ def models_list(name: str, as_json: bool) -> None:
 def models_show(ref: str, as_json: bool) -> None:
     """One version: algorithm, features, metrics, dataset, training time."""
     require_extra("train")
-    from bankscore.automl._registry import get_model_version
+    from bankscore.automl._versions import get_model_version
 
     v = get_model_version(ref)
     if as_json:
@@ -211,10 +211,10 @@ def models_card(ref: str, as_json: bool) -> None:
     require_extra("train")
     from bankscore._exceptions import BankscoreError
     from bankscore.automl._card import CARD_JSON, CARD_MARKDOWN
-    from bankscore.automl._registry import get_model_version, run_artifact_text
+    from bankscore.automl._versions import get_model_version, run_artifact_text
 
     v = get_model_version(ref)
-    text = run_artifact_text(v, f"report/{CARD_JSON if as_json else CARD_MARKDOWN}")
+    text = run_artifact_text(v.run_id, f"report/{CARD_JSON if as_json else CARD_MARKDOWN}")
     if text is None:
         raise BankscoreError(
             f"{v.ref} has no model card: it was registered before bankscore wrote them. "
