@@ -62,7 +62,7 @@ def _bench(report: str) -> subprocess.CompletedProcess[str]:
 def _ensure_model(time_budget: float, retrain: bool) -> str:
     """Steps 1 and 2: register the data; train unless a model is registered. Returns the model's ref."""
     from bankscore.automl import TrainOptions
-    from bankscore.automl._registry import get_model_version, list_model_versions
+    from bankscore.automl._versions import get_model_version, list_model_versions
     from bankscore.automl._workflow import train_and_register
     from bankscore.cli._train import print_progress
     from bankscore.data import register_dataset
@@ -83,34 +83,38 @@ def _ensure_model(time_budget: float, retrain: bool) -> str:
     return trained.registered.ref
 
 
-def _deploy(model_ref: str, port: int) -> tuple[Any, str | None]:
-    """Step 3: serve the model on 127.0.0.1, behind the key gateway when nginx is there."""
-    from bankscore._generations import WireGeneration
-    from bankscore.deploy._gateway import find_nginx
-    from bankscore.deploy._local import (
-        deployment_keys,
-        free_port,
-        load_state,
-        port_free,
-        read_keys,
-        start_local,
-        stop_local,
-    )
-    from bankscore.deploy._release import build_release
+def _pick_port(port: int, allow_privileged: bool) -> int:
+    """The demo's port, settled before anything slow runs: a busy one is swapped for a free one at once."""
+    from bankscore.deploy._local import check_privileged_port, free_port, load_state, port_free
 
-    _step(3, STEPS, "Deploy locally on the Azure ML inference server")
+    check_privileged_port(port, allow_privileged=allow_privileged)
     running = load_state(NAME)
     if not port_free(port) and (running is None or running.port != port):
         free = free_port()
         click.echo(f"port {port} is busy; using {free}", err=True)
-        port = free
+        return free
+    return port
+
+
+def _deploy(model_ref: str, port: int) -> tuple[Any, str | None]:
+    """Step 3: serve the model on 127.0.0.1, behind the key gateway when nginx is there."""
+    from bankscore._generations import WireGeneration
+    from bankscore._progress import StderrSteps
+    from bankscore.deploy._gateway import find_nginx
+    from bankscore.deploy._local import deployment_keys, load_state, read_keys, start_local, stop_local
+    from bankscore.deploy._release import build_release
+
+    _step(3, STEPS, "Deploy locally on the Azure ML inference server")
+    running = load_state(NAME)
     keys = deployment_keys(NAME) if find_nginx() else None  # the deployment's keys, kept across demo runs
     if keys is None:
         click.echo("nginx is not installed: serving without keys (apt-get install nginx-light adds them)", err=True)
-    folder = build_release(model_ref, generation=WireGeneration.C, name=NAME)
-    if running is not None:
-        stop_local(NAME)
-    state = start_local(folder, name=NAME, port=port, keys=keys)
+    with StderrSteps() as steps:
+        folder = build_release(model_ref, generation=WireGeneration.C, name=NAME, progress=steps)
+        if running is not None:
+            steps("stopping the previous demo deployment")
+            stop_local(NAME)
+        state = start_local(folder, name=NAME, port=port, keys=keys, progress=steps)
     click.echo(f"serving {state.model_name}:{state.model_version} at {state.scoring_uri}", err=True)
     return state, read_keys(NAME)["primary"] if keys else None
 
@@ -158,9 +162,10 @@ def _measure(state: Any, workspace_home: Path) -> None:
 
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--allow-privileged-port", is_flag=True, help="Allow a --port below 1024.")
 @click.option("--time-budget", type=float, default=DEMO_BUDGET, show_default=True, help="AutoML seconds if training.")
 @click.option("--retrain", is_flag=True, help="Train a new model even if one is registered.")
-def demo(port: int, time_budget: float, retrain: bool) -> None:
+def demo(port: int, allow_privileged_port: bool, time_budget: float, retrain: bool) -> None:
     """Train, deploy locally, score and measure, with no account, key or network.
 
     Registers the shipped Bank Marketing data, trains a model with AutoML if none is registered yet,
@@ -171,6 +176,7 @@ def demo(port: int, time_budget: float, retrain: bool) -> None:
     require_extra("serve")
     from bankscore import workspace
 
+    port = _pick_port(port, allow_privileged_port)  # before training: a port problem is said at once
     model_ref = _ensure_model(time_budget, retrain)
     state, key = _deploy(model_ref, port)
     _show_scores(state, key)

@@ -33,6 +33,7 @@ def deploy() -> None:
 @click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
 @_NAME
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+@click.option("--allow-privileged-port", is_flag=True, help="Allow a --port below 1024 (where system services listen).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server worker processes.")
 @GENERATION_OPTION
 @click.option(
@@ -46,6 +47,7 @@ def local_command(
     model_ref: str,
     name: str,
     port: int,
+    allow_privileged_port: bool,
     workers: int,
     generation: str,
     key: str | None,
@@ -59,22 +61,45 @@ def local_command(
     Replaces a running deployment of the same name. With --key or --auth, nginx checks keys in front of
     the server as Azure's front end does (401 for a missing or wrong key, 400 without "Bearer "). Keys
     belong to the deployment: a redeploy keeps them; `bankscore deploy keys --regenerate` changes one.
+    A port below 1024 needs --allow-privileged-port.
     """
     require_extra("train")
     require_extra("serve")
     from bankscore._generations import WireGeneration
-    from bankscore.deploy._local import app_insights_environment, deployment_keys, load_state, start_local
+    from bankscore._progress import StderrSteps
+    from bankscore.deploy._local import (
+        app_insights_environment,
+        check_name,
+        check_port,
+        deployment_keys,
+        load_state,
+        start_local,
+    )
     from bankscore.deploy._release import build_release
 
+    check_name(name)
+    check_port(name, port, allow_privileged=allow_privileged_port)  # at once, not after building a release
     extra_env = app_insights_environment(app_insights) if app_insights else {}
     keys = deployment_keys(name, primary=key) if key or auth else None
-    click.echo(f"building the deployment of {model_ref} (generation {generation})", err=True)
-    folder = build_release(model_ref, generation=WireGeneration(generation), name=name)
-    if load_state(name) is not None:
+    running = load_state(name)
+    if running is not None and running.port != port:
+        click.echo(f"moving the running deployment {name!r} from port {running.port} to port {port}", err=True)
+    elif running is not None:
         # start_local replaces it: new server first, then nginx switches to it, then the old one stops.
-        click.echo(f"replacing the running deployment {name!r}", err=True)
-    click.echo(f"starting azmlinfsrv with {workers} worker(s) on 127.0.0.1:{port}", err=True)
-    state = start_local(folder, name=name, port=port, workers=workers, keys=keys, extra_env=extra_env, timeout=timeout)
+        click.echo(f"replacing the running deployment {name!r} on port {port}", err=True)
+    click.echo(f"deploying {model_ref} (generation {generation}) on 127.0.0.1:{port}", err=True)
+    with StderrSteps() as steps:
+        folder = build_release(model_ref, generation=WireGeneration(generation), name=name, progress=steps)
+        state = start_local(
+            folder,
+            name=name,
+            port=port,
+            workers=workers,
+            keys=keys,
+            extra_env=extra_env,
+            timeout=timeout,
+            progress=steps,
+        )
     if as_json:
         click.echo(json.dumps(state.to_dict(), indent=2))
         return

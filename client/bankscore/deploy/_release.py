@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bankscore._generations import WireGeneration
+from bankscore._progress import StepCallback
 from bankscore.deploy._folder import DeploymentFolder, write_deployment_folder
 from bankscore.deploy._local import check_name, deployment_dir
 from bankscore.deploy._scorer_artifact import contract_document, export_scorer, lean_model
@@ -21,14 +22,23 @@ def build_release(
     generation: WireGeneration,
     name: str,
     folder: Path | None = None,
+    progress: StepCallback | None = None,
 ) -> DeploymentFolder:
-    """Load ``model_ref`` from the registry, prove the lean scorer on real rows, and write the folder."""
+    """Load ``model_ref`` from the registry, prove the lean scorer on real rows, and write the folder.
+
+    ``progress`` is called with the name of each step as it starts.
+    """
     check_name(name)  # it becomes a path below, and a service name in the folder
-    from bankscore.automl._registry import get_model_version, load_model
+    from bankscore.automl._versions import get_model_version
+
+    info = get_model_version(model_ref)  # an unknown model is said before MLflow and the learners are imported
+    step = progress or (lambda _: None)
+    step(f"loading {info.ref} from the registry")
+    from bankscore.automl._registry import load_model
     from bankscore.data import load_training_data
 
-    info = get_model_version(model_ref)
     model = load_model(info.ref)
+    step(f"checking the scoring script against the model on {CHECK_ROWS:,} shipped rows")
     rows = [r for _, r in zip(range(CHECK_ROWS), load_training_data().records(), strict=False)]
     lean_model(model, rows)  # raises if the scoring script would not reproduce the model's own scores
     contract = contract_document(
@@ -37,4 +47,5 @@ def build_release(
     if folder is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         folder = deployment_dir(name) / "releases" / f"v{info.version}-{generation.value}-{stamp}"
+    step("writing the release folder")
     return write_deployment_folder(folder, artifact=export_scorer(model), contract=contract, name=name)
