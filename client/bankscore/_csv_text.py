@@ -15,7 +15,18 @@ from pathlib import Path
 
 from bankscore._exceptions import DataError
 
-__all__ = ["CsvLines", "read_data_file"]
+__all__ = ["CsvLines", "read_data_file", "unreadable_file"]
+
+
+def unreadable_file(path: Path, error: OSError) -> DataError:
+    """The error for a file that cannot be read at all: what is wrong with the path, not with the data."""
+    if isinstance(error, FileNotFoundError):
+        reason = f"no such file: {path}"
+    elif isinstance(error, IsADirectoryError):
+        reason = f"not a file but a folder: {path}"
+    else:
+        reason = f"cannot read {path}: {error.strerror or error}"
+    return DataError(str(path), unreadable=reason)
 
 
 def read_data_file(path: Path) -> bytes:
@@ -23,7 +34,7 @@ def read_data_file(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(str(path), column_problems=[f"cannot read the file: {exc.strerror or exc}"]) from None
+        raise unreadable_file(path, exc) from None
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)

@@ -89,11 +89,14 @@ class DataError(BankscoreError):
     row_problems: list[RowProblems] = field(default_factory=list)
     bad_row_count: int = 0
     row_count: int = 0
+    unreadable: str | None = None  # why the file could not be read at all ("no such file: data.csv")
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        if self.unreadable is not None:  # nothing was read, so nothing can be said about the contract
+            return self.unreadable
         parts = [f"{self.source} does not fit the Bank Marketing feature contract; nothing was loaded."]
         if self.column_problems:
             parts.append("Columns:")

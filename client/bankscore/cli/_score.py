@@ -25,6 +25,7 @@ _log = logging.getLogger("bankscore.cli")  # printed by the `bankscore` group's 
 
 def _read_records(source: str) -> Any:
     """Records from a CSV or JSON file, or from stdin (``-``): read as they are, checked by the client."""
+    from bankscore._csv_text import unreadable_file
     from bankscore._records import csv_rows
 
     if source == "-":
@@ -33,8 +34,13 @@ def _read_records(source: str) -> Any:
             return _json_records(raw, "<stdin>")
         return csv_rows(raw, "<stdin>")
     path = Path(source)
+    try:  # a path that cannot be read is said before any endpoint is asked for anything
+        with path.open("rb") as fh:
+            head = fh.read() if path.suffix.lower() == ".json" else b""
+    except OSError as exc:
+        raise unreadable_file(path, exc) from None
     if path.suffix.lower() == ".json":
-        return _json_records(path.read_bytes(), str(path))
+        return _json_records(head, str(path))
     return path  # the client reads CSV files itself, the same way for every caller
 
 

@@ -153,8 +153,10 @@ def test_ragged_rows_empty_files_and_missing_label(tmp_path: Path, rows: list[di
         load_csv(write_csv(tmp_path / "header.csv", [], HEADER))
     with pytest.raises(DataError, match="the label 'y' is missing"):
         load_csv(write_csv(tmp_path / "nolabel.csv", rows, list(FEATURE_NAMES)), require_label=True)
-    with pytest.raises(DataError, match="cannot read the file"):
+    with pytest.raises(DataError, match=r"^no such file: .*nope\.csv$"):  # the path is wrong, not the data
         load_csv(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match=r"^not a file but a folder: "):
+        load_csv(tmp_path)
     (tmp_path / "latin1.csv").write_bytes(",".join(HEADER).encode() + b"\n\xe9\n")
     with pytest.raises(DataError, match="not UTF-8"):
         load_csv(tmp_path / "latin1.csv")
