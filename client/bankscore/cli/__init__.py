@@ -11,6 +11,7 @@ from bankscore._exceptions import BankscoreError
 from bankscore._version import __version__
 from bankscore.cli._data import data
 from bankscore.cli._demo import demo
+from bankscore.cli._examples import examples
 from bankscore.cli._deploy import deploy
 from bankscore.cli._pipeline import pipeline
 from bankscore.cli._score import score
@@ -81,3 +82,4 @@ main.add_command(deploy)
 main.add_command(swagger)
 main.add_command(score)
 main.add_command(pipeline)
+main.add_command(examples)

@@ -111,3 +111,37 @@ def list_command(as_json: bool) -> None:
         click.echo("no datasets registered yet: `bankscore data register`")
     for v in versions:
         click.echo(f"{v.ref:<28}{v.rows:>8,} rows  sha256 {v.sha256[:12]}  {v.registered_at}  {v.source}")
+
+
+@data.command("sample")
+@click.option("--rows", type=click.IntRange(1, None), default=60, show_default=True, help="How many customers.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which rows: the same seed, the same rows.")
+@click.option("--label/--no-label", default=False, show_default=True, help="Keep the label column y.")
+@click.option("--sep", type=click.Choice([",", ";"]), default=",", show_default=True, help="Field separator.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="CSV to write (default: stdout).")
+def sample_command(rows: int, seed: int, label: bool, sep: str, output: Path | None) -> None:
+    """Write real customers from the shipped training set as a CSV file to score, check or load.
+
+    Rows are drawn at random (``--seed``) without repeats, in the shipped file's order; without --label the
+    file holds the 20 features only, as a scoring request does.
+    """
+    import csv
+    import io
+    import random
+
+    shipped = load_training_data()
+    total = len(shipped)
+    if rows > total:
+        raise click.BadParameter(f"the shipped data has {total:,} rows", param_hint="--rows")
+    keep = set(random.Random(seed).sample(range(total), rows))  # noqa: S311 - picking rows, not a secret
+    chosen = (r for i, r in enumerate(shipped.records(with_label=label)) if i in keep)
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=sep, lineterminator="\n")
+    header = [f.wire_name for f in FEATURES] + ([LABEL.name] if label else [])
+    writer.writerow(header)
+    writer.writerows([record[name] for name in header] for record in chosen)
+    if output is None:
+        click.echo(text.getvalue(), nl=False)
+        return
+    output.write_text(text.getvalue(), encoding="utf-8")
+    click.echo(f"wrote {rows:,} customers{' with their label' if label else ''} to {output}", err=True)
