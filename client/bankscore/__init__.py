@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from bankscore._bank_marketing_record import BankMarketingRecord
     from bankscore._base import SpecBinding
     from bankscore._client import Client
+    from bankscore._compare import CompareResult, compare
     from bankscore._records import ColumnsDropped, LabelColumnDropped
     from bankscore._retry import RetryPolicy
 
@@ -63,6 +64,8 @@ _LAZY = {
     "AsyncClient": "bankscore._async_client",
     "BankMarketingRecord": "bankscore._bank_marketing_record",
     "Client": "bankscore._client",
+    "compare": "bankscore._compare",
+    "CompareResult": "bankscore._compare",
     "RetryPolicy": "bankscore._retry",
     "SpecBinding": "bankscore._base",
     "LabelColumnDropped": "bankscore._records",
@@ -97,6 +100,7 @@ __all__ = [
     "BankscoreError",
     "Client",
     "ColumnsDropped",
+    "CompareResult",
     "DataError",
     "Feature",
     "FeatureKind",
@@ -125,4 +129,5 @@ __all__ = [
     "ValueProblem",
     "WireGeneration",
     "__version__",
+    "compare",
 ]

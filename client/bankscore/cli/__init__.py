@@ -9,6 +9,7 @@ import click
 
 from bankscore._exceptions import BankscoreError
 from bankscore._version import __version__
+from bankscore.cli._compare import compare
 from bankscore.cli._data import data
 from bankscore.cli._demo import demo
 from bankscore.cli._examples import examples
@@ -81,5 +82,6 @@ main.add_command(models)
 main.add_command(deploy)
 main.add_command(swagger)
 main.add_command(score)
+main.add_command(compare)
 main.add_command(pipeline)
 main.add_command(examples)

@@ -13,6 +13,7 @@ _MODULES = {
     "serve": ("azureml_inference_server_http",),
     "bench": ("locust",),
     "azure": ("azure.identity",),
+    "compare": ("numpy", "scipy"),
 }
 
 
