@@ -37,7 +37,8 @@ def print_progress(progress: Any) -> None:
     type=float,
     default=None,
     metavar="SECONDS",
-    help="Search time, ensembling included (default 150; the whole run stays under 3 minutes on 2 cores).",
+    help="Search budget in seconds, ensembling included (default 150). Loading, the hold-out scoring, the "
+    "report and the registration come on top: on a busy machine the whole run can take minutes longer.",
 )
 @click.option("--max-trials", type=click.IntRange(min=1), help="Stop after N trials (alone: exactly reproducible).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, search and learners.")
