@@ -44,10 +44,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             assert step in out
         assert "registered bank-marketing:1" in out
         assert f"http://127.0.0.1:{port}/score" in out
-        after_header = proc.stdout.split("prediction\n", 1)[1].splitlines()
+        after_header = proc.stdout.split("P(yes)  label\n", 1)[1].splitlines()
         table = after_header[:6]
-        assert after_header[6].split() == ["Complete", "requests:", "2000"]  # bankscore-bench's ab report
-        assert after_header[7].split() == ["Failed", "requests:", "0"]
+        assert after_header[6].startswith("P(yes) is the model's probability")  # what the two columns mean
+        assert after_header[7].split() == ["Complete", "requests:", "2000"]  # bankscore-bench's ab report
+        assert after_header[8].split() == ["Failed", "requests:", "0"]
         assert (tmp_path / "ws" / "bench" / "demo.html").is_file()
         assert {line.split()[-3] for line in table} == {"yes", "no"}  # the actual column holds both outcomes
         assert "p50" in out and "bankscore deploy stop" in out
