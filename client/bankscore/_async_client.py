@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from bankscore._auth import TokenCredential
-from bankscore._base import DEFAULT_TIMEOUT, MAX_BODY_BYTES, BaseClient, R, Run, batches, outcome
+from bankscore._base import DEFAULT_TIMEOUT, MAX_REQUEST_BODY_BYTES, BaseClient, R, Run, batches, outcome
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
@@ -52,7 +52,7 @@ class AsyncClient(BaseClient[R]):
         model_deployment: str | None = None,
         credential: TokenCredential | None = None,
         classes: tuple[str, str] = CLASSES,
-        max_body_bytes: int | None = MAX_BODY_BYTES,
+        max_body_bytes: int | None = MAX_REQUEST_BODY_BYTES,
         drop_unknown: bool = False,
         strict: bool = False,
     ) -> None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import httpx
 
-__all__ = ["AZURE_ML_SCOPE", "REFRESH_MARGIN", "TokenAuth", "TokenCredential"]
+__all__ = ["AZURE_ML_SCOPE", "REFRESH_MARGIN", "FixedToken", "TokenAuth", "TokenCredential"]
 
 AZURE_ML_SCOPE: Final = "https://ml.azure.com/.default"  # the data-plane audience of online endpoints
 # azure-core's own BearerTokenCredentialPolicy refreshes five minutes before expiry: a request in flight must
@@ -36,8 +37,30 @@ class TokenCredential(Protocol):
     def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
 
 
+class FixedToken:
+    """A bearer token the caller already has, as a credential: it never expires, so it is fetched once."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "FixedToken(<hidden>)"
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        return _AccessToken(self._token, math.inf)
+
+
+class _AccessToken(NamedTuple):
+    token: str
+    expires_on: float
+
+
 class TokenAuth(httpx.Auth):
-    """httpx authentication that sends a credential's bearer token and renews it before it expires."""
+    """httpx authentication that sends a credential's bearer token and renews it before it expires.
+
+    ``on_failure`` turns an exception of the credential's ``get_token`` into the caller's own error (the
+    credential's message may say more than a user should see); without it the exception goes up as it is.
+    """
 
     def __init__(
         self,
@@ -46,10 +69,14 @@ class TokenAuth(httpx.Auth):
         *,
         refresh_margin: float = REFRESH_MARGIN,
         clock: Callable[[], float] | None = None,
+        on_failure: Callable[[Exception], Exception] | None = None,
     ) -> None:
         if not callable(getattr(credential, "get_token", None)):
             raise TypeError(f"credential must have get_token(*scopes), like azure-identity's; got {credential!r}")
         self._credential = credential
+        # A 401 is worth one more try only where the credential can give another token.
+        self._renewable = not isinstance(credential, FixedToken)
+        self._on_failure = on_failure
         self._scope = scope
         self._margin = refresh_margin
         self._clock = clock
@@ -71,14 +98,14 @@ class TokenAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._sync_token(force=False)}"
         response = yield request
-        if response.status_code == 401:  # revoked or clock skew: one new token, one more try
+        if response.status_code == 401 and self._renewable:  # revoked or clock skew: one new token, one more try
             request.headers["Authorization"] = f"Bearer {self._sync_token(force=True)}"
             yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         request.headers["Authorization"] = f"Bearer {await self._async_token(force=False)}"
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and self._renewable:
             request.headers["Authorization"] = f"Bearer {await self._async_token(force=True)}"
             yield request
 
@@ -95,7 +122,7 @@ class TokenAuth(httpx.Auth):
         with self._lock:
             token = None if force else self._valid()
             if token is None:
-                result = self._credential.get_token(self._scope)
+                result = self._fetch()
                 if inspect.isawaitable(result):
                     close = getattr(result, "close", None)
                     if callable(close):
@@ -103,6 +130,14 @@ class TokenAuth(httpx.Auth):
                     raise TypeError("an async credential (azure.identity.aio) needs bankscore.AsyncClient")
                 token = self._keep(result)
             return token
+
+    def _fetch(self) -> Any:
+        try:
+            return self._credential.get_token(self._scope)
+        except Exception as exc:
+            if self._on_failure is None:
+                raise
+            raise self._on_failure(exc) from None
 
     async def _async_token(self, *, force: bool) -> str:
         if self._async_lock is None:

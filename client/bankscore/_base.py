@@ -38,6 +38,7 @@ from bankscore._exceptions import (
     redact_userinfo,
     status_error,
 )
+from bankscore._facts import DEPLOYMENT_HEADER
 from bankscore._generations import WireGeneration
 from bankscore._progress import ProgressCallback
 from bankscore._records import RecordCodec
@@ -68,7 +69,7 @@ from bankscore._wire import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "MAX_BODY_BYTES",
+    "MAX_REQUEST_BODY_BYTES",
     "BaseClient",
     "Run",
     "SpecBinding",
@@ -82,8 +83,7 @@ R = TypeVar("R", bound=BaseModel, default=BankMarketingRecord)
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 # Azure's documented request payload limit for online endpoints is 1.5 MB (413 above it); predict_many splits a
 # batch whose body would be larger, so callers need not know the records' encoded size.
-MAX_BODY_BYTES: Final = 1_500_000
-_DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
+MAX_REQUEST_BODY_BYTES: Final = 1_500_000
 # D's container answers every script error with this generic 500 and this header (the cloud makes it a 424).
 _FUNCTION_FAILED_HEADER: Final = "x-ms-run-function-failed"
 _NO_CODE_HINT: Final = (
@@ -141,7 +141,7 @@ class BaseClient(Generic[R]):
         model_deployment: str | None = None,
         credential: TokenCredential | None = None,
         classes: tuple[str, str] = CLASSES,
-        max_body_bytes: int | None = MAX_BODY_BYTES,
+        max_body_bytes: int | None = MAX_REQUEST_BODY_BYTES,
         drop_unknown: bool = False,
         strict: bool = False,
     ) -> None:
@@ -189,7 +189,7 @@ class BaseClient(Generic[R]):
             if not model_deployment.strip():
                 raise ValueError("model_deployment must name a deployment of the endpoint")
             # Pins one deployment of a managed endpoint, past its traffic rules (blue/green testing).
-            self._headers[_DEPLOYMENT_HEADER] = model_deployment
+            self._headers[DEPLOYMENT_HEADER] = model_deployment
         self.model_deployment = model_deployment
 
     @property

@@ -18,7 +18,7 @@ from typing import Any, Self
 import httpx
 
 from bankscore._auth import TokenCredential
-from bankscore._base import DEFAULT_TIMEOUT, MAX_BODY_BYTES, BaseClient, R, Run, batches, outcome
+from bankscore._base import DEFAULT_TIMEOUT, MAX_REQUEST_BODY_BYTES, BaseClient, R, Run, batches, outcome
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError, ScoringInterrupted
 from bankscore._generations import WireGeneration
@@ -72,7 +72,7 @@ class Client(BaseClient[R]):
         model_deployment: str | None = None,
         credential: TokenCredential | None = None,
         classes: tuple[str, str] = CLASSES,
-        max_body_bytes: int | None = MAX_BODY_BYTES,
+        max_body_bytes: int | None = MAX_REQUEST_BODY_BYTES,
         drop_unknown: bool = False,
         strict: bool = False,
     ) -> None:

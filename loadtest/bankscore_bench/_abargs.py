@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
+from bankscore._facts import DEPLOYMENT_HEADER
+
 __all__ = [
     "AB_VERSION",
     "DEFAULT_MAX_TIME_S",
@@ -121,7 +123,7 @@ _FILE_OPTIONS: Final[dict[str, str]] = {
 
 _GENERATIONS: Final = ("A", "B", "C", "D", "auto")
 # The header that pins one deployment of an Azure ML managed online endpoint, past its traffic rules.
-MODEL_DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
+MODEL_DEPLOYMENT_HEADER: Final = DEPLOYMENT_HEADER
 _ARRIVALS: Final = ("constant", "poisson")
 # RFC 9110 token: what a method name or header name may contain.
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

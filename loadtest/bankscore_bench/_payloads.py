@@ -14,7 +14,8 @@ The pool is small whatever ``-n`` is: at most ``pool_size`` bodies, at most ``PO
 them, and never more bodies than requests, so set-up time and memory stay bounded (request ``i`` gets body
 ``i % len(pool)``, and body ``j`` is the same for a seed whatever the pool's size). Each distinct record is
 validated once, however many bodies it lands in. A batch the endpoint would refuse (over
-``MAX_RECORDS_PER_REQUEST`` records or ``MAX_BODY_BYTES`` bytes) is refused here, before anything is built.
+``MAX_RECORDS_PER_REQUEST`` records or ``DEPLOYMENT_MAX_BODY_BYTES`` bytes) is refused here, before anything
+is built.
 
 ``ScoringChecker`` decodes a 2xx body with the client's decoder; a body that is not a result for the records
 sent is a ``BAD_BODY`` failure, so ab's ``Failed requests`` counts wrong answers, not only broken connections.
@@ -33,13 +34,14 @@ from pydantic import BaseModel
 
 from bankscore._bank_marketing_record import BankMarketingRecord
 from bankscore._exceptions import ScoringError
+from bankscore._facts import DEPLOYMENT_HEADER, DEPLOYMENT_MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST
 from bankscore._generations import WireGeneration
 from bankscore._records import ColumnsDropped, RecordCodec
 from bankscore._wire import PREDICT, PREDICT_PROBA, DecodeError, decode_predictions, supports_proba
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
-    "MAX_BODY_BYTES",
+    "DEPLOYMENT_MAX_BODY_BYTES",
     "MAX_RECORDS_PER_REQUEST",
     "POOL_RECORDS",
     "Payload",
@@ -57,11 +59,8 @@ DEFAULT_POOL_SIZE = 1000  # distinct bodies; enough that a cache in front of the
 # Records in the whole pool: about 7 MB of bodies and half a second of validation. Without this bound the pool
 # held pool_size x batch_size records (a million at --batch-size 1000: 3.2 GB and 16 s before the first request).
 POOL_RECORDS = 20_000
-# What the local deployment's score script accepts (bankscore.deploy.bankscore_scoring's DEFAULT_MAX_RECORDS
-# and DEFAULT_MAX_BODY_BYTES; the spec's maxItems). Not imported from there: that module loads numpy and Flask.
-# Larger batches would only measure how fast the server answers 400 or 413.
-MAX_RECORDS_PER_REQUEST = 10_000
-MAX_BODY_BYTES = 8 * 1024 * 1024
+# What the local deployment's score script accepts (MAX_RECORDS_PER_REQUEST, DEPLOYMENT_MAX_BODY_BYTES): larger
+# batches would only measure how fast the server answers 400 or 413.
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,7 +111,7 @@ def bank_marketing_payloads(
     seed: int = 0,
     method: str | None = None,
     requests: int | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
+    max_body_bytes: int = DEPLOYMENT_MAX_BODY_BYTES,
     record_model: type[BaseModel] | None = None,
 ) -> PayloadPool:
     """Up to ``pool_size`` bodies of ``batch_size`` shipped records each, drawn with ``seed``, encoded for
@@ -198,7 +197,7 @@ def detect_endpoint(
     for name, value in (headers or {}).items():
         if name.lower() == "authorization" and value.lower().startswith("bearer "):
             key = value[len("bearer ") :].strip()
-        elif name.lower() == "azureml-model-deployment" and value.strip():
+        elif name.lower() == DEPLOYMENT_HEADER and value.strip():
             model_deployment = value.strip()
     with Client(scoring_uri, key=key, max_retries=0, model_deployment=model_deployment) as client:
         return client.generation, client.record_model or BankMarketingRecord

@@ -184,7 +184,7 @@ def test_batches_an_endpoint_would_refuse_are_refused_before_anything_is_built(
     # The largest batch allowed fits the 8 MiB an endpoint takes, in every generation.
     for generation in "ABC":
         pool = bank_marketing_payloads(generation, batch_size=MAX_RECORDS_PER_REQUEST, requests=1)
-        assert len(pool.payloads[0].body) <= _payloads.MAX_BODY_BYTES
+        assert len(pool.payloads[0].body) <= _payloads.DEPLOYMENT_MAX_BODY_BYTES
 
 
 _PEAK_RSS_CHILD = """

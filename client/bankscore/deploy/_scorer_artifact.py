@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bankscore.deploy.bankscore_scoring.facts import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RECORDS
+from bankscore._facts import DEPLOYMENT_MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST
 from bankscore.deploy.bankscore_scoring.model import Model
 from bankscore.features import FEATURES, Feature
 
@@ -100,8 +100,8 @@ def contract_document(
     generation: str,
     model_version: str,
     model_name: str = "bank-marketing",
-    max_records: int = DEFAULT_MAX_RECORDS,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_records: int = MAX_RECORDS_PER_REQUEST,
+    max_body_bytes: int = DEPLOYMENT_MAX_BODY_BYTES,
 ) -> dict[str, Any]:
     """``contract.json``: the model's features as the feature contract states them, and the serving limits."""
     features: list[Feature] = [f for f in FEATURES if f.wire_name in model.features]

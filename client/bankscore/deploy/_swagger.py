@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bankscore._facts import MAX_RECORDS_PER_REQUEST
 from bankscore._generations import WireGeneration
 from bankscore.features import FEATURES, LABEL, Feature, FeatureKind
 
@@ -44,9 +45,8 @@ SWAGGER2_FILE: Final = "swagger2.json"
 SWAGGER3_FILE: Final = "swagger3.json"
 EXTENSION_KEY: Final = "x-bankscore"
 SCORING_METHODS: Final[tuple[str, ...]] = ("predict", "predict_proba")
-# The most records one request may hold: the scoring script's DEFAULT_MAX_RECORDS (score.py needs numpy, which
-# this module must not import; a test keeps the two equal). The script refuses empty data too.
-MAX_RECORDS: Final = 10_000
+# The most records one request may hold (the scoring script refuses empty data too).
+MAX_RECORDS: Final = MAX_RECORDS_PER_REQUEST
 # What the server's routes answer besides the scoring script's JSON: Flask's default type for the health
 # check's plain "Healthy", and JSON for the spec (AMLResponse with json_str=True). Azure's own files say
 # text/plain for both.

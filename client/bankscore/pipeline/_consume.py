@@ -24,12 +24,13 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from bankscore import workspace
+from bankscore._auth import FixedToken, TokenAuth, TokenCredential
 from bankscore._exceptions import APIConnectionError, APIStatusError, APITimeoutError, BankscoreError, status_error
 
 __all__ = [
@@ -130,50 +131,27 @@ def parse_endpoint(url: str) -> PipelineEndpoint:
 # --------------------------------------------------------------------------------------------- auth
 
 
-class TokenCredential(Protocol):
-    """azure-identity's credential protocol: ``get_token(scope).token``."""
+def _auth(source: TokenCredential) -> TokenAuth:
+    """bankscore's bearer auth: a token given (``FixedToken``) or one a credential renews; failures are
+    PipelineErrors."""
 
-    def get_token(self, *scopes: str) -> Any: ...
+    def failed(exc: Exception) -> Exception:  # azure-identity raises its own ClientAuthenticationError
+        return PipelineError(f"could not get an Azure token for {AZURE_SCOPE}: {type(exc).__name__}")
 
-
-class _Auth(httpx.Auth):
-    """Adds ``Authorization: Bearer ...``; a credential's token is fetched once and renewed near its expiry."""
-
-    def __init__(self, token: str | None, credential: TokenCredential | None) -> None:
-        self._token = token
-        self._credential = credential
-        self._expires_on = float("inf") if token else 0.0
-
-    def __repr__(self) -> str:
-        return "_Auth(<hidden>)"
-
-    def _current(self) -> str:
-        if self._credential is not None and (self._token is None or time.time() > self._expires_on - 300):
-            try:
-                access = self._credential.get_token(AZURE_SCOPE)
-            except Exception as exc:  # azure-identity raises its own ClientAuthenticationError
-                raise PipelineError(f"could not get an Azure token for {AZURE_SCOPE}: {type(exc).__name__}") from None
-            self._token, self._expires_on = str(access.token), float(getattr(access, "expires_on", 0) or 0)
-        if not self._token:
-            raise PipelineError("no bearer token")  # pragma: no cover - _resolve_auth never builds this
-        return self._token
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        request.headers["Authorization"] = f"Bearer {self._current()}"
-        yield request
+    return TokenAuth(source, AZURE_SCOPE, on_failure=failed)
 
 
-def _resolve_auth(endpoint: PipelineEndpoint, token: str | None, credential: TokenCredential | None) -> _Auth:
+def _resolve_auth(endpoint: PipelineEndpoint, token: str | None, credential: TokenCredential | None) -> TokenAuth:
     if token:
-        return _Auth(token, None)
+        return _auth(FixedToken(token))
     if credential is not None:
-        return _Auth(None, credential)
+        return _auth(credential)
     if endpoint.is_local:
         from bankscore.pipeline._publisher_state import load_publisher, saved_token
 
         info, saved = load_publisher(), saved_token()
         if info is not None and saved and endpoint.base == info.base_url:
-            return _Auth(saved, None)
+            return _auth(FixedToken(saved))
         if saved:
             # The usual causes once a publisher has stopped (Ctrl-C removes its record, the token stays) or was
             # restarted on another port: say so, rather than ask for a token the user already has.
@@ -199,7 +177,7 @@ def _resolve_auth(endpoint: PipelineEndpoint, token: str | None, credential: Tok
             f"no token for {endpoint.base}: pass token= (CLI: --token) with an Azure AD token "
             "(`az account get-access-token --resource https://management.azure.com`), or pip install azure-identity"
         ) from None
-    return _Auth(None, DefaultAzureCredential())
+    return _auth(DefaultAzureCredential())
 
 
 # --------------------------------------------------------------------------------------------- HTTP

@@ -52,9 +52,9 @@ from bankscore.pipeline._rest import (
     submitted_json,
 )
 
-__all__ = ["MAX_BODY_BYTES", "PipelinePublisher"]
+__all__ = ["MAX_TRIGGER_BODY_BYTES", "PipelinePublisher"]
 
-MAX_BODY_BYTES = 1 << 20
+MAX_TRIGGER_BODY_BYTES = 1 << 20  # the largest request body the publisher reads
 _WS = "subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>"
 _RUNS = f"/pipelines/v1.0/{_WS}/PipelineRuns"
 _HISTORY = f"/history/v1.0/{_WS}/experiments/<experiment>/runs/<run_id>"
@@ -186,7 +186,7 @@ def _error(error: RequestError) -> Response:
 
 def _make_app(publisher: PipelinePublisher) -> Flask:
     app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = MAX_TRIGGER_BODY_BYTES
     # Routes answer exactly the methods they declare: no automatic OPTIONS answer that would skip the checks.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     _add_checks(app, publisher)
@@ -256,8 +256,8 @@ def _add_checks(app: Flask, publisher: PipelinePublisher) -> None:
         if isinstance(error, RequestEntityTooLarge):
             size = request.content_length
             if size is None:  # a chunked body
-                return _error(RequestError(413, f"the body is over the limit of {MAX_BODY_BYTES} bytes"))
-            return _error(RequestError(413, f"the body has {size} bytes; the limit is {MAX_BODY_BYTES}"))
+                return _error(RequestError(413, f"the body is over the limit of {MAX_TRIGGER_BODY_BYTES} bytes"))
+            return _error(RequestError(413, f"the body has {size} bytes; the limit is {MAX_TRIGGER_BODY_BYTES}"))
         return _error(RequestError(error.code or 400, error.description or error.name))
 
     @app.errorhandler(Exception)
@@ -270,7 +270,8 @@ def _add_routes(app: Flask, publisher: PipelinePublisher) -> None:
     def submit() -> Response:
         """Queue a run from the request body; the route has checked the pipeline id or endpoint it names."""
         data = request.get_data(cache=False)
-        if len(data) >= MAX_BODY_BYTES:  # werkzeug stops a chunked body at the limit; reading on says if it was over
+        # werkzeug stops a chunked body at the limit; reading on says if it was over
+        if len(data) >= MAX_TRIGGER_BODY_BYTES:
             request.stream.read(1)
         body = parse_submit_body(data)
         experiment = body["ExperimentName"]

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bankscore._exceptions import BankscoreError
 from bankscore.pipeline._publisher_state import PublisherInfo
 from bankscore.pipeline._queue import RunRecord, StepRecord
 
@@ -30,7 +31,7 @@ _BODY_KEYS = ("ExperimentName", "ParameterAssignments", "RunSource", "Descriptio
 _EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")  # Azure's experiment-name rule
 
 
-class RequestError(Exception):
+class RequestError(BankscoreError):
     """An error answer: HTTP status, Azure error code, message, and the field at fault."""
 
     def __init__(self, status: int, message: str, *, code: str = "UserError", target: str | None = None) -> None:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from bankscore_bench._abargs import DEFAULT_MASTER_PORT
 from bankscore_bench._samples import COLUMNS, RunInfo, SampleLog
 from bankscore_bench.engine._loadplan import LoadPlan
 
@@ -236,7 +237,7 @@ def run_master(
     workers: int,
     *,
     bind_host: str = "*",
-    bind_port: int = 5557,
+    bind_port: int = DEFAULT_MASTER_PORT,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[RunInfo, SampleLog]:
     """Wait for ``workers`` workers, give each its share, merge every row they ship; returns the merged run."""
@@ -249,7 +250,7 @@ def run_master_collect(
     workers: int,
     *,
     bind_host: str = "*",
-    bind_port: int = 5557,
+    bind_port: int = DEFAULT_MASTER_PORT,
     on_progress: Callable[[int], None] | None = None,
     workers_running: Callable[[], int] | None = None,
 ) -> tuple[RunInfo, SampleLog, dict[str, SampleLog]]:

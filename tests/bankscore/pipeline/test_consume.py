@@ -358,7 +358,7 @@ def test_default_azure_credential_is_used_when_azure_identity_is_installed(monke
 
     monkeypatch.setitem(sys.modules, "azure.identity", SimpleNamespace(DefaultAzureCredential=DefaultAzureCredential))
     auth = _resolve_auth(parse_endpoint(AZURE_URL), None, None)
-    request = next(auth.auth_flow(httpx.Request("POST", AZURE_URL)))
+    request = next(auth.sync_auth_flow(httpx.Request("POST", AZURE_URL)))
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert scopes == ["https://management.azure.com/.default"]
     assert TOKEN not in repr(auth)

@@ -370,12 +370,12 @@ def test_bad_submissions_get_a_clear_400_in_azures_error_shape(
 
 
 def test_a_body_over_the_limit_gets_413_without_being_read(served: Served) -> None:
-    from bankscore.pipeline._publish import MAX_BODY_BYTES
+    from bankscore.pipeline._publish import MAX_TRIGGER_BODY_BYTES
 
-    body = b'{"ExperimentName": "x", "Description": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    body = b'{"ExperimentName": "x", "Description": "' + b"x" * MAX_TRIGGER_BODY_BYTES + b'"}'
     response = served.http.post(served.submit_url, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
-    assert f"the limit is {MAX_BODY_BYTES}" in response.json()["error"]["message"]
+    assert f"the limit is {MAX_TRIGGER_BODY_BYTES}" in response.json()["error"]["message"]
     assert served.queue() == []
 
 

@@ -26,8 +26,8 @@ __all__ = [
 
 ARTIFACT_FILE = "scorer.pkl"
 CONTRACT_FILE = "contract.json"
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_RECORDS = 10_000
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # bankscore._facts.DEPLOYMENT_MAX_BODY_BYTES (a test keeps them equal)
+DEFAULT_MAX_RECORDS = 10_000  # bankscore._facts.MAX_RECORDS_PER_REQUEST (a test keeps them equal)
 METHODS = ("predict", "predict_proba")
 MAX_PROBLEMS_SHOWN = 5
 

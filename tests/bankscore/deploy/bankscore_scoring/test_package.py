@@ -10,8 +10,10 @@ from pathlib import Path
 
 from bankscore_tests_scoring_helpers import GOOD, LONG_CALL, body, tiny_documents
 
+from bankscore import _facts
 from bankscore.deploy import bankscore_scoring
 from bankscore.deploy._folder import ENTRY_SCRIPT, SCORING_PACKAGE, write_deployment_folder
+from bankscore.deploy.bankscore_scoring import facts
 
 PACKAGE = Path(bankscore_scoring.__file__).parent
 # What Azure's scoring image has besides the standard library: the folder's environment.yml pins these.
@@ -84,3 +86,9 @@ def test_the_folder_scores_without_bankscore(tmp_path: Path) -> None:
 def _imported() -> list[str]:
     """The package's modules that score.py loads: every one but none beyond (all are on the request path)."""
     return [p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"]
+
+
+def test_the_shipped_limits_are_bankscores() -> None:
+    # The package keeps its own copy (it cannot import bankscore on Azure): the two must not drift apart.
+    assert facts.DEFAULT_MAX_RECORDS == _facts.MAX_RECORDS_PER_REQUEST
+    assert facts.DEFAULT_MAX_BODY_BYTES == _facts.DEPLOYMENT_MAX_BODY_BYTES
