@@ -77,24 +77,47 @@ class DeLong:
 
 
 def delong(y: npt.NDArray[np.bool_], score_a: FloatArray, score_b: FloatArray) -> DeLong | None:
-    """The fast DeLong of Sun & Xu (2014); ``None`` unless both classes are present."""
+    """The fast DeLong of Sun & Xu (2014); ``None`` unless both classes are present.
+
+    The structural components come from binary searches in each class's sorted scores (the midrank
+    differences of Sun & Xu, counted directly), one classifier at a time: a million records need a few arrays
+    of a million, not a matrix of them.
+    """
     positives = np.asarray(y, dtype=bool)
     m, n = int(positives.sum()), int((~positives).sum())
     if m == 0 or n == 0:
         return None
-    scores = np.vstack([np.asarray(score_a, dtype=np.float64), np.asarray(score_b, dtype=np.float64)])
-    x, z = scores[:, positives], scores[:, ~positives]
-    aucs = np.empty(2)
-    v10 = np.empty((2, m))  # per positive: the share of negatives it outranks (ties count 1/2)
-    v01 = np.empty((2, n))  # per negative: the share of positives that outrank it
-    for k in range(2):
-        tx = stats.rankdata(x[k])
-        tz = stats.rankdata(z[k])
-        tall = stats.rankdata(np.concatenate([x[k], z[k]]))
-        aucs[k] = (tall[:m].sum() / m - (m + 1) / 2) / n
-        v10[k] = (tall[:m] - tx) / n
-        v01[k] = 1.0 - (tall[m:] - tz) / m
-    s10 = np.cov(v10) if m > 1 else np.zeros((2, 2))
-    s01 = np.cov(v01) if n > 1 else np.zeros((2, 2))
-    cov = s10 / m + s01 / n
-    return DeLong(float(aucs[0]), float(aucs[1]), float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1]))
+    aucs: list[float] = []
+    v10: list[FloatArray] = []  # per positive: the share of negatives it outranks (ties count 1/2)
+    v01: list[FloatArray] = []  # per negative: the share of positives that outrank it
+    for score in (score_a, score_b):
+        x, z = score[positives], score[~positives]  # in record order: the components pair up across models
+        high = _below(np.sort(z), x) / n
+        v01.append(1.0 - _below(np.sort(x), z) / m)
+        aucs.append(float(high.mean()))
+        v10.append(high)
+        del x, z
+    cov = _cov(v10) / m + _cov(v01) / n
+    return DeLong(aucs[0], aucs[1], float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1]))
+
+
+def _below(ordered: FloatArray, values: FloatArray) -> FloatArray:
+    """For each of ``values``: how many of ``ordered`` (sorted) lie below it, a tie counting one half."""
+    out = np.searchsorted(ordered, values, side="left").astype(np.float64)
+    out += np.searchsorted(ordered, values, side="right")
+    out *= 0.5
+    return out
+
+
+def _cov(rows: list[FloatArray]) -> FloatArray:
+    """The 2x2 sample covariance of two equally long rows (zero for a single sample)."""
+    size = rows[0].size
+    if size < 2:
+        return np.zeros((2, 2))
+    means = [float(r.mean()) for r in rows]
+    out = np.empty((2, 2))
+    for i in range(2):
+        for j in range(i, 2):
+            total = float(np.dot(rows[i], rows[j])) - size * means[i] * means[j]
+            out[i, j] = out[j, i] = total / (size - 1)
+    return out

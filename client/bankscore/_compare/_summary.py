@@ -23,8 +23,9 @@ def summarize(
     concentration: Concentration | None,
     min_hotspot_count: int | None = None,
 ) -> CompareResult:
-    p_a = np.frombuffer(run.p_a, dtype=np.float64).copy()
-    p_b = np.frombuffer(run.p_b, dtype=np.float64).copy()
+    # Views of the run's arrays, not copies: a million records must not cost their memory twice.
+    p_a = np.frombuffer(run.p_a, dtype=np.float64)
+    p_b = np.frombuffer(run.p_b, dtype=np.float64)
     label_a = np.frombuffer(run.label_a, dtype=np.int16)
     label_b = np.frombuffer(run.label_b, dtype=np.int16)
     truth = np.frombuffer(run.truth, dtype=np.int8)
@@ -34,14 +35,16 @@ def summarize(
     names_by_code = {code: name for name, code in run.labels.items()}
     crosstab: dict[str, dict[str, int]] = {}
     if n:
-        pairs, counts = np.unique(np.stack([label_a[both], label_b[both]]), axis=1, return_counts=True)
-        for (code_a, code_b), count in zip(pairs.T.tolist(), counts.tolist(), strict=True):
-            crosstab.setdefault(names_by_code[code_a], {})[names_by_code[code_b]] = int(count)
+        width = len(run.labels)
+        cells = np.bincount(label_a[both].astype(np.int64) * width + label_b[both], minlength=width * width)
+        for cell in np.flatnonzero(cells).tolist():
+            crosstab.setdefault(names_by_code[cell // width], {})[names_by_code[cell % width]] = int(cells[cell])
 
     with_p = both & ~np.isnan(p_a) & ~np.isnan(p_b)
     delta_p = None
     if with_p.any():
-        moved = np.abs(p_b[with_p] - p_a[with_p])
+        moved = p_b - p_a if with_p.all() else p_b[with_p] - p_a[with_p]
+        np.abs(moved, out=moved)
         p50, p90, p99, top = quantiles(moved, (0.5, 0.9, 0.99, 1.0))
         delta_p = DeltaP(
             int(with_p.sum()), p50, p90, p99, top, float((moved > 0.05).mean()), float((moved > 0.10).mean())
@@ -54,7 +57,11 @@ def summarize(
     right_b = (positive_b == (truth == 1))[labelled]
     accuracy = (float(right_a.mean()), float(right_b.mean())) if labelled.any() else (None, None)
     scored = labelled & with_p
-    auc = delong(truth[scored] == 1, p_a[scored], p_b[scored]) if scored.any() else None
+    auc = None
+    if scored.all():  # the usual case: views, no copies
+        auc = delong(truth == 1, p_a, p_b)
+    elif scored.any():
+        auc = delong(truth[scored] == 1, p_a[scored], p_b[scored])
     paired = None
     if labelled.any():
         a_only, b_only = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
@@ -68,8 +75,8 @@ def summarize(
             right_by_a_only=a_only,
             right_by_b_only=b_only,
         )
-    lat_a = np.frombuffer(run.latency_a, dtype=np.float64).copy()
-    lat_b = np.frombuffer(run.latency_b, dtype=np.float64).copy()
+    lat_a = np.frombuffer(run.latency_a, dtype=np.float64)
+    lat_b = np.frombuffer(run.latency_b, dtype=np.float64)
     sides = []
     for k, (lat, errors, reasons) in enumerate(
         ((lat_a, run.errors_a, run.reasons_a), (lat_b, run.errors_b, run.reasons_b))
