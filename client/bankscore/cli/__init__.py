@@ -12,8 +12,8 @@ from bankscore._version import __version__
 from bankscore.cli._compare import compare
 from bankscore.cli._data import data
 from bankscore.cli._demo import demo
-from bankscore.cli._examples import examples
 from bankscore.cli._deploy import deploy
+from bankscore.cli._examples import examples
 from bankscore.cli._pipeline import pipeline
 from bankscore.cli._score import score
 from bankscore.cli._swagger import swagger

@@ -78,4 +78,8 @@ def test_the_embedded_store_follows_the_workspace_and_leaves_the_environment_alo
     assert "MLFLOW_TRACKING_URI" not in os.environ
     monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path / "other"))
     assert list_model_versions() == []
-    assert (tmp_path / "other" / "mlflow.db").is_file()
+    from bankscore import workspace
+
+    assert workspace.tracking_uri().endswith(str(tmp_path / "other" / "mlflow.db"))
+    assert not (tmp_path / "other" / "mlflow.db").exists()  # reading an empty registry creates nothing
+    assert "MLFLOW_TRACKING_URI" not in os.environ
