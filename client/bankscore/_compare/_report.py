@@ -29,6 +29,13 @@ def _f(value: float | None, digits: int = 4) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _p(value: float | None) -> str:
+    """A p-value: small ones in scientific notation rather than as 0.0000."""
+    if value is None:
+        return "-"
+    return f"{value:.2g}" if 0 < value < 0.001 else f"{value:.4f}"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -82,9 +89,9 @@ def render_text(result: CompareResult) -> str:
         lines += ["", f"  on {p.labelled:,} labelled records (B - A):"]
         if p.auc_diff is not None and p.auc_diff_ci is not None:
             lo, hi = p.auc_diff_ci
-            lines.append(f"    AUC diff {p.auc_diff:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}), DeLong p = {_f(p.auc_p)}")
+            lines.append(f"    AUC diff {p.auc_diff:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}), DeLong p = {_p(p.auc_p)}")
         lines.append(
-            f"    accuracy diff {p.accuracy_diff:+.4f}, McNemar p = {_f(p.mcnemar_p)} "
+            f"    accuracy diff {p.accuracy_diff:+.4f}, McNemar p = {_p(p.mcnemar_p)} "
             f"(right by A only {p.right_by_a_only:,}, by B only {p.right_by_b_only:,})"
         )
     if result.hotspots:
