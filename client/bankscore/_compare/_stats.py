@@ -4,8 +4,9 @@
 * Accuracy, paired: McNemar's exact test, the two-sided binomial test of the discordant pairs against 1/2
   (``scipy.stats.binomtest``), which is what statsmodels' ``mcnemar(exact=True)`` computes.
 * AUC, paired: DeLong, DeLong & Clarke-Pearson (1988) in the O(n log n) form of Sun & Xu (2014): the AUCs
-  and their covariance from midranks, then a two-sided z test of the difference. Neither scipy nor
-  scikit-learn has it; ``tests/bankscore/compare/test_stats.py`` checks it against the definition.
+  and their covariance from each record's structural component (its midrank difference, counted by binary
+  search), then a two-sided z test of the difference. Neither scipy nor scikit-learn has it;
+  ``tests/bankscore/compare/test_compare_stats.py`` checks it against the definition.
 * Quantiles: nearest rank (numpy ``method="inverted_cdf"``), the rule of ``bankscore-bench``: every
   reported quantile is one of the values.
 """
