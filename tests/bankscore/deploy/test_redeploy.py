@@ -63,12 +63,13 @@ def test_a_load_test_sees_no_failed_request_while_the_deployment_is_replaced(
     body = tmp_path / "body.json"
     body.write_text(json.dumps({"Inputs": {"data": [trained.yes_record]}}))
     auth = ["-H", f"Authorization: Bearer {KEY}"] if mode == "keyed" else []
-    # Bounded by count and time; stopped with SIGINT (ab then prints its report) once the switch is done.
+    # Bounded by count and time (300 s: a redeploy on a loaded machine can take minutes); stopped with SIGINT
+    # (ab then prints its report) once the switch is done.
     # bankscore-bench takes the same command line and prints the same report (a bench run during a
     # redeploy shows no failed requests).
     command = ["ab"] if tool == "ab" else [sys.executable, "-m", "bankscore_bench", "-k"]
     ab = subprocess.Popen(
-        [*command, "-c", "4", "-t", "150", "-n", "500000", *auth, "-p", str(body), "-T", "application/json",
+        [*command, "-c", "4", "-t", "300", "-n", "500000", *auth, "-p", str(body), "-T", "application/json",
          f"http://127.0.0.1:{port}/score"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
