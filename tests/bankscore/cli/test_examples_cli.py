@@ -33,4 +33,3 @@ def test_examples_are_copied_byte_for_byte_and_never_over_a_file(tmp_path: Path)
     assert (tmp_path / "examples" / "endpoint.py").read_text() == "# mine\n"
     assert _bankscore("examples", "--force", cwd=tmp_path).returncode == 0
     assert (tmp_path / "examples" / "endpoint.py").read_bytes() == (ROOT / "examples" / "endpoint.py").read_bytes()
-
