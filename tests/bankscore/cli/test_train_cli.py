@@ -129,16 +129,17 @@ def test_ctrl_c_stops_the_search_and_registers_the_best_so_far(tmp_path: Path, s
         env=env,
     )
     assert proc.stderr is not None
-    deadline = time.monotonic() + 120
+    # The first trial is FLAML's zero-shot LightGBM, not a 4-tree model: on a loaded machine it takes a while.
+    deadline = time.monotonic() + 300
     seen = []
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         seen.append(line)
-        if line.startswith("trial   3"):
+        if line.startswith("trial   2"):
             break
     else:
         proc.kill()
-        pytest.fail("no third trial within 120 s: " + "".join(seen))
+        pytest.fail("no second trial within 300 s: " + "".join(seen))
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
