@@ -13,14 +13,13 @@ from typing import Any, Final
 
 import numpy as np
 
+from bankscore.automl._artifacts import CARD_JSON, CARD_MARKDOWN
 from bankscore.automl._metrics import PRIMARY_METRIC, Calibration, majority_accuracy
 from bankscore.automl._search import TrainingResult
 from bankscore.features import FEATURES, LABEL
 
 __all__ = ["CARD_JSON", "CARD_MARKDOWN", "build_card", "render_card", "write_card"]
 
-CARD_JSON: Final = "model_card.json"
-CARD_MARKDOWN: Final = "model_card.md"
 CONFIDENCE: Final = 0.95
 BOOTSTRAP_RESAMPLES: Final = 400
 # What the literature reports for the same data without the call's duration (Moro, Cortez and Rita 2014,

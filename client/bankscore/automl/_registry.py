@@ -19,6 +19,7 @@ from bankscore import workspace
 from bankscore._exceptions import BankscoreError
 from bankscore._pins import installed_pins
 from bankscore.automl import _versions
+from bankscore.automl._artifacts import REPORT_ARTIFACT_DIR
 from bankscore.automl._model import BankMarketingModel
 from bankscore.automl._pyfunc import module_file, pyfunc_module
 from bankscore.automl._search import TrainingResult
@@ -161,7 +162,7 @@ def log_training(result: TrainingResult, dataset_ref: str, dataset_sha256: str, 
                     "ensemble": result.ensemble_note,
                 }
             )
-            mlflow.log_artifacts(str(report_dir), artifact_path="report")
+            mlflow.log_artifacts(str(report_dir), artifact_path=REPORT_ARTIFACT_DIR)
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=pyfunc_module().BankMarketingPyfunc(result.model.to_state()),

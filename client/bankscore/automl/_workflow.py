@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bankscore import workspace
+from bankscore.automl._artifacts import REPORT_ARTIFACT_DIR
 from bankscore.automl._card import build_card, write_card
 from bankscore.automl._guard import DegenerateModelError, GuardVerdict, check_registrable
 from bankscore.automl._registry import ModelVersionInfo, attach_to_run, log_training
@@ -61,7 +62,7 @@ def register(
         dataset_sha256=dataset_sha256,
         guard=guard.to_dict(),
     )
-    attach_to_run(registered, write_card(card, report_dir), artifact_path="report")
+    attach_to_run(registered, write_card(card, report_dir), artifact_path=REPORT_ARTIFACT_DIR)
     return registered, guard
 
 

@@ -211,11 +211,11 @@ def models_card(ref: str, as_json: bool) -> None:
     threshold, confusion matrix, the search and the caveats (Markdown, or JSON)."""
     require_extra("train")
     from bankscore._exceptions import BankscoreError
-    from bankscore.automl._card import CARD_JSON, CARD_MARKDOWN
+    from bankscore.automl._artifacts import CARD_JSON, CARD_MARKDOWN, REPORT_ARTIFACT_DIR
     from bankscore.automl._versions import get_model_version, run_artifact_text
 
     v = get_model_version(ref)
-    text = run_artifact_text(v.run_id, f"report/{CARD_JSON if as_json else CARD_MARKDOWN}")
+    text = run_artifact_text(v.run_id, f"{REPORT_ARTIFACT_DIR}/{CARD_JSON if as_json else CARD_MARKDOWN}")
     if text is None:
         raise BankscoreError(
             f"{v.ref} has no model card: it was registered before bankscore wrote them. "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,29 @@ def _bankscore(*args: str, home: Path, check: bool = False) -> subprocess.Comple
     return subprocess.run(
         [sys.executable, "-m", "bankscore.cli", *args], capture_output=True, text=True, env=env, check=check
     )
+
+
+_RUN_AND_LIST_MODULES = """
+import contextlib, io, json, sys
+HEAVY = ("mlflow", "sqlalchemy", "sklearn", "flaml", "lightgbm", "xgboost", "pandas")
+from bankscore.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    main(sys.argv[1:], standalone_mode=False)
+heavy = sorted(m for m in HEAVY if m in sys.modules)
+print(json.dumps({"output": out.getvalue(), "heavy": heavy}))
+"""
+
+
+def _bankscore_modules(*args: str, home: Path) -> dict[str, Any]:
+    """Run one CLI command in a fresh interpreter; its output and which heavy libraries it imported."""
+    env = {**os.environ, "BANKSCORE_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_LIST_MODULES, *args], capture_output=True, text=True, env=env, check=True
+    )
+    found: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return found
 
 
 @pytest.fixture
@@ -107,6 +131,10 @@ def test_train_registers_and_models_reads_back(tmp_path: Path, sample_csv: Path)
     assert markdown.startswith("# Model card: bank-marketing:1")
     for heading in ("## Data", "## Metrics", "## Threshold", "## Calibration", "## Caveats"):
         assert heading in markdown
+    # Reading a card is a registry read: it loads neither MLflow nor the training stack.
+    loaded = _bankscore_modules("models", "card", "bank-marketing:1", home=home)
+    assert loaded["output"].startswith("# Model card: bank-marketing:1")
+    assert loaded["heavy"] == []
 
     listed = json.loads(_bankscore("models", "list", "--json", home=home, check=True).stdout)
     assert [v["ref"] for v in listed] == ["bank-marketing:1"]
