@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["DEPLOYMENT_HEADER", "DEPLOYMENT_MAX_BODY_BYTES", "MAX_RECORDS_PER_REQUEST"]
+__all__ = ["DEPLOYMENT_HEADER", "DEPLOYMENT_MAX_BODY_BYTES", "FIRST_UNPRIVILEGED_PORT", "MAX_RECORDS_PER_REQUEST"]
 
 # The most records one scoring request may hold: the local deployment's limit and its spec's maxItems.
 MAX_RECORDS_PER_REQUEST: Final = 10_000
@@ -16,3 +16,5 @@ MAX_RECORDS_PER_REQUEST: Final = 10_000
 DEPLOYMENT_MAX_BODY_BYTES: Final = 8 * 1024 * 1024
 # The header that sends a request to one deployment of a managed online endpoint, past its traffic split.
 DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
+# Ports below this are privileged: system services (ssh on 22, http on 80) live there and only root may bind them.
+FIRST_UNPRIVILEGED_PORT: Final = 1024

@@ -406,7 +406,11 @@ def _summary_lines(result: Any) -> list[str]:
 @click.option("--time-budget", type=float, default=60.0, show_default=True, help="AutoML seconds.")
 @click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out (repeat), e.g. duration.")
 @click.option("--deployment", default="bank-marketing", show_default=True, help="Local deployment to replace.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: the running deployment's, else 5001).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port (default: the running deployment's, else 5001); from 1024 up.",
+)
 @GENERATION_OPTION
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server workers.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, search and learners.")

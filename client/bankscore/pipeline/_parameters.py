@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bankscore._exceptions import BankscoreError
+from bankscore._facts import FIRST_UNPRIVILEGED_PORT
 
 __all__ = ["GENERATIONS", "PipelineParameterError", "PipelineParameters"]
 
@@ -57,8 +58,15 @@ class PipelineParameters:
         unknown = [name for name in self.exclude if name not in FEATURE_NAMES]
         if unknown:
             raise _bad("exclude", ",".join(self.exclude), f"{', '.join(unknown)} is not a Bank Marketing feature")
-        if self.port is not None and not 1 <= self.port <= 65535:
-            raise _bad("port", self.port, "must be between 1 and 65535")
+        # A caller of a published pipeline cannot move a deployment onto a system service's port: a port below
+        # 1024 is for `bankscore deploy local --allow-privileged-port`, a decision made at the machine.
+        if self.port is not None and not FIRST_UNPRIVILEGED_PORT <= self.port <= 65535:
+            raise _bad(
+                "port",
+                self.port,
+                f"must be between {FIRST_UNPRIVILEGED_PORT} and 65535 (a port below {FIRST_UNPRIVILEGED_PORT} "
+                "is a system service's)",
+            )
         if self.generation not in GENERATIONS:
             raise _bad("generation", self.generation, f"must be one of {', '.join(GENERATIONS)}")
         if self.workers < 1:

@@ -517,7 +517,7 @@ def test_the_real_pipelines_parameters_are_checked_before_anything_is_queued(
         # The pipeline's own checks are named like the publisher's: the parameter, then the value as sent.
         "exclude": ("salary", "ParameterAssignments.exclude: 'salary': salary is not a Bank Marketing feature"),
         "time_budget_s": ("-5", "ParameterAssignments.time_budget_s: '-5': must be a positive number of seconds"),
-        "port": ("70000", "ParameterAssignments.port: '70000': must be between 1 and 65535"),
+        "port": ("80", "ParameterAssignments.port: '80': must be between 1024 and 65535 (a port below 1024 is a"),
         "seed": ("1.5", "ParameterAssignments.seed: '1.5' is not a whole number"),
         "budget": ("60", "ParameterAssignments.budget: unknown pipeline parameter; the pipeline accepts: dataset"),
     }
