@@ -10,13 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,6 +31,8 @@ def _shared_module(name: str, path: Path) -> Any:
     return sys.modules[name]
 
 
+# First: the other shared files and the test modules import it by this name.
+loopback = _shared_module("bankscore_tests_loopback", _TESTS / "loopback.py")
 _deploy = _shared_module("bankscore_tests_deploy_fixtures", _TESTS / "bankscore" / "deploy" / "conftest.py")
 no_code_oracle = _shared_module("bankscore_tests_no_code_oracle", _TESTS / "no_code_oracle.py").no_code_oracle
 
@@ -93,31 +92,17 @@ class ScoringServer:
         return 200, json.dumps(json.dumps({"result": result})).encode()
 
 
-def _scoring_handler(server: ScoringServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if urlsplit(self.path).path == "/swagger.json":
-                self._send(200, json.dumps(server.spec).encode())
-            elif self.path == "/":
-                self._send(200, b"Healthy")
-            else:
-                self._send(404, b'{"message": "not found"}')
+def _scoring_handle(server: ScoringServer) -> loopback.Handle:
+    def handle(request: loopback.Request) -> tuple[int, bytes]:
+        if request.method == "POST":
+            return server.answer(request.json())
+        if request.path == "/swagger.json":
+            return 200, json.dumps(server.spec).encode()
+        if request.target == "/":
+            return 200, b"Healthy"
+        return loopback.NOT_FOUND
 
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            self._send(*server.answer(body))
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
+    return handle
 
 
 @pytest.fixture
@@ -125,19 +110,13 @@ def scoring_server() -> Iterator[Callable[[dict[str, object]], ScoringServer]]:
     """Start a real HTTP server on 127.0.0.1 answering the given spec's generation; stopped after the test."""
     from bankscore.swagger import request_shape, to_openapi3
 
-    servers: list[ThreadingHTTPServer] = []
+    with loopback.servers() as serve:
 
-    def start(spec: dict[str, object]) -> ScoringServer:
-        shape = request_shape(spec)
-        fields = frozenset(path.removeprefix("record.") for path in shape.fields if path.startswith("record."))
-        server = ScoringServer(to_openapi3(spec), str(shape.generation), fields)
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _scoring_handler(server))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        return server
+        def start(spec: dict[str, object]) -> ScoringServer:
+            shape = request_shape(spec)
+            fields = frozenset(path.removeprefix("record.") for path in shape.fields if path.startswith("record."))
+            server = ScoringServer(to_openapi3(spec), str(shape.generation), fields)
+            server.url = serve(_scoring_handle(server))
+            return server
 
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+        yield start

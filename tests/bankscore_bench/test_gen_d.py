@@ -23,12 +23,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from bankscore_tests_loopback import NOT_FOUND, Answer, Handle, Request, serve
 
 from bankscore import WireGeneration
 from bankscore._endpoint import KEY_ENV, URI_ENV
@@ -228,53 +227,25 @@ class ManagedStub:
         return 500, {"x-ms-run-function-failed": "True"}, GENERIC_500
 
 
-def _stub_handler(stub: ManagedStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _record(self) -> int:
-            with stub.lock:
-                stub.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
-                return len(stub.seen)
+def _stub_handle(stub: ManagedStub) -> Handle:
+    def handle(request: Request) -> Answer:
+        with stub.lock:
+            stub.seen.append((request.method, request.target, {k.lower(): v for k, v in request.headers.items()}))
+            count = len(stub.seen)
+        if request.method == "POST":
+            return stub.score(request.json(), count)
+        if request.path == "/swagger.json" and stub.spec is not None:
+            return 200, json.dumps(stub.spec).encode()
+        return NOT_FOUND
 
-        def do_GET(self) -> None:
-            self._record()
-            if urlsplit(self.path).path == "/swagger.json" and stub.spec is not None:
-                self._send(200, {}, json.dumps(stub.spec).encode())
-            else:
-                self._send(404, {}, b'{"message": "not found"}')
-
-        def do_POST(self) -> None:
-            count = self._record()
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            self._send(*stub.score(body, count))
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
+    return handle
 
 
 @pytest.fixture
 def managed() -> Iterator[ManagedStub]:
     stub = ManagedStub()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _stub_handler(stub))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    stub.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with serve(_stub_handle(stub)) as stub.url:
         yield stub
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
 
 
 def test_detection_reads_the_pinned_deployments_spec_and_failing_names_d(managed: ManagedStub) -> None:

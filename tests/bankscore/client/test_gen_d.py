@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from azure.core.credentials import AccessToken
+from bankscore_tests_loopback import NOT_FOUND, Answer, Handle, Request, serve
 
 import bankscore
 from bankscore import (
@@ -129,38 +127,20 @@ class ManagedEndpoint:
         return 200, {}, json.dumps(answer).encode()
 
 
-def _handler(endpoint: ManagedEndpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            endpoint.seen.append(Exchange(urlsplit(self.path).path, dict(self.headers.items()), None))
-            if urlsplit(self.path).path == "/swagger.json":
-                self._send(200, {}, json.dumps(endpoint.spec).encode())
-            else:
-                self._send(404, {}, b'{"message": "not found"}')
+def _handle(endpoint: ManagedEndpoint) -> Handle:
+    def handle(request: Request) -> Answer:
+        if request.method == "GET":
+            endpoint.seen.append(Exchange(request.path, dict(request.headers.items()), None))
+            return (200, json.dumps(endpoint.spec).encode()) if request.path == "/swagger.json" else NOT_FOUND
+        body = request.json()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        endpoint.seen.append(Exchange(request.path, headers, body))
+        for name, value in endpoint.required_headers.items():
+            if headers.get(name) != value:
+                return 401, json.dumps({"message": f"{name} is wrong"}).encode()
+        return endpoint.script.pop(0) if endpoint.script else endpoint.score(body)
 
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            endpoint.seen.append(Exchange(urlsplit(self.path).path, headers, body))
-            for name, value in endpoint.required_headers.items():
-                if headers.get(name) != value:
-                    self._send(401, {}, json.dumps({"message": f"{name} is wrong"}).encode())
-                    return
-            self._send(*(endpoint.script.pop(0) if endpoint.script else endpoint.score(body)))
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
+    return handle
 
 
 @pytest.fixture
@@ -171,12 +151,8 @@ def shipped_rows(shipped: list[dict[str, Any]]) -> list[list[Any]]:
 @pytest.fixture
 def managed(shipped_rows: list[list[Any]]) -> Iterator[ManagedEndpoint]:
     endpoint = ManagedEndpoint(d_spec(shipped_rows))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(endpoint))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    endpoint.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield endpoint
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(_handle(endpoint)) as endpoint.url:
+        yield endpoint
 
 
 # --- the wire ------------------------------------------------------------------------------------------------

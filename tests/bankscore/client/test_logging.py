@@ -12,56 +12,38 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from bankscore_tests_loopback import Answer, Request, serve
 from click.testing import CliRunner
 
 from bankscore.cli import main
 from bankscore.swagger import build_pinned_spec
 
 
-class _FailsOnce(BaseHTTPRequestHandler):
+class _FailsOnce:
     """Generation C: the first POST gets 503 with ``Retry-After: 0``, every other one a label per record."""
 
-    failed = threading.Event()
+    def __init__(self) -> None:
+        self.failed = threading.Event()
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        if not type(self).failed.is_set():
-            type(self).failed.set()
-            self._send(503, b'{"message": "warming up"}', [("Retry-After", "0")])
-        else:
-            self._send(200, json.dumps({"Results": ["no"] * len(body["Inputs"]["data"])}).encode())
-
-    def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    def __call__(self, request: Request) -> Answer:
+        if not self.failed.is_set():
+            self.failed.set()
+            return 503, {"Retry-After": "0"}, b'{"message": "warming up"}'
+        return 200, json.dumps({"Results": ["no"] * len(request.json()["Inputs"]["data"])}).encode()
 
 
 @pytest.fixture
-def fails_once() -> Iterator[tuple[str, type[_FailsOnce]]]:
-    handler = type("FailsOnce", (_FailsOnce,), {"failed": threading.Event()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/score", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+def fails_once() -> Iterator[tuple[str, _FailsOnce]]:
+    handler = _FailsOnce()
+    with serve(handler) as url:
+        yield url + "/score", handler
 
 
 def test_a_retried_request_prints_nothing_when_logging_is_not_configured(
-    fails_once: tuple[str, type[_FailsOnce]], shipped: list[dict[str, Any]]
+    fails_once: tuple[str, _FailsOnce], shipped: list[dict[str, Any]]
 ) -> None:
     uri, handler = fails_once
     code = (
@@ -84,7 +66,7 @@ def test_a_retried_request_prints_nothing_when_logging_is_not_configured(
 
 
 def test_the_retry_goes_through_the_bankscore_logger(
-    fails_once: tuple[str, type[_FailsOnce]], shipped: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+    fails_once: tuple[str, _FailsOnce], shipped: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     import bankscore
 
@@ -97,7 +79,7 @@ def test_the_retry_goes_through_the_bankscore_logger(
 
 
 def test_the_cli_prints_retries_and_notes_unless_quiet(
-    fails_once: tuple[str, type[_FailsOnce]], shipped: list[dict[str, Any]]
+    fails_once: tuple[str, _FailsOnce], shipped: list[dict[str, Any]]
 ) -> None:
     uri, handler = fails_once
     handlers_before = list(logging.getLogger("bankscore").handlers)

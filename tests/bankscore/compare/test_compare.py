@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from bankscore_tests_loopback import NOT_FOUND, Handle, Request, servers
 from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
@@ -59,43 +57,23 @@ def c_answer(rows: list[dict[str, Any]], method: str, model: Callable[[dict[str,
 def model_endpoint() -> Iterator[Callable[[dict[str, Callable[[dict[str, Any]], float]]], str]]:
     """A generation C endpoint on 127.0.0.1 serving one model per deployment (header azureml-model-deployment),
     the way a managed online endpoint routes a pinned request; without the header, the first deployment."""
-    servers: list[ThreadingHTTPServer] = []
     spec = build_pinned_spec("C")
 
-    def start(models: dict[str, Callable[[dict[str, Any]], float]]) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                ok = urlsplit(self.path).path == "/swagger.json"
-                self._send(200 if ok else 404, spec if ok else b'{"message": "not found"}')
+    def endpoint(models: dict[str, Callable[[dict[str, Any]], float]]) -> Handle:
+        def handle(request: Request) -> tuple[int, bytes]:
+            if request.method == "GET":
+                return (200, spec) if request.path == "/swagger.json" else NOT_FOUND
+            body = request.json()
+            name = request.headers.get("azureml-model-deployment") or next(iter(models))
+            if name not in models:
+                return 404, json.dumps({"message": f"no deployment {name}"}).encode()
+            method = (body.get("GlobalParameters") or {}).get("method", "predict")
+            return 200, c_answer(body["Inputs"]["data"], method, models[name])
 
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                name = self.headers.get("azureml-model-deployment") or next(iter(models))
-                if name not in models:
-                    self._send(404, json.dumps({"message": f"no deployment {name}"}).encode())
-                    return
-                method = (body.get("GlobalParameters") or {}).get("method", "predict")
-                self._send(200, c_answer(body["Inputs"]["data"], method, models[name]))
+        return handle
 
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/score"
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+    with servers() as serve:
+        yield lambda models: serve(endpoint(models)) + "/score"
 
 
 Models = Callable[[dict[str, Callable[[dict[str, Any]], float]]], str]

@@ -6,61 +6,36 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import httpx
 import pytest
+from bankscore_tests_loopback import Request, free_port, serve
 
 from bankscore.automl import TrainOptions, run_automl
 from bankscore.automl._registry import log_training
 from bankscore.automl._report import write_report
 from bankscore.data import Dataset, load_training_data
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Catcher(BaseHTTPRequestHandler):
-    received: ClassVar[list[str]] = []  # shared across handler instances: one per request
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        _Catcher.received.append(body.decode(errors="replace"))
-        payload = json.dumps({"itemsReceived": 1, "itemsAccepted": 1, "errors": []}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+_RECEIVED: list[str] = []  # what the catcher was sent, every request's body
 
 
 @pytest.fixture
 def catcher() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", _free_port()), _Catcher)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    def handle(request: Request) -> tuple[int, bytes]:
+        body = request.body
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        _RECEIVED.append(body.decode(errors="replace"))
+        return 200, json.dumps({"itemsReceived": 1, "itemsAccepted": 1, "errors": []}).encode()
+
+    with serve(handle) as url:
+        yield url + "/"
 
 
 @pytest.mark.slow
@@ -82,7 +57,7 @@ def test_app_insights_receives_the_request_and_our_log_line(tmp_path: Path, catc
         else:
             os.environ["BANKSCORE_HOME"] = old_home
 
-    port = _free_port()
+    port = free_port()
     ikey = str(uuid.uuid4())
     connection = f"InstrumentationKey={ikey};IngestionEndpoint={catcher}"
     cli = [sys.executable, "-m", "bankscore.cli"]
@@ -106,11 +81,11 @@ def test_app_insights_receives_the_request_and_our_log_line(tmp_path: Path, catc
         assert response.status_code == 200
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            seen = "\n".join(_Catcher.received)
+            seen = "\n".join(_RECEIVED)
             if request_id in seen and '\\"event\\": \\"score\\"' in seen:
                 break
             time.sleep(1)
-        seen = "\n".join(_Catcher.received)
+        seen = "\n".join(_RECEIVED)
         assert ikey in seen  # the telemetry is addressed to the connection string's resource
         assert request_id in seen  # the request itself
         assert '\\"event\\": \\"score\\"' in seen  # and our structured log line, as a trace

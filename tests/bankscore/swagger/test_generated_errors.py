@@ -6,13 +6,12 @@ import importlib
 import inspect
 import json
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bankscore_tests_loopback import Answer, Request, serve
 
 import bankscore
 from bankscore import BankscoreError, ModelError, RequestTimeoutError
@@ -54,28 +53,12 @@ def failing_endpoint() -> Iterator[tuple[str, _Answers]]:
     """A real HTTP server on 127.0.0.1 whose POST /score answers what the test scripts; stopped afterwards."""
     answers = _Answers()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            answers.posts += 1
-            status, headers, body = answers.script.pop(0)
-            self.send_response(status)
-            for name, value in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def handle(request: Request) -> Answer:
+        answers.posts += 1
+        return answers.script.pop(0)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/score", answers
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(handle) as url:
+        yield url + "/score", answers
 
 
 def _record(document: dict[str, Any]) -> dict[str, Any]:
