@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from bankscore.cli._extras import require_extra
 
 __all__ = ["deploy"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # The wire generation a deployment serves (deploy local, deploy azure, pipeline run).
 GENERATION_OPTION = click.option(
@@ -21,7 +25,33 @@ GENERATION_OPTION = click.option(
     help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}; "
     "D {input_data: split frame, params} -> bare array (an MLflow model on a managed online endpoint).",
 )
-_NAME = click.option("--name", default="bank-marketing", show_default=True, help="Deployment (service) name.")
+_NAME = click.option("--name", default="bank-marketing", show_default=True, help="Endpoint (service) name.")
+
+
+@contextlib.contextmanager
+def _rules() -> Iterator[None]:
+    """A value that breaks a deployment or traffic rule is a usage error: exit 2, the message names it."""
+    from bankscore.deploy._traffic import TrafficError
+
+    try:
+        yield
+    except TrafficError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _deployment_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from bankscore.deploy._state import DeployError, check_deployment_name
+
+    try:
+        return None if value is None else check_deployment_name(value)
+    except DeployError as error:
+        raise click.BadParameter(str(error).replace("--deployment ", "", 1)) from None
+
+
+def _deployment_option(help_text: str, default: str | None = None) -> Callable[[_F], _F]:
+    return click.option(
+        "--deployment", default=default, show_default=default is not None, callback=_deployment_name, help=help_text
+    )
 
 
 @click.group()
@@ -32,7 +62,12 @@ def deploy() -> None:
 @deploy.command("local")
 @click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
 @_NAME
-@click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+@_deployment_option("Deployment of the endpoint to start or replace (one beside others gets 0% traffic).", "blue")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Public port [default: the endpoint's when it holds other deployments, else 5001].",
+)
 @click.option("--allow-privileged-port", is_flag=True, help="Allow a --port below 1024 (where system services listen).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server worker processes.")
 @GENERATION_OPTION
@@ -46,7 +81,8 @@ def deploy() -> None:
 def local_command(
     model_ref: str,
     name: str,
-    port: int,
+    deployment: str,
+    port: int | None,
     allow_privileged_port: bool,
     workers: int,
     generation: str,
@@ -58,16 +94,19 @@ def local_command(
 ) -> None:
     """Serve a registered model with the Azure ML inference server on 127.0.0.1:PORT.
 
-    Replaces a running deployment of the same name. With --key or --auth, nginx checks keys in front of
-    the server as Azure's front end does (401 for a missing or wrong key, 400 without "Bearer "). Keys
-    belong to the deployment: a redeploy keeps them; `bankscore deploy keys --regenerate` changes one.
-    A port below 1024 needs --allow-privileged-port.
+    Replaces a running deployment of the same name. An endpoint (--name) holds one or more deployments
+    (--deployment, default blue) behind one port and one pair of keys: the first gets all the traffic, one
+    added beside it none until `bankscore deploy traffic`. With --key or --auth, nginx checks keys in front
+    of the servers as Azure's front end does (401 for a missing or wrong key, 400 without "Bearer "). Keys
+    belong to the endpoint: a redeploy keeps them, a deployment added beside others takes them;
+    `bankscore deploy keys --regenerate` changes one. A port below 1024 needs --allow-privileged-port.
     """
     require_extra("train")
     require_extra("serve")
     from bankscore._generations import WireGeneration
     from bankscore._progress import StderrSteps
     from bankscore.deploy._local import (
+        DEFAULT_PORT,
         app_insights_environment,
         check_name,
         check_port,
@@ -76,19 +115,31 @@ def local_command(
         start_local,
     )
     from bankscore.deploy._release import build_release
+    from bankscore.deploy._state import load_endpoint
 
     check_name(name)
+    endpoint = load_endpoint(name)
+    shared = endpoint is not None and bool(set(endpoint.traffic) - {deployment})
+    if port is None:
+        port = endpoint.port if endpoint is not None and shared else DEFAULT_PORT
+    if shared and endpoint is not None and port != endpoint.port:
+        raise click.BadParameter(
+            f"{port}: the endpoint {name!r} listens on port {endpoint.port}, which its deployments share; "
+            "omit --port, or stop the endpoint first",
+            param_hint="'--port'",
+        )
     check_port(name, port, allow_privileged=allow_privileged_port)  # at once, not after building a release
     extra_env = app_insights_environment(app_insights) if app_insights else {}
     keys = deployment_keys(name, primary=key) if key or auth else None
-    running = load_state(name)
+    running = load_state(name, deployment)
+    what = f"deployment {name!r}" if deployment == "blue" and not shared else f"deployment {deployment!r} of {name!r}"
     if running is not None and running.port != port:
-        click.echo(f"moving the running deployment {name!r} from port {running.port} to port {port}", err=True)
+        click.echo(f"moving the running {what} from port {running.port} to port {port}", err=True)
     elif running is not None:
         # start_local replaces it: new server first, then nginx switches to it, then the old one stops.
-        click.echo(f"replacing the running deployment {name!r} on port {port}", err=True)
+        click.echo(f"replacing the running {what} on port {port}", err=True)
     click.echo(f"deploying {model_ref} (generation {generation}) on 127.0.0.1:{port}", err=True)
-    with StderrSteps() as steps:
+    with StderrSteps() as steps, _rules():
         folder = build_release(model_ref, generation=WireGeneration(generation), name=name, progress=steps)
         state = start_local(
             folder,
@@ -99,13 +150,21 @@ def local_command(
             extra_env=extra_env,
             timeout=timeout,
             progress=steps,
+            deployment=deployment,
         )
     if as_json:
         click.echo(json.dumps(state.to_dict(), indent=2))
         return
-    click.echo(f"serving {state.model_name}:{state.model_version} as {name!r}, generation {state.generation}")
+    served = f"{name!r}" if deployment == "blue" and not shared else f"deployment {deployment!r} of {name!r}"
+    click.echo(f"serving {state.model_name}:{state.model_version} as {served}, generation {state.generation}")
     click.echo(f"  scoring URI  {state.scoring_uri}")
     click.echo(f"  swagger URI  {state.swagger_uri}  (?version=3 for OpenAPI 3)")
+    after = load_endpoint(name)
+    if after is not None and len(after.traffic) > 1:
+        weights = " ".join(f"{d}=N" for d in after.deployments)
+        click.echo(
+            f"  traffic      {after.traffic[deployment]}% (change it: bankscore deploy traffic --name {name} {weights})"
+        )
     if state.auth:
         click.echo("  keys         required (bankscore deploy status --show-keys)")
     click.echo(f"  folder       {state.folder}")
@@ -114,57 +173,81 @@ def local_command(
 
 @deploy.command("status")
 @_NAME
+@_deployment_option("Show this deployment first [default: the one with the most traffic].")
 @click.option("--show-keys", is_flag=True, help="Print the scoring keys too.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def status_command(name: str, show_keys: bool, as_json: bool) -> None:
-    """Scoring URI, swagger URI, model version, generation, pids, restarts and health of a local deployment.
+def status_command(name: str, deployment: str | None, show_keys: bool, as_json: bool) -> None:
+    """Scoring URI, traffic, mirror, and each deployment's model, generation, pids, restarts and health.
 
-    Exits 1 when the deployment is not serving or cannot heal itself: a process gone (the server, the
-    gateway, or a supervisor that restarts them), or GET / not answering Healthy.
+    Exits 1 when a deployment is not serving or cannot heal itself: a process gone (a server, the gateway,
+    or a supervisor that restarts them), or GET / (sent to it through the gateway) not answering Healthy.
     """
-    from bankscore.deploy._health import health
-    from bankscore.deploy._local import deployment_problems, load_state, read_keys
-    from bankscore.deploy._processes import alive
+    from bankscore.deploy._state import load_endpoint, load_state, read_keys
+    from bankscore.deploy._traffic import describe
 
-    state = load_state(name)
-    if state is None:
+    endpoint = load_endpoint(name)
+    if endpoint is None or load_state(name) is None:
         raise click.ClickException(f"no local deployment named {name!r}: start one with `bankscore deploy local`")
+    if deployment is not None and deployment not in endpoint.traffic:
+        known = ", ".join(endpoint.deployments)
+        raise click.BadParameter(f"{deployment!r} is not a deployment of {name!r} (it has {known})")
+    shown = deployment or endpoint.primary()
+    order = [shown, *(d for d in endpoint.deployments if d != shown)]
+    states = {d: state for d in order if (state := load_state(name, d)) is not None}
+    each = {d: {**_deployment_info(state), "traffic": endpoint.traffic[d]} for d, state in states.items()}
+    info = {**each[shown], "traffic": endpoint.traffic, "mirror": endpoint.mirror, "deployments": each}
+    info["problems"] = [f"{d}: {p}" if d != shown else p for d, i in each.items() for p in i["problems"]]
+    info["running"] = not info["problems"]
+    if show_keys:
+        info["keys"] = read_keys(name)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        _exit_unless_serving(info, each)
+        return
+    state = states[shown]
+    summary = "running" if info["running"] else "DEGRADED" if each[shown]["processes_run"] else "NOT running"
+    click.echo(f"{name}: {summary}, health {info['health']}")
+    for problem in info["problems"]:
+        click.echo(f"  problem      {problem}")
+    click.echo(f"  scoring URI  {state.scoring_uri}")
+    click.echo(f"  swagger URI  {state.swagger_uri}")
+    click.echo(f"  traffic      {describe(endpoint.traffic)}")
+    click.echo(f"  mirror       {describe(endpoint.mirror) if endpoint.mirror else 'none'}")
+    if state.gateway_pid:
+        click.echo(f"  gateway pid  {state.gateway_pid} (nginx, {'keys required' if state.auth else 'no keys'})")
+    if state.gateway_supervisor_pid:
+        restarts = _restarts(state.gateway_restarts, "gateway")
+        click.echo(f"  gateway      supervised by pid {state.gateway_supervisor_pid}, {restarts}")
+    for d, one in states.items():
+        click.echo(f"  deployment {d}: {endpoint.traffic[d]}% of traffic, health {each[d]['health']}")
+        click.echo(f"    model        {one.model_name}:{one.model_version} ({len(one.features)} features)")
+        click.echo(f"    generation   {one.generation}")
+        click.echo(f"    server pid   {one.server_pid} ({one.workers} worker(s))")
+        if one.supervisor_pid:
+            click.echo(f"    supervisor   pid {one.supervisor_pid}, {_restarts(one.restarts)}")
+    if show_keys:
+        for which, value in read_keys(name).items():
+            click.echo(f"  {which + ' key':<13}{value}")
+    _exit_unless_serving(info, each)
+
+
+def _deployment_info(state: Any) -> dict[str, Any]:
+    """``state`` (a LocalDeployment) with its health, as GET / sent to it through the gateway answers."""
+    from bankscore._facts import DEPLOYMENT_HEADER
+    from bankscore.deploy._health import health
+    from bankscore.deploy._processes import alive
+    from bankscore.deploy._servers import deployment_problems
+
     problems = deployment_problems(state)
     # The server and the gateway run (a supervisor may be gone): what GET / answers through the gateway.
     processes_run = alive(state.server_pid) and (state.gateway_pid is None or alive(state.gateway_pid))
-    answer = health(state.port) if processes_run else None
+    answer = health(state.port, headers={DEPLOYMENT_HEADER: state.deployment}) if processes_run else None
     if processes_run and answer is None:
         # Its processes run, yet GET / fails: a hung server (its supervisor restarts it after a minute).
         problems.append(_not_answering(state.failed_probes))
     health_text = answer or ("not answering" if processes_run else "unreachable")
     info = {**state.to_dict(), "running": not problems, "health": health_text, "problems": problems}
-    if show_keys:
-        info["keys"] = read_keys(name)
-    if as_json:
-        click.echo(json.dumps(info, indent=2))
-        _exit_unless_serving(info)
-        return
-    # DEGRADED: the processes run, but it does not answer or a supervisor is gone (it cannot heal).
-    summary = "running" if not problems else "DEGRADED" if processes_run else "NOT running"
-    click.echo(f"{name}: {summary}, health {info['health']}")
-    for problem in problems:
-        click.echo(f"  problem      {problem}")
-    click.echo(f"  model        {state.model_name}:{state.model_version} ({len(state.features)} features)")
-    click.echo(f"  generation   {state.generation}")
-    click.echo(f"  scoring URI  {state.scoring_uri}")
-    click.echo(f"  swagger URI  {state.swagger_uri}")
-    click.echo(f"  server pid   {state.server_pid} ({state.workers} worker(s))")
-    if state.gateway_pid:
-        click.echo(f"  gateway pid  {state.gateway_pid} (nginx, {'keys required' if state.auth else 'no keys'})")
-    if state.supervisor_pid:
-        click.echo(f"  supervisor   pid {state.supervisor_pid}, {_restarts(state.restarts)}")
-    if state.gateway_supervisor_pid:
-        restarts = _restarts(state.gateway_restarts, "gateway")
-        click.echo(f"  gateway      supervised by pid {state.gateway_supervisor_pid}, {restarts}")
-    if show_keys:
-        for which, value in read_keys(name).items():
-            click.echo(f"  {which + ' key':<13}{value}")
-    _exit_unless_serving(info)
+    return {**info, "processes_run": processes_run}
 
 
 def _restarts(count: int, what: str = "server") -> str:
@@ -176,9 +259,9 @@ def _not_answering(failed_probes: int) -> str:
     return f"the server runs but does not answer GET /{probes} (a hung server is restarted after about a minute)"
 
 
-def _exit_unless_serving(info: dict[str, Any]) -> None:
+def _exit_unless_serving(info: dict[str, Any], each: dict[str, dict[str, Any]]) -> None:
     """Like a failed liveness probe: a deployment that does not serve, or cannot heal, is an error for scripts."""
-    if not info["running"] or info["health"] != "Healthy" or info["problems"]:
+    if not info["running"] or info["problems"] or any(i["health"] != "Healthy" for i in each.values()):
         raise SystemExit(1)
 
 
@@ -217,32 +300,92 @@ def keys_command(name: str, regenerate: str | None, show_keys: bool, as_json: bo
 
 @deploy.command("stop")
 @_NAME
-def stop_command(name: str) -> None:
-    """Stop a local deployment (server and gateway)."""
+@_deployment_option("Stop only this deployment (it must take no traffic); the endpoint keeps the others.")
+def stop_command(name: str, deployment: str | None) -> None:
+    """Stop a local endpoint (its gateway and every deployment), or one deployment of it."""
     from bankscore.deploy._local import stop_local
+    from bankscore.deploy._routing import remove_deployment
+    from bankscore.deploy._state import load_endpoint
 
-    state = stop_local(name)
-    if state is None:
+    endpoint = load_endpoint(name)
+    if endpoint is None:
         raise click.ClickException(f"no local deployment named {name!r}")
-    click.echo(f"stopped {name} ({state.model_name}:{state.model_version})")
+    if deployment is None:
+        state = stop_local(name)
+        if state is None:
+            raise click.ClickException(f"no local deployment named {name!r}")
+        others = [d for d in endpoint.deployments if d != state.deployment]
+        also = f" and its deployment{'s' * (len(others) > 1)} {', '.join(others)}" if others else ""
+        click.echo(f"stopped {name} ({state.model_name}:{state.model_version}){also}")
+        return
+    with _rules():
+        state = remove_deployment(name, deployment)
+    if state is None:
+        raise click.ClickException(f"the deployment {deployment!r} of {name!r} was not running")
+    rest = [d for d in endpoint.deployments if d != deployment]
+    left = f"; {', '.join(rest)} serve{'s' * (len(rest) == 1)}" if rest else "; the endpoint is stopped"
+    click.echo(f"stopped {deployment} of {name} ({state.model_name}:{state.model_version}){left}")
+
+
+@deploy.command("traffic")
+@_NAME
+@click.argument("weights", nargs=-1, metavar="[DEPLOYMENT=PERCENT]...")
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="DEPLOYMENT=PERCENT",
+    help="Also copy this share (0-50) of live requests to a deployment without live traffic; =0 ends it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoint's traffic and mirror as JSON.")
+def traffic_command(name: str, weights: tuple[str, ...], mirrors: tuple[str, ...], as_json: bool) -> None:
+    """Split an endpoint's requests between its deployments, as Azure's endpoint traffic: blue=90 green=10.
+
+    The percents sum to 100 (or are all 0: then only requests that name a deployment in the
+    azureml-model-deployment header are served); a deployment not named gets 0. The change is a graceful
+    reload of the gateway: no request is lost. Without arguments, prints the traffic and mirror.
+    """
+    from bankscore.deploy._routing import set_traffic
+    from bankscore.deploy._state import load_endpoint
+    from bankscore.deploy._traffic import describe, parse_assignments
+
+    with _rules():
+        traffic = parse_assignments(weights, what="traffic") if weights else None
+        mirror = parse_assignments(mirrors, what="mirror") if mirrors else None
+        if traffic is None and mirror is None:
+            endpoint = load_endpoint(name)
+            if endpoint is None:
+                raise click.ClickException(f"no local deployment named {name!r}")
+        else:
+            endpoint = set_traffic(name, traffic, mirror)
+    if as_json:
+        click.echo(json.dumps({"name": name, "traffic": endpoint.traffic, "mirror": endpoint.mirror}, indent=2))
+        return
+    click.echo(f"{name}: traffic {describe(endpoint.traffic)}")
+    click.echo(f"{name}: mirror {describe(endpoint.mirror) if endpoint.mirror else 'none'}")
 
 
 @deploy.command("logs")
 @_NAME
+@_deployment_option("This deployment's server log [default: the one with the most traffic].")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("--gateway", is_flag=True, help="The gateway's log (auth decisions) instead of the server's.")
 @click.option("--lines", "-n", type=int, default=50, show_default=True)
-def logs_command(name: str, follow: bool, gateway: bool, lines: int) -> None:
-    """The server's log: one JSON line per request, plus the server's own messages."""
-    from bankscore.deploy._local import deployment_dir
-    from bankscore.deploy._local import follow as follow_lines
+def logs_command(name: str, deployment: str | None, follow: bool, gateway: bool, lines: int) -> None:
+    """A server's log: one JSON line per request, plus the server's own messages; or the gateway's."""
+    from bankscore.deploy._state import deployment_dir, deployment_home, load_endpoint
 
-    path = deployment_dir(name) / ("gateway.log" if gateway else "server.log")
+    endpoint = load_endpoint(name)
+    if deployment is None:
+        deployment = endpoint.primary() if endpoint is not None and endpoint.traffic else "blue"
+    path = deployment_dir(name) / "gateway.log" if gateway else deployment_home(name, deployment) / "server.log"
     if not path.is_file():
         raise click.ClickException(f"no log at {path}")
     for line in path.read_text(errors="replace").splitlines()[-lines:]:
         click.echo(line)
     if follow:
+        from bankscore.deploy._servers import follow as follow_lines
+
         try:
             for line in follow_lines(path):
                 click.echo(line)

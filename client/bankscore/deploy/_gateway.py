@@ -27,6 +27,13 @@ only once its header has arrived, so an idle one would not be counted anyway.
 A deployment without keys gets the same nginx in front, as a plain pass-through: the public port then belongs
 to nginx, not to one server process, so a redeploy can start a new server on another backend port and switch
 nginx to it with ``nginx -s reload`` (SIGHUP) without a refused or reset connection (see ``_local.py``).
+
+One gateway serves an endpoint's deployments (``_traffic.Routing``), as Azure's front end does: a request that
+names one in the ``azureml-model-deployment`` header goes there (an unknown name gets 404), any other follows
+the traffic split, a hash of nginx's random ``$request_id`` (``split_clients``), so each request is an
+independent draw with the deployment's weight. Every answer a deployment gave carries the header naming it.
+A mirror copies a share of the split's requests (a second, independent draw; never a pinned request, as on
+Azure) to its deployment with nginx's ``mirror``: nginx discards the copy's answer, the caller gets the live one.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ import resource
 import secrets
 import shutil
 from pathlib import Path
+
+from bankscore._facts import DEPLOYMENT_HEADER
+from bankscore.deploy._traffic import Routing
 
 __all__ = [
     "GATEWAY_SECRET_HEADER",
@@ -122,24 +132,30 @@ def nginx_config(
     *,
     run_dir: Path,
     port: int,
-    backend_port: int,
+    backend_port: int | None = None,
     keys: list[str] | None,
     max_body_bytes: int,
     secret: str | None = None,
+    routing: Routing | None = None,
 ) -> str:
     """A complete nginx.conf that runs in the foreground with every file inside ``run_dir``.
 
     With ``keys`` it is the key-checking gateway (which sends ``secret`` to the server in
-    ``GATEWAY_SECRET_HEADER``); without, a pass-through that answers like the server itself.
+    ``GATEWAY_SECRET_HEADER``); without, a pass-through that answers like the server itself. ``routing``: the
+    endpoint's deployments; without, one deployment (blue) on ``backend_port``.
     """
     if keys and not secret:
         raise ValueError("a gateway that checks keys needs the secret the server requires")
+    if routing is None:
+        if backend_port is None:
+            raise ValueError("give the backend port or the routing")
+        routing = Routing(backends={"blue": backend_port}, traffic={"blue": 100})
     user = "user root;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
     temp = run_dir / "nginx-temp"
     if keys and secret:
-        server = _keyed_server(port, backend_port, keys, max_body_bytes, secret)
+        server = _keyed_server(port, routing, keys, max_body_bytes, secret)
     else:
-        server = _open_server(port, backend_port)
+        server = _open_server(port, routing)
     files = open_file_limit()
     return f"""# Written by bankscore deploy: the gateway in front of the inference server. May hold keys: mode 0600.
 {user}daemon off;
@@ -178,7 +194,7 @@ http {{
     proxy_read_timeout {UPSTREAM_TIMEOUT_S}s;
     log_format bankscore escape=json '{{"event":"gateway","time":"$time_iso8601","request_id":"$bankscore_request_id",'
         '"method":"$request_method","path":"$uri","status":$status,"latency_ms":$request_time,'
-        '"auth":"$bankscore_auth","bytes_in":"$request_length"}}';
+        '"auth":"$bankscore_auth","bytes_in":"$request_length","deployment":"$bankscore_served"}}';
     access_log {run_dir / "gateway.log"} bankscore;
 
     # Keep the caller's request id (the server echoes it); give one to calls that come without.
@@ -192,7 +208,7 @@ http {{
         "" "the body exceeds {max_body_bytes} bytes";
         default "the body has $http_content_length bytes; this deployment takes at most {max_body_bytes}";
     }}
-{server}}}
+{_routing_maps(routing)}{server}}}
 """
 
 
@@ -215,7 +231,7 @@ _UPSTREAM_ERRORS = f"""        error_page 502 = @bad_gateway;
 _BEARER = "^(?i:bearer)"
 
 
-def _keyed_server(port: int, backend_port: int, keys: list[str], max_body_bytes: int, secret: str) -> str:
+def _keyed_server(port: int, routing: Routing, keys: list[str], max_body_bytes: int, secret: str) -> str:
     # Regexes, not plain strings: nginx compares a map's plain strings case-insensitively, and a key is not.
     # nginx tries the regexes in order: a right key, then Bearer without a key, then Bearer with another one.
     exact = "\n".join(f"        {_quote('~' + _BEARER + ' +' + _pcre_literal(key) + '$')} ok;" for key in keys)
@@ -235,18 +251,17 @@ def _keyed_server(port: int, backend_port: int, keys: list[str], max_body_bytes:
         proxy_set_header {GATEWAY_SECRET_HEADER} {_quote(secret)};
         proxy_set_header X-Request-Id $bankscore_request_id;
         proxy_set_header Host $host;
+        add_header {DEPLOYMENT_HEADER} $bankscore_served always;
 
         location = /score {{
             default_type text/plain;
             if ($bankscore_auth = missing) {{ return 401; }}
             if ($bankscore_auth = wrong) {{ return 401; }}
             if ($bankscore_auth = bad) {{ return 400 {_quote(MALFORMED_AUTH_MESSAGE)}; }}
-            proxy_pass http://127.0.0.1:{backend_port};
-        }}
+{_route(routing, score=True)}        }}
         location / {{
-            proxy_pass http://127.0.0.1:{backend_port};
-        }}
-{_UPSTREAM_ERRORS}        error_page 401 = @unauthorized;
+{_route(routing, score=False)}        }}
+{_mirror_location(routing)}{_UPSTREAM_ERRORS}{_NO_DEPLOYMENT}        error_page 401 = @unauthorized;
         error_page 413 = @too_large;
         location @unauthorized {{
             default_type application/json;
@@ -261,7 +276,7 @@ def _keyed_server(port: int, backend_port: int, keys: list[str], max_body_bytes:
 """
 
 
-def _open_server(port: int, backend_port: int) -> str:
+def _open_server(port: int, routing: Routing) -> str:
     # Requests pass unchanged (Host and Authorization included); only an oversized body is answered here,
     # with the server's own words and headers, for the reason given at client_max_body_size.
     return f"""
@@ -273,15 +288,108 @@ def _open_server(port: int, backend_port: int) -> str:
         listen 127.0.0.1:{port} backlog=4096;
         proxy_http_version 1.1;
         proxy_set_header Host $host;
+        add_header {DEPLOYMENT_HEADER} $bankscore_served always;
 
+        location = /score {{
+{_route(routing, score=True)}        }}
         location / {{
-            proxy_pass http://127.0.0.1:{backend_port};
-        }}
-{_UPSTREAM_ERRORS}        error_page 413 = @too_large;
+{_route(routing, score=False)}        }}
+{_mirror_location(routing)}{_UPSTREAM_ERRORS}{_NO_DEPLOYMENT}        error_page 413 = @too_large;
         location @too_large {{
             default_type application/json;
             add_header x-ms-run-function-failed False always;
             return 413 '{{"message": "$bankscore_too_large"}}';
         }}
     }}
+"""
+
+
+# Azure's words for an endpoint whose traffic is all 0 (its troubleshooting page, "HTTP status codes").
+NO_POSITIVE_WEIGHT = "The endpoint doesn't have any valid deployment with positive weight"
+_MIRROR_URI = "/_bankscore_mirror"
+# What the routing map gives a request whose header names no deployment of the endpoint.
+_UNKNOWN = "-"
+
+# A request for no deployment: nginx's own 404 (a deployment's 404 passes through untouched: nginx intercepts
+# only its own errors), answered in the server's error shape.
+_NO_DEPLOYMENT = """        error_page 404 = @no_deployment;
+        location @no_deployment {
+            default_type application/json;
+            return 404 '{"message": "$bankscore_no_deployment"}';
+        }
+"""
+
+
+def _upstream(deployment: str) -> str:
+    return f"bankscore_deployment_{deployment}"
+
+
+def _routing_maps(routing: Routing) -> str:
+    """The deployment each request goes to (``$bankscore_deployment``) and what the answer says about it."""
+    upstreams = "".join(
+        f"    upstream {_upstream(name)} {{ server 127.0.0.1:{port}; }}\n" for name, port in routing.backends.items()
+    )
+    live = [(name, percent) for name, percent in routing.traffic.items() if percent > 0]
+    if live:
+        # The last share is "*": the rest, so rounding never leaves a request without a deployment.
+        shares = [f"        {percent}% {name};" for name, percent in live[:-1]] + [f"        * {live[-1][0]};"]
+        split = '    split_clients "${request_id}" $bankscore_split {\n' + "\n".join(shares) + "\n    }\n"
+    else:
+        split = '    map $request_id $bankscore_split { default ""; }\n'
+    header = "$http_" + DEPLOYMENT_HEADER.replace("-", "_")
+    pinned = "".join(f"        {_quote(name)} {name};\n" for name in routing.backends)
+    known = ", ".join(sorted(routing.backends))
+    mirror = ""
+    for name, percent in routing.mirror.items():
+        mirror = (
+            f'    split_clients "${{request_id}}-mirror" $bankscore_mirror_draw {{\n'
+            f"        {percent}% yes;\n        * no;\n    }}\n"
+            # Only the split's requests are copied: never one pinned to a deployment by the header.
+            f'    map "{header}:$bankscore_mirror_draw" $bankscore_mirrored {{\n'
+            f'        ":yes" {name};\n        default "";\n    }}\n'
+        )
+    return f"""
+{upstreams}{split}
+    # A deployment named in the {DEPLOYMENT_HEADER} header, whatever the split; else the split.
+    map {header} $bankscore_deployment {{
+        "" $bankscore_split;
+{pinned}        default {_UNKNOWN};
+    }}
+    # Only answers that came from a deployment name it (not the gateway's own 401, 400 or 404).
+    map $upstream_addr $bankscore_served {{
+        "" "";
+        default $bankscore_deployment;
+    }}
+    # A name is repeated in the answer only when it cannot break the JSON around it.
+    map {header} $bankscore_named {{
+        "~^[A-Za-z0-9_.-]{{1,64}}$" "named '{header}'";
+        default "by the name in the {DEPLOYMENT_HEADER} header";
+    }}
+    map $bankscore_deployment $bankscore_no_deployment {{
+        "" "{NO_POSITIVE_WEIGHT}";
+        default "No deployment $bankscore_named in this endpoint; its deployments: {known}";
+    }}
+{mirror}"""
+
+
+def _route(routing: Routing, *, score: bool) -> str:
+    """A location's way to its deployment; scoring requests are also the ones a mirror copies."""
+    mirror = f"            mirror {_MIRROR_URI};\n" if score and routing.mirror else ""
+    return (
+        f'            if ($bankscore_deployment = "") {{ return 404; }}\n'
+        f'            if ($bankscore_deployment = "{_UNKNOWN}") {{ return 404; }}\n'
+        f"{mirror}"
+        f"            proxy_pass http://bankscore_deployment_$bankscore_deployment;\n"
+    )
+
+
+def _mirror_location(routing: Routing) -> str:
+    if not routing.mirror:
+        return ""
+    (name,) = routing.mirror
+    return f"""        location = {_MIRROR_URI} {{
+            internal;
+            if ($bankscore_mirrored = "") {{ return 204; }}
+            proxy_pass http://{_upstream(name)}$request_uri;
+        }}
 """

@@ -91,7 +91,6 @@ def _apply_keys(state: LocalDeployment, run_dir: Path, keys: dict[str, str], *, 
         run_dir,
         folder,
         port=running.port,
-        backend_port=running.backend_port,
         keys=[keys["primary"], keys["secondary"]],
         secret=gateway_secret(run_dir),
     )

@@ -33,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -41,6 +41,7 @@ from types import FrameType
 from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, read_secret
 from bankscore.deploy._health import HEALTHY, health
 from bankscore.deploy._processes import group_members, wait_until
+from bankscore.deploy._state import SupervisorStatus, status_file
 
 __all__ = ["FAILURE_THRESHOLD", "PROBE_PERIOD_S", "SupervisorStatus", "main", "status_file"]
 
@@ -54,19 +55,6 @@ STOP_TIMEOUT_S = 12.0  # gunicorn's graceful stop, before its group is killed (d
 _WATCH_S = 0.25  # how often the master's exit is noticed
 
 log = logging.getLogger("bankscore.supervisor")
-
-
-@dataclass
-class SupervisorStatus:
-    server_pid: int
-    restarts: int = 0
-    last_restart: str | None = None
-    last_exit: str | None = None
-    failed_probes: int = 0  # in a row, now: a hung server shows here from the first one
-
-
-def status_file(run_dir: Path, supervisor_pid: int) -> Path:
-    return run_dir / f"supervisor-{supervisor_pid}.json"
 
 
 def _write_status(path: Path, status: SupervisorStatus) -> None:
