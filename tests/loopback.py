@@ -1,4 +1,4 @@
-"""Loopback HTTP servers and free ports for tests, written once.
+"""Loopback HTTP servers, free ports and waiting for what a server does, written once for the tests.
 
 A stand-in endpoint is a function from a ``Request`` to an answer, ``(status, body)`` or ``(status, headers,
 body)``; ``serve`` runs it on a threaded HTTP server on 127.0.0.1 for the duration of a ``with`` block::
@@ -16,6 +16,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
@@ -23,7 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["NOT_FOUND", "Answer", "Handle", "Request", "free_port", "serve", "servers"]
+import pytest
+
+__all__ = ["NOT_FOUND", "Answer", "Handle", "Request", "free_port", "serve", "servers", "wait_for"]
 
 NOT_FOUND = (404, b'{"message": "not found"}')  # azmlinfsrv's answer to a route it does not have
 
@@ -106,3 +109,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """``condition()``'s first truthy value, asked ten times a second; the test fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.1)
+    return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from bankscore_tests_loopback import free_port
 
 from bankscore_bench._samples import Failure, RequestSample, RunInfo, SampleLog
 
@@ -93,12 +93,6 @@ def stats_synthetic_run() -> StatsRunFactory:
 ENGINE_TARGETS = Path(__file__).parent / "fixtures" / "targets"
 
 
-def _target_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _target_start(port: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, str(ENGINE_TARGETS / "ka_server.py"), str(port)], stdout=subprocess.PIPE, text=True
@@ -120,7 +114,7 @@ def _target_stop(proc: subprocess.Popen[str]) -> None:
 @pytest.fixture(scope="module")
 def target_url() -> Iterator[str]:
     """Base URL (no trailing slash) of a fresh keep-alive loopback target (fixtures/targets/ka_server.py)."""
-    port = _target_free_port()
+    port = free_port()
     proc = _target_start(port)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -131,7 +125,7 @@ def target_url() -> Iterator[str]:
 @pytest.fixture
 def target_stall_url() -> Iterator[str]:
     """A target of its own whose 50th /stall request stalls the whole server for 1 s."""
-    port = _target_free_port()
+    port = free_port()
     proc = _target_start(port)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -142,7 +136,7 @@ def target_stall_url() -> Iterator[str]:
 @pytest.fixture
 def target_refused_url() -> str:
     """A loopback URL nobody listens on (connections are refused)."""
-    return f"http://127.0.0.1:{_target_free_port()}/"
+    return f"http://127.0.0.1:{free_port()}/"
 
 
 def _target_counts(base_url: str) -> dict[str, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import http.server
 import io
 import json
 import os
@@ -12,11 +11,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from bankscore_tests_loopback import Answer, Request, free_port, serve
 
 from bankscore_bench.cli import run_cli
 
@@ -221,7 +220,7 @@ def test_local_workers_run_exactly_n_requests(target_url: str, tmp_path: Path) -
 
 @pytest.mark.slow
 def test_master_and_worker_commands_on_loopback(target_url: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     common = ["-n", "400", "-c", "2", "-k", "--master-host", "127.0.0.1", "--master-port", str(port)]
     master = subprocess.Popen(
         [*BENCH, *common, "--master", "--expect-workers", "2", f"{target_url}/"],
@@ -246,14 +245,6 @@ def test_master_and_worker_commands_on_loopback(target_url: str, tmp_path: Path)
     assert master.returncode == 0, stderr
     assert _field(stdout, "Complete requests") == "400"
     assert [worker.returncode for worker in workers] == [0, 0], (tmp_path / "worker0.log").read_text()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -282,65 +273,25 @@ def test_a_scoring_url_nobody_listens_on_is_named_without_a_wrong_hint(target_re
 def test_verbose_output_redacts_a_key_the_server_echoes() -> None:
     key = "bk-EchoedKey-9d7b5f3e1a2c4086Zy"
 
-    class Echo(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f'{{"you sent": "{self.headers.get("Authorization")}"}}'.encode()
-            self.send_response(200)
-            self.send_header("X-Echoed-Authorization", self.headers.get("Authorization", ""))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def echo(request: Request) -> Answer:
+        sent = request.headers.get("Authorization", "")
+        return 200, {"X-Echoed-Authorization": sent}, f'{{"you sent": "{sent}"}}'.encode()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        result = _bench("-n", "2", "-v", "4", "-H", f"Authorization: Bearer {key}", url)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(echo) as url:
+        result = _bench("-n", "2", "-v", "4", "-H", f"Authorization: Bearer {key}", url + "/")
     assert result.returncode == 0, result.stderr
     assert "X-Echoed-Authorization: <redacted>" in result.stdout  # the echo is shown, the key is not
     assert key not in result.stdout + result.stderr
 
 
-class _Unauthorized(http.server.BaseHTTPRequestHandler):
+def _unauthorized(request: Request) -> Answer:
     """A keyed endpoint called without its key: every request answers 401, quickly."""
-
-    protocol_version = "HTTP/1.1"
-
-    def _refuse(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"message": "Unauthorized"}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._refuse()
-
-    def do_POST(self) -> None:
-        self._refuse()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    return 401, b'{"message": "Unauthorized"}'
 
 
 def test_a_latency_threshold_cannot_pass_a_run_in_which_every_request_failed() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    uri = f"http://127.0.0.1:{server.server_address[1]}/score"
-    try:
-        proc = _bench("-n", "50", "--rate", "500", "--generation", "C", "--threshold", "p(99)<50", uri)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_unauthorized, keep_alive=True) as url:
+        proc = _bench("-n", "50", "--rate", "500", "--generation", "C", "--threshold", "p(99)<50", url + "/score")
     assert proc.returncode == 99, proc.stderr
     assert "errors 50 = 100.00% (HTTP 401 x50)" in proc.stdout
     assert "thresholds (latency of successful requests only): FAILED" in proc.stdout

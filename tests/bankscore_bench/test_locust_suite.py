@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bankscore_tests_loopback import free_port
 
 _fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by tests/conftest.py, as `trained` is
 LOCUST = Path(sys.executable).parent / "locust"
@@ -127,12 +127,6 @@ def test_a_users_own_locustfile_subclasses_the_user(keyed: tuple[str, dict[str, 
     assert 0 < count <= 50 and failures == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for(condition: Any, what: str, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,7 +144,7 @@ def test_locusts_web_ui_runs_the_suite_and_shows_it_in_chromium(
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: ./dev.sh installs Debian's chromium")
     host, env = keyed
-    port = _free_port()
+    port = free_port()
     web = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [str(LOCUST), "-f", str(shipped_locustfile()), "--host", host, "--web-host", "127.0.0.1", "--web-port",

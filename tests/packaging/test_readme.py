@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bankscore_tests_loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- doctest -->"
@@ -89,12 +89,6 @@ def test_the_runnable_blocks_are_marked_and_hold_nothing_azure_only() -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_the_readme_runs_in_order_from_the_wheel(installed: Any, tmp_path: Path) -> None:
@@ -102,7 +96,7 @@ def test_the_readme_runs_in_order_from_the_wheel(installed: Any, tmp_path: Path)
     work.mkdir()
     env = {**installed.env, "BANKSCORE_HOME": str(work / ".bankscore")}
     venv_python = str(installed.venv / "bin" / "python")
-    port = _free_port()
+    port = free_port()
     blocks = runnable_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     try:
         for block in blocks:

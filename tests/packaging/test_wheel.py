@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bankscore_tests_loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _SHARED = os.environ.get("BANKSCORE_SWAGGER_SAMPLES") or str(ROOT.parent / "shared" / "azure" / "swagger-samples")
@@ -79,12 +79,6 @@ print(json.dumps({
     "warnings": sorted({str(w.message).split(":")[0] for w in said}),
 }))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Installed:
@@ -174,7 +168,7 @@ def test_regenerate_on_redeploy_from_the_wheel(installed: Installed) -> None:
     where = installed.ok("python", "-c", "import bankscore; print(bankscore.__file__)")
     assert str(installed.venv) in where and str(ROOT) not in where
 
-    port = _free_port()
+    port = free_port()
     installed.ok("bankscore", "data", "register")
     installed.ok("bankscore", "train", "--max-trials", "4", "--cv", "3", "--no-ensemble", timeout=600)
     installed.ok("bankscore", "deploy", "local", "--port", str(port))
@@ -225,7 +219,7 @@ def test_a_no_code_managed_endpoint_from_the_wheel(installed: Installed) -> None
     if json.loads(installed.ok("bankscore", "models", "list", "--json")) == []:  # run alone: train first
         installed.ok("bankscore", "data", "register")
         installed.ok("bankscore", "train", "--max-trials", "4", "--cv", "3", "--no-ensemble", timeout=600)
-    port = _free_port()
+    port = free_port()
     installed.ok("bankscore", "deploy", "local", "--name", "nocode", "--generation", "D", "--port", str(port))
     try:
         uri = f"http://127.0.0.1:{port}/score"

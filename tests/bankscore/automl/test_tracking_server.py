@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bankscore_tests_loopback import free_port
 
 from bankscore.data import load_training_data
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def tracking_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     store = tmp_path / "server"
     store.mkdir()
     mlflow_cli = Path(sys.executable).parent / "mlflow"

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bankscore_tests_loopback import free_port
 
 
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, "BANKSCORE_HOME": str(tmp_path / "ws")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    port = _free_port()
+    port = free_port()
 
     def bankscore(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
+from bankscore.deploy._local import port_free  # "free" as `deploy local` judges it
 
 # The key of the "keyed" deployment: long and odd enough that finding it in a log cannot be a coincidence.
 TEST_KEY = "bk-TestKey-7f3a9c21e5d84b06Qx"
@@ -63,16 +64,6 @@ def free_port() -> int:
             _HANDED_OUT.add(port)
             return port
     raise OSError("no free port below the ephemeral range")
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def process_gone(pid: int) -> bool:

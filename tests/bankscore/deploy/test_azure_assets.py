@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,17 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bankscore_tests_loopback import free_port
 
 from bankscore.automl import TrainOptions, run_automl
 from bankscore.automl._registry import log_training
 from bankscore.automl._report import write_report
 from bankscore.data import Dataset, load_training_data
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -59,7 +53,7 @@ def test_azure_folder_is_complete_and_serves_locally_unchanged(tmp_path: Path, m
 
     # The same folder, unchanged, on the real server as Azure runs it (through the server's own entry point,
     # bound to loopback by bankscore's launcher).
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,

@@ -7,12 +7,13 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from bankscore_tests_loopback import wait_for
 
 from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, find_nginx
 
@@ -22,15 +23,6 @@ pytestmark = [
 ]
 
 KEY = "bk-HardeningKey-2b4d6f8a0c1e3579Pq"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.2)
-    return result
 
 
 def score(url: str, body: bytes, key: str | None = None, **headers: str) -> httpx.Response:

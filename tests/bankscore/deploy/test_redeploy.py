@@ -12,12 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from bankscore_tests_loopback import wait_for
 
 from bankscore.deploy._gateway import find_nginx
 
@@ -28,14 +28,6 @@ pytestmark = [
 ]
 
 KEY = "bk-RedeployKey-5e1b7c93a04d28f6Lm"
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.2)
 
 
 def gateway_requests(log: Path) -> list[dict[str, Any]]:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
+from bankscore_tests_loopback import free_port
 
 from bankscore.deploy._folder import write_deployment_folder
 from bankscore.deploy._local import DeployError, load_state, port_free, start_local
 from bankscore.features import FEATURES
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -37,7 +31,7 @@ def test_a_broken_model_fails_the_start_with_the_servers_log(tmp_path: Path, mon
     artifact = {"format": 1, "columns": ["age"], "codes": [None], "members": []}
     folder = write_deployment_folder(tmp_path / "release", artifact=artifact, contract=contract, name="broken")
     (folder.model_dir / "scorer.pkl").write_bytes(b"this is not a pickle")
-    port = _free_port()
+    port = free_port()
     with pytest.raises(DeployError) as info:
         start_local(folder, name="broken", port=port, timeout=60)
     message = str(info.value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bankscore_tests_loopback import free_port, wait_for
 
 from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, SECRET_FILE_ENV
 from bankscore.deploy._launch import require_gateway
@@ -47,27 +47,11 @@ HTTPServer(("127.0.0.1", port), H).serve_forever()
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
-    return result
+_fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by tests/conftest.py
 
 
 def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(") ", 1)[1][0] not in "ZX"
+    return not _fixtures.process_gone(pid)
 
 
 def supervise(tmp_path: Path, mode: str, secret: str = "") -> tuple[subprocess.Popen[bytes], int, Path]:

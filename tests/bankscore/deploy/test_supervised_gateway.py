@@ -14,13 +14,14 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from bankscore_tests_loopback import wait_for
 
 from bankscore.deploy._gateway import UPSTREAM_TIMEOUT_S, find_nginx
 
@@ -30,15 +31,6 @@ pytestmark = [
 ]
 
 KEY = "bk-SupervisedKey-4c2e8a6f1b3d5079Rt"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
-    return result
 
 
 def score(port: int, body: bytes, key: str | None, timeout: float = 30) -> httpx.Response:

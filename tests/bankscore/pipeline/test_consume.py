@@ -12,13 +12,11 @@ import dataclasses
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from bankscore_tests_loopback import Answer, Request, free_port, serve
 
 from bankscore._exceptions import (
     APIConnectionError,
@@ -126,54 +125,18 @@ class AzureStandIn:
         self.error: dict[str, Any] | None = None  # the run's error once it ends
         self.fail_next: list[tuple[int, dict[str, Any]]] = []  # (status, body) answers to give first
         self._reads = 0
-        stand_in = self
+        self.base = ""  # set once it serves
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            wbufsize = 1 << 16  # one write per answer: no delayed-ACK wait between headers and body
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                url = urlsplit(self.path)
-                stand_in.requests.append(
-                    Recorded(
-                        self.command,
-                        url.path,
-                        parse_qs(url.query),
-                        {k.lower(): v for k, v in self.headers.items()},
-                        json.loads(raw) if raw else None,
-                    )
-                )
-                if stand_in.fail_next:
-                    status, body = stand_in.fail_next.pop(0)
-                    self._answer(status, body, {"x-ms-request-id": "req-42"})
-                    return
-                self._answer(200, stand_in.answer(self.command, url.path))
-
-            def do_GET(self) -> None:
-                self._handle()
-
-            def do_POST(self) -> None:
-                self._handle()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def __call__(self, request: Request) -> Answer:
+        url = urlsplit(request.target)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(
+            Recorded(request.method, url.path, parse_qs(url.query), headers, request.json() if request.body else None)
+        )
+        if self.fail_next:
+            status, body = self.fail_next.pop(0)
+            return status, {"x-ms-request-id": "req-42"}, json.dumps(body).encode()
+        return 200, json.dumps(self.answer(request.method, url.path)).encode()
 
     def url(self, tail: str = f"PipelineSubmit/{PIPELINE_ID}") -> str:
         return f"{self.base}/pipelines/v1.0/{WS}/PipelineRuns/{tail}"
@@ -194,10 +157,8 @@ class AzureStandIn:
 @pytest.fixture
 def azure() -> Iterator[AzureStandIn]:
     stand_in = AzureStandIn()
-    stand_in.thread.start()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
+    with serve(stand_in, keep_alive=True) as stand_in.base:
+        yield stand_in
 
 
 def test_trigger_sends_azures_documented_request_to_a_published_pipeline(azure: AzureStandIn) -> None:
@@ -324,9 +285,7 @@ def test_a_credential_gets_an_arm_token_once_per_call(azure: AzureStandIn) -> No
 
 
 def test_a_connection_refused_is_an_api_connection_error() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with pytest.raises(APIConnectionError) as caught:
         trigger(f"http://127.0.0.1:{port}/pipelines/v1.0/{WS}/PipelineRuns/PipelineSubmit/x", "e", token=TOKEN)
     assert TOKEN not in str(caught.value)
@@ -541,12 +500,6 @@ def test_the_example_script_triggers_and_waits(publisher: PipelinePublisher, tmp
 # ------------------------------------------------------------------------------------------- end to end
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _poll(read: Callable[[], Any], limit: float = 120.0) -> Any:
     deadline = time.monotonic() + limit
     while (value := read()) is None:
@@ -571,7 +524,7 @@ def test_publish_trigger_over_rest_and_wait_for_a_real_pipeline_run(tmp_path: Pa
         stderr=subprocess.PIPE,
         text=True,
     )
-    deployment, port = "pipeline-e2e", _free_port()
+    deployment, port = "pipeline-e2e", free_port()
     try:
         state = home / "pipelines" / "publisher" / "publisher.json"
         info = _poll(lambda: json.loads(state.read_text()) if state.is_file() else None)

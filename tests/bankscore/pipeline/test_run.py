@@ -6,7 +6,6 @@ import gzip
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bankscore_tests_loopback import free_port
 
 from bankscore.pipeline import PipelineParameters, PipelineResult, PipelineStepError, StepEvent, run_pipeline
 from bankscore.pipeline._parameters import PipelineParameterError
@@ -165,12 +165,6 @@ def test_status_shows_a_failed_steps_long_reason_once() -> None:
 # ------------------------------------------------------------------------------------------------ real runs
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class FirstRun:
     home: Path
@@ -197,7 +191,7 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BANKSCORE_HOME", str(root / "ws"))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        port = _free_port()
+        port = free_port()
         events: list[StepEvent] = []
         params = PipelineParameters(dataset=str(csv), time_budget_s=10.0, port=port)
         try:
@@ -437,7 +431,7 @@ def test_a_stopped_deployment_comes_back_with_its_own_keys(first: FirstRun) -> N
 
     if find_nginx() is None:
         pytest.skip("nginx is not installed: deployments serve without keys")
-    port = _free_port()
+    port = free_port()
     params = first.params(deployment="keyed", port=port)
     try:
         assert run_pipeline(params).status == "Completed"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bankscore_tests_loopback import free_port
 from click.testing import CliRunner
 
 from bankscore.cli import main
@@ -90,9 +90,7 @@ def test_a_missing_key_says_one_is_needed(spec_server: Server) -> None:
 
 
 def test_nobody_listening_is_a_clean_error() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     result = CliRunner().invoke(main, ["swagger", "pull", f"http://127.0.0.1:{port}/score", "--timeout", "5"])
     assert result.exit_code == 2  # the spec cannot be fetched
     assert "cannot fetch" in result.output and "Traceback" not in result.output

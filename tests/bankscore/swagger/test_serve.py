@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bankscore_tests_loopback import free_port
 
 from bankscore.deploy._local import LocalDeployment
 from bankscore.swagger import SwaggerError
@@ -28,12 +29,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 SAMPLES = Path(__file__).parent / "data"
 SWAGGER2_SAMPLE = SAMPLES / "Nikhil-Bansal19__MLE-Project2__swagger.json"  # a real Azure gen-C Swagger 2.0 file
 BANNER = re.compile(r"^Serving Swagger UI for (?P<source>.+) at (?P<url>http://127\.0\.0\.1:\d+/) \(Ctrl-C stops\)$")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli_env(home: Path) -> dict[str, str]:
