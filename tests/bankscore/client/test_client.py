@@ -358,7 +358,6 @@ def test_no_local_deployment_is_a_clear_error() -> None:
         Client()
 
 
-@pytest.mark.serial
 def test_ctrl_c_while_threads_score_leaves_a_partial_result(shipped: list[dict[str, Any]]) -> None:
     """SIGINT reaches the main thread while it waits for the pool: queued batches are dropped, nothing is lost."""
     import signal
@@ -367,20 +366,36 @@ def test_ctrl_c_while_threads_score_leaves_a_partial_result(shipped: list[dict[s
     endpoint = FakeEndpoint()
     lock = threading.Lock()
     calls = 0
+    taken = threading.Event()  # the main thread has taken the signal
+
+    def on_sigint(signum: int, frame: object) -> None:
+        taken.set()
+        raise KeyboardInterrupt
 
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal calls
         with lock:
             calls += 1
-            if calls == 6:
-                # To the main thread itself, as a terminal's Ctrl-C is: os.kill may hand the signal to this
-                # worker thread, and the main thread then sees it only after every batch is done.
-                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+            call = calls
+        if call == 6:
+            # To the main thread itself, as a terminal's Ctrl-C is: os.kill may hand the signal to this
+            # worker thread, and the main thread then sees it only after every batch is done.
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        if call >= 6:
+            # Batches from here on wait until the main thread has taken the signal: some are surely left to
+            # drop, however the machine schedules the threads.
+            taken.wait(timeout=60)
         return endpoint(request)
 
     client = Client(URI, generation="C", transport=httpx.MockTransport(handler))
-    with client, pytest.raises(ScoringInterrupted) as raised:
-        client.predict_many(shipped, batch_size=50, concurrency=2)
+    # Ctrl-C's own behaviour whatever this process inherited (a shell's background job starts with SIGINT
+    # ignored, and the signal would then never arrive).
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with client, pytest.raises(ScoringInterrupted) as raised:
+            client.predict_many(shipped, batch_size=50, concurrency=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     result = raised.value.result
     assert result.interrupted and 0 < result.scored_count < len(shipped)
     scored = [i for i, p in enumerate(result) if p is not None]

@@ -23,10 +23,7 @@ import pytest
 
 from bankscore.deploy._gateway import GATEWAY_SECRET_HEADER, IDLE_TIMEOUT_S, find_nginx, nginx_config
 
-pytestmark = [
-    pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (apt-get install nginx-light)"),
-    pytest.mark.serial,  # reads nginx's log right after a request: a busy machine once made that race
-]
+pytestmark = pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (apt-get install nginx-light)")
 
 KEYS = ["bk-HardenPrimary-3c8e1f05a7d942bX", "bk-HardenSecondary-9a2d4e6f8b1c3Yz"]
 SECRET = "gw-Secret-5d7f9b1e3a6c8042e4Qw"
@@ -103,8 +100,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Bac
         backend.server_close()
 
 
-def score(url: str, authorization: str | None, timeout: float = 10) -> httpx.Response:
+def score(url: str, authorization: str | None, timeout: float = 10, request_id: str = "") -> httpx.Response:
     headers = {"Content-Type": "application/json"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
     if authorization is not None:
         headers["Authorization"] = authorization
     return httpx.post(url + "/score", content=b'{"Inputs": {"data": []}}', headers=headers, timeout=timeout)
@@ -122,11 +121,25 @@ def test_the_scheme_is_case_insensitive_and_the_key_is_not(scheme: str, gateway:
 @pytest.mark.parametrize("header", ["Bearer", "bearer", "BEARER"])
 def test_bearer_without_a_token_is_401(header: str, gateway: Any) -> None:
     url, _, run_dir = gateway
-    response = score(url, header)
+    request_id = f"bearer-without-token-{header}"
+    response = score(url, header, request_id=request_id)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert "Authorization: Bearer <key>" in response.json()["message"]
-    assert json.loads((run_dir / "gateway.log").read_text().splitlines()[-1])["auth"] == "missing"
+    assert logged(run_dir / "gateway.log", request_id)["auth"] == "missing"
+
+
+def logged(log: Path, request_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The gateway's log entry of one request. nginx writes it after the answer has gone out, so a caller who
+    reads the log at once can be ahead of it: wait for the line, not for a guess of how long it takes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in log.read_text().splitlines() if log.exists() else []:
+            entry: dict[str, Any] = json.loads(line)
+            if entry.get("request_id") == request_id:
+                return entry
+        assert time.monotonic() < deadline, f"no entry for {request_id} in {log} after {timeout} s"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("header", [KEYS[0], f"Basic {KEYS[0]}", f"Bearer{KEYS[0]}", f"Bearers {KEYS[0]}"])
