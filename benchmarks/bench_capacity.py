@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import pickle
-import platform
 import re
 import shutil
 import socket
@@ -37,9 +36,10 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import free_port, write_results
 
 NGINX_CONF = """
 daemon off;
@@ -137,12 +137,6 @@ RAW_GEVENT = textwrap.dedent(
 # The engine with a gevent socket per user (the core the open loop and https use; the closed loop's before the
 # epoll core), measured in the same rounds so the two cores compare side by side.
 GREENLET_CORE = "engine, greenlet core"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_nginx(prefix: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -304,8 +298,6 @@ def main() -> None:
     medians = {name: statistics.median(rates) for name, rates in results.items()}
     ours = medians["bankscore-bench engine"]
     summary = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()],
         "target": args.url or "nginx 1 worker, 16-byte body, loopback",
         "concurrency": args.concurrency,
@@ -321,8 +313,7 @@ def main() -> None:
         "epoll_core_vs_greenlet_core": round(ours / medians[GREENLET_CORE], 3),
         "greenlet_core_cpu_percent_median": statistics.median(greenlet_cpu) if greenlet_cpu else None,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
+    summary = write_results(args.output, summary)
     if args.json:
         print(json.dumps(summary, indent=2))
         return

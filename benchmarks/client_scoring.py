@@ -16,32 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _bankscore(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bankscore.cli", *args], capture_output=True, text=True, env=env, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"bankscore {' '.join(args)} failed:\n{proc.stderr}")
-    return proc.stdout
+from _common import bankscore, free_port, workspace_env, write_results
 
 
 def _measure(uri: str, rows: list[dict[str, Any]], seed_records: int, single: int) -> dict[str, Any]:
@@ -93,20 +74,17 @@ def main() -> None:
 
     rows = list(load_training_data().records())
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "BANKSCORE_HOME": str(Path(tmp) / "ws")}
-        env.pop("MLFLOW_TRACKING_URI", None)
-        _bankscore("train", "--max-trials", "10", "--cv", "3", "--json", env=env)
-        port = _free_port()
-        _bankscore("deploy", "local", "--port", str(port), "--workers", "2", env=env)
+        env = workspace_env(Path(tmp) / "ws")
+        bankscore("train", "--max-trials", "10", "--cv", "3", "--json", env=env)
+        port = free_port()
+        bankscore("deploy", "local", "--port", str(port), "--workers", "2", env=env)
         try:
             results = _measure(f"http://127.0.0.1:{port}/score", rows, args.seed_records, args.single)
         finally:
-            _bankscore("deploy", "stop", env=env)
+            bankscore("deploy", "stop", env=env)
 
     best = max(results["predict_many_batch_100_records_per_s"], results["predict_many_batch_1000_records_per_s"])
     record = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "rows": len(rows),
         "results": results,
         "ratio_default_batch_vs_seed_pattern": round(
@@ -115,9 +93,7 @@ def main() -> None:
         "ratio_best_vs_seed_pattern": round(best / results["seed_pattern_records_per_s"], 1),
         "predict_overhead_vs_raw_httpx": round(results["predict_p50_ms"] / results["raw_httpx_p50_ms"] - 1, 3),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    print(json.dumps(write_results(args.output, record), indent=2))
 
 
 if __name__ == "__main__":

@@ -19,37 +19,20 @@ import argparse
 import csv
 import io
 import json
-import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _bankscore(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bankscore.cli", *args], capture_output=True, text=True, env=env, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"bankscore {' '.join(args)} failed:\n{proc.stderr}")
-    return proc.stdout
+from _common import bankscore, free_port, workspace_env, write_results
 
 
 def _timed(*args: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    _bankscore(*args, env=env)
+    bankscore(*args, env=env)
     return time.perf_counter() - started
 
 
@@ -99,18 +82,15 @@ def main() -> None:
 
     shipped = len(load_training_data())
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "BANKSCORE_HOME": str(Path(tmp) / "ws")}
-        env.pop("MLFLOW_TRACKING_URI", None)
-        env.pop("BANKSCORE_URI", None)
-        env.pop("BANKSCORE_KEY", None)
+        env = workspace_env(Path(tmp) / "ws")
         small, large = Path(tmp) / "shipped.csv", Path(tmp) / "large.csv"
         _write_rows(small, shipped)
         _write_rows(large, args.rows)
-        _bankscore("train", "--max-trials", "10", "--cv", "3", "--json", env=env)
+        bankscore("train", "--max-trials", "10", "--cv", "3", "--json", env=env)
         uris = {}
         for name in ("blue", "green"):
-            port = _free_port()
-            _bankscore("deploy", "local", "--name", name, "--port", str(port), env=env)
+            port = free_port()
+            bankscore("deploy", "local", "--name", name, "--port", str(port), env=env)
             uris[name] = f"http://127.0.0.1:{port}/score"
         try:
             out = str(Path(tmp) / "scored.csv")
@@ -136,15 +116,13 @@ def main() -> None:
             peak_mb = int(proc.stdout.split()[-1]) / 1024
         finally:
             for name in uris:
-                _bankscore("deploy", "stop", "--name", name, env=env)
+                bankscore("deploy", "stop", "--name", name, env=env)
 
     best_score = min(score_s)
     best_compare = min(compare_s)
     best_ip_score = min(r["score_s"] for r in in_process)
     best_ip_compare = min(r["compare_s"] for r in in_process)
     record: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "rows": shipped,
         "command_score_s": round(best_score, 3),
         "command_compare_s": round(best_compare, 3),
@@ -157,9 +135,7 @@ def main() -> None:
         "large_peak_rss_mb": round(peak_mb, 1),
         "all_runs": {"command_score_s": score_s, "command_compare_s": compare_s, "in_process": in_process},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    print(json.dumps(write_results(args.output, record), indent=2))
 
 
 if __name__ == "__main__":

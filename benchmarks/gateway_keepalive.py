@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "gateway_keepalive.json"
@@ -66,19 +65,14 @@ def main() -> None:
     }
     summary["rps_ratio_keepalive_over_close"] = round(summary["keepalive"]["rps"] / summary["close"]["rps"], 3)
     print(json.dumps(summary, indent=2))
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-                "requests": opts.n,
-                "concurrency": opts.c,
-                "summary": summary,
-                "rounds": rounds,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        RESULTS,
+        {
+            "requests": opts.n,
+            "concurrency": opts.c,
+            "summary": summary,
+            "rounds": rounds,
+        },
     )
 
 

@@ -16,17 +16,16 @@ benchmarks/results/registry_read.json. The head's output must equal the base's, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "registry_read.json"
@@ -97,20 +96,15 @@ def main() -> None:
         base, head = statistics.median(times["base"]), statistics.median(times["head"])
         summary[cmd] = {"base_s": round(base, 3), "head_s": round(head, 3), "head_over_base": round(head / base, 3)}
         print(f"{cmd:<12} base {base:7.2f} s   head {head:6.2f} s   head/base {head / base:.3f}")
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-                "base": opts.base,
-                "head": opts.head,
-                "versions": opts.versions,
-                "summary": summary,
-                "rounds": rounds,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        RESULTS,
+        {
+            "base": opts.base,
+            "head": opts.head,
+            "versions": opts.versions,
+            "summary": summary,
+            "rounds": rounds,
+        },
     )
 
 

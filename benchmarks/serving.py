@@ -31,23 +31,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import pickle
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import ROOT, bankscore, free_port, load_by_path, workspace_env, write_results
 
 AUTOML_STYLE_SCORE = '''\
 """An AutoML-style scoring script: inference-schema decorators and a pandas predict (for comparison only)."""
@@ -99,21 +98,6 @@ def run(request):
     request.get_data()
     return AMLResponse({"Results": ["no"]}, 200, json_str=True)
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _bankscore(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bankscore.cli", *args], capture_output=True, text=True, env=env, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"bankscore {' '.join(args)} failed:\n{proc.stderr}")
-    return proc.stdout
 
 
 def _ab(url: str, body: Path, requests: int) -> float:
@@ -195,7 +179,7 @@ def _serve_script(
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start azmlinfsrv on ``folder/score.py`` (model in ``model_dir``, by default ``folder/model``) with 2
     workers, as bankscore does, plus any extra gunicorn settings."""
-    port = _free_port()
+    port = free_port()
     model = model_dir or folder / "model"
     script_env = {
         **env,
@@ -262,15 +246,9 @@ def _oracle_module() -> Any:
             "generation D needs Microsoft's no-code script: set BANKSCORE_MLFLOW_NO_CODE (./dev.sh sets it when "
             "../shared/azure exists), or pass --no-generation-d"
         )
-    name = "bankscore_tests_no_code_oracle"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "tests" / "no_code_oracle.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    # The oracle takes the deploy fixtures from sys.modules, where tests/conftest.py puts them in a test run.
+    load_by_path("bankscore_tests_deploy_fixtures", ROOT / "tests" / "bankscore" / "deploy" / "conftest.py")
+    return load_by_path("bankscore_tests_no_code_oracle", ROOT / "tests" / "no_code_oracle.py")
 
 
 def _start_generation_d(
@@ -278,9 +256,9 @@ def _start_generation_d(
 ) -> list[Target]:
     """bankscore's D deployment and Microsoft's no-code script on the same registered model, 1 worker each."""
     oracle = _oracle_module()
-    port = _free_port()
+    port = free_port()
     deploy = ("deploy", "local", "--name", "bench-d", "--port", str(port), "--workers", "1", "--generation", "D")
-    state = json.loads(_bankscore(*deploy, "--json", env=env))
+    state = json.loads(bankscore(*deploy, "--json", env=env))
     ours = f"http://127.0.0.1:{state.get('backend_port') or port}/score"
     folder = work / "mlflow-model" / "model"
     exporter = (
@@ -330,10 +308,10 @@ def _start_all(
     targets: list[Target] = []
     release: Path | None = None
     for workers in (1, 2):
-        port = _free_port()
+        port = free_port()
         name = f"bench-{workers}w"
         deploy = ("deploy", "local", "--name", name, "--port", str(port), "--workers", str(workers), "--json")
-        state = json.loads(_bankscore(*deploy, env=env))
+        state = json.loads(bankscore(*deploy, env=env))
         release = Path(state["folder"])
         backend = state.get("backend_port") or port
         server_url = f"http://127.0.0.1:{backend}/score"
@@ -404,14 +382,13 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {**os.environ, "BANKSCORE_HOME": str(work / "ws")}
-        env.pop("MLFLOW_TRACKING_URI", None)
+        env = workspace_env(work / "ws")
         bodies: dict[str, dict[str, Path]] = {}
         for wire, body in (("records", lambda r: {"Inputs": {"data": r}}), ("frame", _frame_body)):
             bodies[wire] = {"one": work / f"{wire}-one.json", "thousand": work / f"{wire}-thousand.json"}
             bodies[wire]["one"].write_text(json.dumps(body(rows[:1])))
             bodies[wire]["thousand"].write_text(json.dumps(body(rows[:1000])))
-        summary = json.loads(_bankscore("train", "--time-budget", str(args.budget), "--json", env=env))
+        summary = json.loads(bankscore("train", "--time-budget", str(args.budget), "--json", env=env))
         results["model"] = {"ref": summary["model"], "algorithm": summary["algorithm"]}
 
         servers: list[subprocess.Popen[bytes]] = []
@@ -423,7 +400,7 @@ def main() -> None:
                 if args.generation_d or args.only_generation_d:
                     targets += _start_generation_d(work, env, args, stack)
                     release = Path(
-                        json.loads(_bankscore("deploy", "status", "--name", "bench-d", "--json", env=env))["folder"]
+                        json.loads(bankscore("deploy", "status", "--name", "bench-d", "--json", env=env))["folder"]
                     )
                 results["model"]["members"] = _ensemble(release)
                 load_before = _load()
@@ -441,19 +418,16 @@ def main() -> None:
         for target in targets:
             results[target.key] = target.result()
 
-    record = _record(results, args, load_before, load_after)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}"
+    record = write_results(args.output, _record(results, args, load_before, load_after), machine=machine)
     _print_table(record, targets)
 
 
 def _record(
     results: dict[str, Any], args: argparse.Namespace, load_before: list[float], load_after: list[float]
 ) -> dict[str, Any]:
-    """The run as saved: when, where, how loaded, every result, and the side-by-side ratios."""
+    """The run as saved (but for when and where): how loaded, every result, and the side-by-side ratios."""
     record: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}",
         "load_average_1_5_15_min": {"before": load_before, "after": load_after},
         "requests": {
             "bankscore": args.requests,

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -92,20 +91,9 @@ STOP_TIMEOUT = 15.0
 INSTALL_TIMEOUT = 600.0  # a cold uv cache downloads ~300 MB; warm, the whole build takes seconds
 
 
-def _deploy_fixtures() -> Any:
-    """tests/bankscore/deploy/conftest.py as a module, under the name tests/bankscore/client/conftest.py uses."""
-    name = "bankscore_tests_deploy_fixtures"
-    if name not in sys.modules:
-        path = ROOT / "tests" / "bankscore" / "deploy" / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_fixtures = _deploy_fixtures()
+# tests/bankscore/deploy/conftest.py as a module: whoever loads this file loads it first under this name
+# (tests/conftest.py for the tests, benchmarks/serving.py for the benchmark).
+_fixtures = sys.modules["bankscore_tests_deploy_fixtures"]
 
 
 def script_folder() -> Path:
