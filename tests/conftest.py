@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,19 @@ def _shared_module(name: str, path: Path) -> Any:
 
 # First: the other shared files and the test modules import it by this name.
 loopback = _shared_module("bankscore_tests_loopback", _TESTS / "loopback.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C's own behaviour in the test process and in everything it starts, whatever was inherited.
+
+    A shell starts a background job (``./dev.sh test &``, some CI runners) with SIGINT ignored, and an ignored
+    signal stays ignored across exec: the commands the tests stop with Ctrl-C would never see it. A handled
+    signal is reset to its default in a child, so setting Python's own handler here gives every process the
+    tests start the disposition a terminal gives.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 _deploy = _shared_module("bankscore_tests_deploy_fixtures", _TESTS / "bankscore" / "deploy" / "conftest.py")
 no_code_oracle = _shared_module("bankscore_tests_no_code_oracle", _TESTS / "no_code_oracle.py").no_code_oracle
 
