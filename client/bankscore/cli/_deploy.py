@@ -2,56 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from bankscore.cli._deploy_azure import azure_command
+from bankscore.cli._deploy_options import GENERATION_OPTION, NAME_OPTION, deployment_option, rules
 from bankscore.cli._extras import require_extra
 
-__all__ = ["deploy"]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-# The wire generation a deployment serves (deploy local, deploy azure, pipeline run).
-GENERATION_OPTION = click.option(
-    "--generation",
-    type=click.Choice(["A", "B", "C", "D"]),
-    default="C",
-    show_default=True,
-    help="Wire format: C {Inputs, GlobalParameters} -> {Results}; A/B {data} -> double-encoded {result}; "
-    "D {input_data: split frame, params} -> bare array (an MLflow model on a managed online endpoint).",
-)
-_NAME = click.option("--name", default="bank-marketing", show_default=True, help="Endpoint (service) name.")
-
-
-@contextlib.contextmanager
-def _rules() -> Iterator[None]:
-    """A value that breaks a deployment or traffic rule is a usage error: exit 2, the message names it."""
-    from bankscore.deploy._traffic import TrafficError
-
-    try:
-        yield
-    except TrafficError as error:
-        raise click.UsageError(str(error)) from None
-
-
-def _deployment_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from bankscore.deploy._state import DeployError, check_deployment_name
-
-    try:
-        return None if value is None else check_deployment_name(value)
-    except DeployError as error:
-        raise click.BadParameter(str(error).replace("--deployment ", "", 1)) from None
-
-
-def _deployment_option(help_text: str, default: str | None = None) -> Callable[[_F], _F]:
-    return click.option(
-        "--deployment", default=default, show_default=default is not None, callback=_deployment_name, help=help_text
-    )
+__all__ = ["GENERATION_OPTION", "deploy"]
 
 
 @click.group()
@@ -61,8 +21,8 @@ def deploy() -> None:
 
 @deploy.command("local")
 @click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
-@_NAME
-@_deployment_option("Deployment of the endpoint to start or replace (one beside others gets 0% traffic).", "blue")
+@NAME_OPTION
+@deployment_option("Deployment of the endpoint to start or replace (one beside others gets 0% traffic).", "blue")
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
@@ -139,7 +99,7 @@ def local_command(
         # start_local replaces it: new server first, then nginx switches to it, then the old one stops.
         click.echo(f"replacing the running {what} on port {port}", err=True)
     click.echo(f"deploying {model_ref} (generation {generation}) on 127.0.0.1:{port}", err=True)
-    with StderrSteps() as steps, _rules():
+    with StderrSteps() as steps, rules():
         folder = build_release(model_ref, generation=WireGeneration(generation), name=name, progress=steps)
         state = start_local(
             folder,
@@ -172,8 +132,8 @@ def local_command(
 
 
 @deploy.command("status")
-@_NAME
-@_deployment_option("Show this deployment first [default: the one with the most traffic].")
+@NAME_OPTION
+@deployment_option("Show this deployment first [default: the one with the most traffic].")
 @click.option("--show-keys", is_flag=True, help="Print the scoring keys too.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status_command(name: str, deployment: str | None, show_keys: bool, as_json: bool) -> None:
@@ -266,7 +226,7 @@ def _exit_unless_serving(info: dict[str, Any], each: dict[str, dict[str, Any]]) 
 
 
 @deploy.command("keys")
-@_NAME
+@NAME_OPTION
 @click.option(
     "--regenerate",
     type=click.Choice(["primary", "secondary"]),
@@ -299,8 +259,8 @@ def keys_command(name: str, regenerate: str | None, show_keys: bool, as_json: bo
 
 
 @deploy.command("stop")
-@_NAME
-@_deployment_option("Stop only this deployment (it must take no traffic); the endpoint keeps the others.")
+@NAME_OPTION
+@deployment_option("Stop only this deployment (it must take no traffic); the endpoint keeps the others.")
 def stop_command(name: str, deployment: str | None) -> None:
     """Stop a local endpoint (its gateway and every deployment), or one deployment of it."""
     from bankscore.deploy._local import stop_local
@@ -318,7 +278,7 @@ def stop_command(name: str, deployment: str | None) -> None:
         also = f" and its deployment{'s' * (len(others) > 1)} {', '.join(others)}" if others else ""
         click.echo(f"stopped {name} ({state.model_name}:{state.model_version}){also}")
         return
-    with _rules():
+    with rules():
         state = remove_deployment(name, deployment)
     if state is None:
         raise click.ClickException(f"the deployment {deployment!r} of {name!r} was not running")
@@ -328,7 +288,7 @@ def stop_command(name: str, deployment: str | None) -> None:
 
 
 @deploy.command("traffic")
-@_NAME
+@NAME_OPTION
 @click.argument("weights", nargs=-1, metavar="[DEPLOYMENT=PERCENT]...")
 @click.option(
     "--mirror",
@@ -349,7 +309,7 @@ def traffic_command(name: str, weights: tuple[str, ...], mirrors: tuple[str, ...
     from bankscore.deploy._state import load_endpoint
     from bankscore.deploy._traffic import describe, parse_assignments
 
-    with _rules():
+    with rules():
         traffic = parse_assignments(weights, what="traffic") if weights else None
         mirror = parse_assignments(mirrors, what="mirror") if mirrors else None
         if traffic is None and mirror is None:
@@ -366,8 +326,8 @@ def traffic_command(name: str, weights: tuple[str, ...], mirrors: tuple[str, ...
 
 
 @deploy.command("logs")
-@_NAME
-@_deployment_option("This deployment's server log [default: the one with the most traffic].")
+@NAME_OPTION
+@deployment_option("This deployment's server log [default: the one with the most traffic].")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("--gateway", is_flag=True, help="The gateway's log (auth decisions) instead of the server's.")
 @click.option("--lines", "-n", type=int, default=50, show_default=True)
@@ -393,35 +353,4 @@ def logs_command(name: str, deployment: str | None, follow: bool, gateway: bool,
             return
 
 
-@deploy.command("azure")
-@click.option("--model", "model_ref", default="bank-marketing", show_default=True, metavar="NAME[:VERSION]")
-@_NAME
-@GENERATION_OPTION
-@click.option("--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")
-@click.option("--instance-type", default="Standard_DS2_v2", show_default=True, help="Azure VM size per instance.")
-@click.option("--instance-count", type=click.IntRange(1, 100), default=1, show_default=True)
-def azure_command(
-    model_ref: str, name: str, generation: str, output: Path, instance_type: str, instance_count: int
-) -> None:
-    """Write an Azure ML managed online endpoint: endpoint.yml, deployment.yml and what they deploy.
-
-    A, B, C: the deployment folder (bankscore's score.py, the lean model, its conda environment). D: the
-    registered MLflow model folder only, deployed without code or environment (Azure's no-code MLflow
-    deployment, served by Microsoft's own scoring script). See the README for `az ml`.
-    """
-    require_extra("train")
-    from bankscore._generations import WireGeneration
-    from bankscore.deploy._azure import write_azure_assets, write_no_code_assets
-    from bankscore.deploy._release import build_release
-
-    if generation == WireGeneration.D:
-        written = write_no_code_assets(
-            output, model_ref=model_ref, name=name, instance_type=instance_type, instance_count=instance_count
-        )
-        click.echo(f"wrote {output}: " + ", ".join(sorted(p.name for p in written)))
-    else:
-        folder = build_release(model_ref, generation=WireGeneration(generation), name=name, folder=output)
-        written = write_azure_assets(folder, name=name, instance_type=instance_type, instance_count=instance_count)
-        click.echo(f"wrote {folder.path}: " + ", ".join(sorted(p.name for p in written)))
-    click.echo(f"next: az ml online-endpoint create -f {output / 'endpoint.yml'}")
-    click.echo(f"      az ml online-deployment create -f {output / 'deployment.yml'} --all-traffic")
+deploy.add_command(azure_command)

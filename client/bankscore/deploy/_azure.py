@@ -8,6 +8,12 @@ The deployment names neither code nor environment; Azure builds the image from t
 and serves it with Microsoft's no-code MLflow scoring script (``mlflow_score_script.py``). The model
 folder must carry a signature (Azure parses each request column by it and writes the endpoint's Swagger from
 it) and the ``predict_method`` params schema (without one MLflow drops ``params`` and predict_proba is lost).
+
+An endpoint of several deployments (blue/green, as ``deploy local --deployment``) is one ``endpoint.yml`` that
+holds ``traffic`` and ``mirror_traffic``, and beside it one folder per deployment with its own
+``deployment.yml``: the layout of Azure's safe-rollout examples, created with ``az ml online-endpoint
+create``, then each ``az ml online-deployment create``, then ``az ml online-endpoint update -f endpoint.yml``
+(Azure refuses traffic for a deployment that does not exist yet).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ __all__ = [
     "ENDPOINT_SCHEMA",
     "MODEL_FOLDER",
     "write_azure_assets",
+    "write_endpoint_yml",
     "write_no_code_assets",
 ]
 
@@ -43,14 +50,32 @@ REQUEST_TIMEOUT_MS = 5_000
 MAX_CONCURRENT_REQUESTS = 1
 
 
-def _endpoint_yml(name: str) -> str:
-    return (
+def _endpoint_yml(name: str, traffic: dict[str, int] | None = None, mirror: dict[str, int] | None = None) -> str:
+    text = (
         f"$schema: {ENDPOINT_SCHEMA}\n"
         f"name: {name}\n"
         "# key: callers send `Authorization: Bearer <primary or secondary key>`\n"
         "# (az ml online-endpoint get-credentials); aml_token and aad_token are the alternatives.\n"
         "auth_mode: key\n"
     )
+    if traffic:
+        text += "# Percent of live requests per deployment; a request with the header azureml-model-deployment\n"
+        text += "# goes to the deployment it names instead.\n"
+        text += "traffic:\n" + "".join(f"  {d}: {percent}\n" for d, percent in traffic.items())
+    if mirror:
+        text += "# A copy of this percent of live requests also goes here; its answers are discarded.\n"
+        text += "mirror_traffic:\n" + "".join(f"  {d}: {percent}\n" for d, percent in mirror.items())
+    return text
+
+
+def write_endpoint_yml(
+    dest: Path, *, name: str, traffic: dict[str, int] | None = None, mirror: dict[str, int] | None = None
+) -> Path:
+    """``dest/endpoint.yml``: the endpoint, with its deployments' traffic and mirror when given."""
+    dest.mkdir(parents=True, exist_ok=True)
+    endpoint = dest / "endpoint.yml"
+    endpoint.write_text(_endpoint_yml(name, traffic, mirror))
+    return endpoint
 
 
 def _scale(instance_type: str, instance_count: int) -> str:
@@ -65,14 +90,16 @@ def write_azure_assets(
     name: str,
     instance_type: str = DEFAULT_INSTANCE_TYPE,
     instance_count: int = 1,
+    deployment_name: str = "blue",
+    with_endpoint: bool = True,
 ) -> list[Path]:
-    """Write endpoint.yml and deployment.yml beside the folder's score.py and model/ (generations A, B, C)."""
-    endpoint = folder.path / "endpoint.yml"
-    endpoint.write_text(_endpoint_yml(name))
+    """Write endpoint.yml (unless not ``with_endpoint``) and deployment.yml beside the folder's score.py and
+    model/ (generations A, B, C)."""
+    written = [write_endpoint_yml(folder.path, name=name)] if with_endpoint else []
     deployment = folder.path / "deployment.yml"
     deployment.write_text(
         f"$schema: {DEPLOYMENT_SCHEMA}\n"
-        "name: blue\n"
+        f"name: {deployment_name}\n"
         f"endpoint_name: {name}\n"
         "model:\n"
         f"  path: {folder.model_dir.relative_to(folder.path)}\n"
@@ -85,7 +112,7 @@ def write_azure_assets(
         f"  SERVICE_NAME: {name}\n"
         f"  SERVICE_VERSION: '{folder.model_version}'\n"
     )
-    return [endpoint, deployment]
+    return [*written, deployment]
 
 
 def write_no_code_assets(
@@ -95,6 +122,8 @@ def write_no_code_assets(
     name: str,
     instance_type: str = DEFAULT_INSTANCE_TYPE,
     instance_count: int = 1,
+    deployment_name: str = "blue",
+    with_endpoint: bool = True,
 ) -> list[Path]:
     """Generation D: the registered model's MLflow folder as ``dest/model`` plus endpoint and deployment YAML.
 
@@ -112,12 +141,11 @@ def write_no_code_assets(
             f"{info.ref} has no MLflow signature, so a no-code deployment could not parse its requests or "
             "pass predict_method: retrain it with `bankscore train`, or deploy generation C"
         )
-    endpoint = dest / "endpoint.yml"
-    endpoint.write_text(_endpoint_yml(name))
+    written = [write_endpoint_yml(dest, name=name)] if with_endpoint else []
     deployment = dest / "deployment.yml"
     deployment.write_text(
         f"$schema: {DEPLOYMENT_SCHEMA}\n"
-        "name: blue\n"
+        f"name: {deployment_name}\n"
         f"endpoint_name: {name}\n"
         "# An MLflow model and nothing else: no code_configuration and no environment. Azure builds the image\n"
         "# from the model's requirements.txt and serves it with its own MLflow scoring script (wire generation\n"
@@ -136,4 +164,4 @@ def write_no_code_assets(
     features = [f for f in FEATURES if f.wire_name in info.features] or list(FEATURES)
     example = build_openapi3(WireGeneration.D, features)["components"]["schemas"]["ServiceInput"]["example"]
     sample.write_text(json.dumps(example, indent=2) + "\n")
-    return [endpoint, deployment, sample, model]
+    return [*written, deployment, sample, model]
