@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import subprocess
@@ -93,44 +94,36 @@ def stats_synthetic_run() -> StatsRunFactory:
 ENGINE_TARGETS = Path(__file__).parent / "fixtures" / "targets"
 
 
-def _target_start(port: int) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _target() -> Iterator[str]:
+    """A fresh keep-alive loopback target (fixtures/targets/ka_server.py) of its own; its base URL."""
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(ENGINE_TARGETS / "ka_server.py"), str(port)], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
-    if proc.stdout.readline().strip() != "ready":
-        _target_stop(proc)
-        pytest.fail("the loopback target did not start")
-    return proc
-
-
-def _target_stop(proc: subprocess.Popen[str]) -> None:
-    proc.kill()
-    proc.wait()
-    if proc.stdout is not None:
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            pytest.fail("the loopback target did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
         proc.stdout.close()
 
 
 @pytest.fixture(scope="module")
 def target_url() -> Iterator[str]:
     """Base URL (no trailing slash) of a fresh keep-alive loopback target (fixtures/targets/ka_server.py)."""
-    port = free_port()
-    proc = _target_start(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _target_stop(proc)
+    with _target() as url:
+        yield url
 
 
 @pytest.fixture
 def target_stall_url() -> Iterator[str]:
     """A target of its own whose 50th /stall request stalls the whole server for 1 s."""
-    port = free_port()
-    proc = _target_start(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _target_stop(proc)
+    with _target() as url:
+        yield url
 
 
 @pytest.fixture

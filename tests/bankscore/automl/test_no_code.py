@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,7 @@ WIRE_TYPES = {
 
 
 def _shipped(count: int, start: int = 0) -> list[dict[str, Any]]:
-    rows = []
-    for i, record in enumerate(load_training_data().records()):
-        if i >= start:
-            rows.append(record)
-        if len(rows) == count:
-            break
-    return rows
+    return list(islice(load_training_data().records(), start, start + count))
 
 
 # --- the registered model (no server) ------------------------------------------------------------------------
@@ -87,22 +82,13 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registered]
     full = load_training_data()
     sample = Dataset(columns={n: v[::12] for n, v in full.columns.items()}, source="sample-of-12", sha256="s12")
     home = tmp_path_factory.mktemp("no-code-registry")
-    saved = {name: os.environ.get(name) for name in ("BANKSCORE_HOME", "MLFLOW_TRACKING_URI")}
-    os.environ["BANKSCORE_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    try:
+    with _fixtures.workspace_env(home):
         result = run_automl(sample, TrainOptions(time_budget=None, max_trials=2, cv=3, exclude=("duration",)))
         report = home / "report"
         report.mkdir()
         info = log_training(result, "sample:1", "s12", report)
         folder = export_model_folder(info.ref, home / "export" / "model")
         yield Registered(home, info.ref, load_model(info.ref), folder)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def test_the_signature_names_and_types_every_feature(registered: Registered) -> None:

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import httpx
@@ -24,12 +25,7 @@ KEY = "bk-UnitTestKey-93c1d0e7a4Zq"
 @pytest.fixture(scope="session")
 def shipped() -> list[dict[str, Any]]:
     """The first 2,000 shipped records (wire names, typed values, no label)."""
-    records = []
-    for record in load_training_data().records():
-        records.append(record)
-        if len(records) == 2000:
-            break
-    return records
+    return list(islice(load_training_data().records(), 2000))
 
 
 def p_yes(record: dict[str, Any]) -> float:
@@ -146,39 +142,11 @@ class LiveDeployment:
 @pytest.fixture(scope="session")
 def live(trained: Any) -> Iterator[dict[str, LiveDeployment]]:
     """Start the five deployments at once with `bankscore deploy local`; stop them all at the end."""
-    import subprocess
-    import time
-
-    procs: dict[str, tuple[int, subprocess.Popen[str]]] = {}
-    started: dict[str, LiveDeployment] = {}
-    try:
-        for name, (generation, extra) in CLIENT_DEPLOYMENTS.items():
-            port = _fixtures.free_port()
-            args = ("deploy", "local", "--name", name, "--port", str(port), "--generation", generation, *extra)
-            procs[name] = (port, trained.popen(*args, "--timeout", "120", "--json"))
-        failures = []
-        for name, (port, proc) in procs.items():
-            stdout, stderr = proc.communicate(timeout=240)
-            if proc.returncode != 0:
-                failures.append(f"{name}: exit {proc.returncode}\n{stderr}")
-                continue
-            started[name] = LiveDeployment(name, CLIENT_DEPLOYMENTS[name][0], port, json.loads(stdout))
-        if failures:
-            pytest.fail("deployments did not start:\n" + "\n".join(failures))
-        yield started
-    finally:
-        for _, proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        stops = [trained.popen("deploy", "stop", "--name", name) for name in procs]  # all at once: ~3 s each
-        for stop in stops:
-            stop.communicate(timeout=60)
-        pids = [d.state["server_pid"] for d in started.values()]
-        pids += [d.state["gateway_pid"] for d in started.values() if d.state.get("gateway_pid")]
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not all(_fixtures.process_gone(p) for p in pids):
-            time.sleep(0.1)
+    with _fixtures.started_deployments(trained, CLIENT_DEPLOYMENTS) as started:
+        yield {
+            name: LiveDeployment(name, CLIENT_DEPLOYMENTS[name][0], port, state)
+            for name, (port, state) in started.items()
+        }
 
 
 @pytest.fixture(scope="session")

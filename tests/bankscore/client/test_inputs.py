@@ -6,6 +6,7 @@ import csv
 import json
 import warnings
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,7 @@ from bankscore.swagger import build_pinned_spec
 @pytest.fixture(scope="module")
 def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 shipped rows with their label, as a CSV file (the file a user has)."""
-    rows = []
-    for row in load_training_data().records(with_label=True):
-        rows.append(row)
-        if len(rows) == 60:
-            break
+    rows = list(islice(load_training_data().records(with_label=True), 60))
     path = tmp_path_factory.mktemp("inputs") / "customers.csv"
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,7 @@ def age_model(row: dict[str, Any]) -> float:
 @pytest.fixture(scope="session")
 def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 400 shipped rows with their label ``y``."""
-    rows = []
-    for row in load_training_data().records(with_label=True):
-        rows.append(row)
-        if len(rows) == ROWS:
-            break
+    rows = list(islice(load_training_data().records(with_label=True), ROWS))
     path = tmp_path_factory.mktemp("compare") / "customers.csv"
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -213,13 +213,17 @@ DEPLOYMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-@pytest.fixture(scope="session")
-def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
-    """Start every shared deployment at once with `bankscore deploy local`; stop them all at the end."""
-    started: dict[str, Deployment] = {}
+@contextlib.contextmanager
+def started_deployments(
+    trained: TrainedWorkspace, wanted: dict[str, tuple[str, tuple[str, ...]]]
+) -> Iterator[dict[str, tuple[int, dict[str, Any]]]]:
+    """Start every deployment of ``wanted`` (name -> generation, extra `deploy local` flags) at once with
+    `bankscore deploy local`; name -> (port, state). At the end all are stopped at once (~3 s each) and their
+    processes waited for, so the next session finds the ports free."""
     procs: dict[str, tuple[int, subprocess.Popen[str]]] = {}
+    started: dict[str, tuple[int, dict[str, Any]]] = {}
     try:
-        for name, (generation, extra) in DEPLOYMENTS.items():
+        for name, (generation, extra) in wanted.items():
             port = free_port()
             args = ("deploy", "local", "--name", name, "--port", str(port), "--generation", generation, *extra)
             procs[name] = (port, trained.popen(*args, "--timeout", "120", "--json"))
@@ -229,9 +233,7 @@ def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
             if proc.returncode != 0:
                 failures.append(f"{name}: exit {proc.returncode}\n{stderr}")
                 continue
-            generation, extra = DEPLOYMENTS[name]
-            key = TEST_KEY if "--key" in extra else None
-            started[name] = Deployment(name, generation, port, json.loads(stdout), key, extra)
+            started[name] = (port, json.loads(stdout))
         if failures:
             pytest.fail("deployments did not start:\n" + "\n".join(failures))
         yield started
@@ -240,12 +242,22 @@ def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        for name in procs:
-            # "life" is stopped by its own test; stopping it again just says there is nothing to stop.
-            trained.cli("deploy", "stop", "--name", name, timeout=60)
+        # A deployment a test stopped itself just says there is nothing to stop.
+        for stop in [trained.popen("deploy", "stop", "--name", name) for name in procs]:
+            stop.communicate(timeout=60)
+        pids = [state["server_pid"] for _, state in started.values()]
+        pids += [state["gateway_pid"] for _, state in started.values() if state.get("gateway_pid")]
         deadline = time.monotonic() + 20
-        pids = [d.state["server_pid"] for d in started.values()] + [
-            d.state["gateway_pid"] for d in started.values() if d.state["gateway_pid"]
-        ]
         while time.monotonic() < deadline and not all(process_gone(p) for p in pids):
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
+    """Start every shared deployment at once with `bankscore deploy local`; stop them all at the end."""
+    with started_deployments(trained, DEPLOYMENTS) as started:
+        deployed = {}
+        for name, (port, state) in started.items():
+            generation, extra = DEPLOYMENTS[name]
+            deployed[name] = Deployment(name, generation, port, state, TEST_KEY if "--key" in extra else None, extra)
+        yield deployed

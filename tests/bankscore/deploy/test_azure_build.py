@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -203,13 +204,7 @@ def installed(build_: Build, distribution: str) -> bool:
 
 
 def _shipped(count: int, start: int = 0) -> list[dict[str, Any]]:
-    rows = []
-    for i, record in enumerate(load_training_data().records()):
-        if i >= start:
-            rows.append(record)
-        if len(rows) == count:
-            break
-    return rows
+    return list(islice(load_training_data().records(), start, start + count))
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,7 @@ ROWS = 600
 def test_the_same_model_on_c_and_d_decides_the_same(
     trained: Any, deployments: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = []
-    for row in load_training_data().records(with_label=True):
-        rows.append(row)
-        if len(rows) == ROWS:
-            break
+    rows = list(islice(load_training_data().records(with_label=True), ROWS))
     data = tmp_path / "customers.csv"
     with data.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -1,11 +1,15 @@
-"""Fixtures for the Swagger tooling tests: the real sample files and a real local spec server."""
+"""Fixtures for the Swagger tooling tests: the real sample files, a real local spec server, and importing the
+packages the generator writes."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,6 +17,23 @@ from bankscore_tests_loopback import NOT_FOUND, Handle, Request, servers
 
 DATA = Path(__file__).parent / "data"
 REAL_SAMPLES = sorted(DATA.glob("*__swagger.json"))
+
+
+@pytest.fixture
+def importer(tmp_path: Path) -> Iterator[Callable[[str], Any]]:
+    """Import generated packages from tmp_path; forgets them afterwards."""
+    sys.path.insert(0, str(tmp_path))
+    names: list[str] = []
+
+    def load(name: str) -> Any:
+        names.append(name)
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+
+    yield load
+    sys.path.remove(str(tmp_path))
+    for module in [m for m in sys.modules if m.split(".")[0] in names]:
+        del sys.modules[module]
 
 
 @dataclass

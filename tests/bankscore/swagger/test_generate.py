@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -49,32 +49,10 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def importer(tmp_path: Path) -> Iterator[Callable[[str], Any]]:
-    """Import generated packages from tmp_path; forgets them afterwards."""
-    sys.path.insert(0, str(tmp_path))
-    names: list[str] = []
-
-    def load(name: str) -> Any:
-        names.append(name)
-        importlib.invalidate_caches()
-        return importlib.import_module(name)
-
-    yield load
-    sys.path.remove(str(tmp_path))
-    for module in [m for m in sys.modules if m.split(".")[0] in names]:
-        del sys.modules[module]
-
-
 @pytest.fixture(scope="module")
 def customers() -> list[dict[str, Any]]:
     """Eight shipped records: wire names, typed values, no label."""
-    records = []
-    for record in load_training_data().records():
-        records.append(record)
-        if len(records) == 8:
-            return records
-    return records
+    return list(islice(load_training_data().records(), 8))
 
 
 def test_pinned_spec_is_exactly_what_the_contract_builds() -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,23 +19,6 @@ from bankscore.swagger._serve import PINNED_SPEC
 
 # The container's own status and Azure's reason, as a managed online endpoint sends them with its 424.
 CONTAINER_FAILED = {"ms-azureml-model-error-statuscode": "500", "ms-azureml-model-error-reason": "model_error"}
-
-
-@pytest.fixture
-def importer(tmp_path: Path) -> Iterator[Callable[[str], Any]]:
-    """Import generated packages from tmp_path; forgets them afterwards."""
-    sys.path.insert(0, str(tmp_path))
-    names: list[str] = []
-
-    def load(name: str) -> Any:
-        names.append(name)
-        importlib.invalidate_caches()
-        return importlib.import_module(name)
-
-    yield load
-    sys.path.remove(str(tmp_path))
-    for module in [m for m in sys.modules if m.split(".")[0] in names]:
-        del sys.modules[module]
 
 
 class _Answers:

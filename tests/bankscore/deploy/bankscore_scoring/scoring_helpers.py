@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bankscore.deploy._scorer_artifact import contract_document
 from bankscore.deploy.bankscore_scoring.facts import SMALL_BATCH, InputError
 from bankscore.deploy.bankscore_scoring.model import Model
 from bankscore.features import FEATURES, FeatureKind
@@ -36,24 +37,15 @@ def tiny_documents(
     names = [f.wire_name for f in FEATURES]
     coef = np.zeros(len(names))
     coef[names.index("duration")] = 0.01
-    contract = {
-        "model_name": "tiny",
-        "model_version": "7",
-        "generation": generation,
-        "classes": ["no", "yes"],
-        "max_records": max_records,
-        "max_body_bytes": max_body_bytes,
-        "features": [
-            {
-                "wire_name": f.wire_name,
-                "kind": f.kind.value,
-                "categories": list(f.categories),
-                "minimum": f.minimum,
-                "maximum": f.maximum,
-            }
-            for f in FEATURES
-        ],
-    }
+    # The contract as `bankscore deploy` writes it, for a model that takes every feature.
+    contract = contract_document(
+        SimpleNamespace(features=names, classes=("no", "yes")),  # type: ignore[arg-type]
+        generation=generation,
+        model_version="7",
+        model_name="tiny",
+        max_records=max_records,
+        max_body_bytes=max_body_bytes,
+    )
     artifact = {
         "format": 1,
         "columns": names,
