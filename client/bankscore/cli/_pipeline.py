@@ -25,6 +25,7 @@ import click
 from bankscore import workspace
 from bankscore.cli._deploy import GENERATION_OPTION
 from bankscore.cli._extras import require_extra
+from bankscore.cli._signals import sigterm_as_interrupt
 
 __all__ = ["EXIT_CANCELED", "EXIT_FAILED", "EXIT_TIMEOUT", "pipeline"]
 
@@ -55,20 +56,6 @@ def pipeline() -> None:
 
 
 # ------------------------------------------------------------------------------------------------- publish
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """`kill` stops the publisher as cleanly as Ctrl-C does."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _load_program(ref: str) -> Any:
@@ -150,7 +137,7 @@ def publish_command(
     click.echo(f"token                 {chosen if show_token else 'saved in ' + str(workspace.home())}")
     click.echo("trigger with          bankscore pipeline trigger   (Ctrl-C stops the publisher)", err=True)
     sys.stdout.flush()
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         try:
             with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C outside the server's loop, which takes its own
                 publisher.serve_forever()  # returns at Ctrl-C

@@ -13,6 +13,7 @@ from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
 from bankscore._spec import printable
+from bankscore.cli._signals import sigterm_as_interrupt
 from bankscore.swagger import (
     PINNED_GENERATION,
     SwaggerError,
@@ -202,7 +203,8 @@ def serve_command(spec: Path | None, port: int, host: str, name: str) -> None:
     server = SwaggerUIServer(served, host, port)
     click.echo(f"Serving Swagger UI for {served.source} at {server.url} (Ctrl-C stops)")
     try:
-        server.serve_forever()
+        with sigterm_as_interrupt():
+            server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
     finally:

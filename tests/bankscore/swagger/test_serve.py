@@ -44,9 +44,10 @@ class Served:
     source: str
     proc: subprocess.Popen[str]
 
-    def stop(self) -> tuple[int, str]:
-        """Ctrl-C, as a person would: the exit code and everything the command wrote to stderr."""
-        self.proc.send_signal(signal.SIGINT)
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str]:
+        """Ctrl-C as a person would (or ``kill``, as a service manager would): the exit code and everything the
+        command wrote to stderr."""
+        self.proc.send_signal(signum)
         _, stderr = self.proc.communicate(timeout=30)
         return self.proc.returncode, stderr
 
@@ -167,7 +168,8 @@ def test_serves_a_swagger2_file_given_as_argument(serve: Callable[..., Served], 
     assert httpx.get(served.url + "openapi.json").content == SWAGGER2_SAMPLE.read_bytes()  # as is, not converted
     dom = chromium_dom(served.url, tmp_path / "chromium")
     assert {("post", "/score"), ("get", "/"), ("get", "/swagger.json")} <= operations(dom)
-    served.stop()
+    code, stderr = served.stop(signal.SIGTERM)
+    assert code == 0 and "Traceback" not in stderr and "stopped" in stderr
 
 
 @pytest.mark.parametrize(
