@@ -7,6 +7,7 @@ import ...``.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -18,9 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "bankscore", "free_port", "load_by_path", "workspace_env", "write_results"]
+__all__ = ["ROOT", "argument_parser", "bankscore", "free_port", "load_by_path", "workspace_env", "write_results"]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def argument_parser(doc: str, results: str) -> argparse.ArgumentParser:
+    """The script's options: described by its docstring's first line, with ``--output`` (where its raw results
+    go) defaulting to ``benchmarks/results/RESULTS``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / results)
+    return parser
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ Needs bankscore[all]. Trains a small model first (`bankscore train --max-trials 
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import bankscore, free_port, workspace_env, write_results
+from _common import argument_parser, bankscore, free_port, workspace_env, write_results
 
 
 def _measure(uri: str, rows: list[dict[str, Any]], seed_records: int, single: int) -> dict[str, Any]:
@@ -64,10 +63,9 @@ def _measure(uri: str, rows: list[dict[str, Any]], seed_records: int, single: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, "client_scoring.json")
     parser.add_argument("--seed-records", type=int, default=4000)
     parser.add_argument("--single", type=int, default=500)
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "client_scoring.json")
     args = parser.parse_args()
 
     from bankscore.data import load_training_data

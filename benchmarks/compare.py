@@ -15,7 +15,6 @@ Needs bankscore[all]. Goals: compare at most 2.2x the time of one score; under 3
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -27,7 +26,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _common import bankscore, free_port, workspace_env, write_results
+from _common import argument_parser, bankscore, free_port, workspace_env, write_results
 
 
 def _timed(*args: str, env: dict[str, str]) -> float:
@@ -72,10 +71,9 @@ def _in_process(blue: str, green: str, data: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, "compare.json")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "compare.json")
     args = parser.parse_args()
 
     from bankscore.data import load_training_data

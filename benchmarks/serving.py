@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, bankscore, free_port, load_by_path, workspace_env, write_results
+from _common import ROOT, argument_parser, bankscore, free_port, load_by_path, workspace_env, write_results
 
 AUTOML_STYLE_SCORE = '''\
 """An AutoML-style scoring script: inference-schema decorators and a pandas predict (for comparison only)."""
@@ -366,12 +366,11 @@ def _measure_rounds(targets: list[Target], bodies: dict[str, dict[str, Path]], r
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, "serving.json")
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--requests-automl-style", type=int, default=300, help="fewer: it is much slower")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=60)
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "serving.json")
     parser.add_argument("--no-generation-d", dest="generation_d", action="store_false", help="leave the D rows out")
     parser.add_argument("--only-generation-d", action="store_true", help="only the two D rows (and the training)")
     args = parser.parse_args()

@@ -20,7 +20,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,18 +315,8 @@ def test_every_d_answer_shape_counts_ok_and_a_short_one_fails(managed: ManagedSt
 def local_d(trained: Any) -> Iterator[str]:
     """A real `bankscore deploy local --generation D`; its scoring URI."""
     fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by conftest.py
-    port = fixtures.free_port()
-    name = "bench-gen-d"
-    proc = trained.popen("deploy", "local", "--name", name, "--port", str(port), "--generation", "D")
-    _, stderr = proc.communicate(timeout=240)
-    try:
-        assert proc.returncode == 0, stderr
-        yield f"http://127.0.0.1:{port}/score"
-    finally:
-        trained.cli("deploy", "stop", "--name", name, timeout=60)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not fixtures.port_free(port):
-            time.sleep(0.1)
+    with fixtures.local_deployment(trained, "bench-gen-d", "--generation", "D") as uri:
+        yield uri
 
 
 def _every_answer_ok(uri: str, flags: list[str]) -> float:

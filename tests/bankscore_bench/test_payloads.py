@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -243,18 +242,8 @@ _fixtures = sys.modules["bankscore_tests_deploy_fixtures"]  # loaded by tests/co
 @pytest.fixture(scope="module")
 def engine_deployment_a(trained: Any) -> Iterator[str]:
     """A real generation-A local deployment (`bankscore deploy local`); its scoring URI."""
-    port = _fixtures.free_port()
-    name = "bench-engine-a"
-    proc = trained.popen("deploy", "local", "--name", name, "--port", str(port), "--generation", "A")
-    _, stderr = proc.communicate(timeout=240)
-    try:
-        assert proc.returncode == 0, stderr
-        yield f"http://127.0.0.1:{port}/score"
-    finally:
-        trained.cli("deploy", "stop", "--name", name, timeout=60)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not _fixtures.port_free(port):
-            time.sleep(0.1)
+    with _fixtures.local_deployment(trained, "bench-engine-a", "--generation", "A") as uri:
+        yield uri
 
 
 @pytest.mark.slow
@@ -263,17 +252,18 @@ def test_the_engine_scores_a_real_deployment_and_catches_a_wrong_generation(
 ) -> None:
     assert detect_endpoint_generation(engine_deployment_a).value == "A"  # from its /swagger.json
 
-    right = bank_marketing_payloads("A", batch_size=4, pool_size=30, seed=1)
-    plan = LoadPlan(
-        url=engine_deployment_a,
-        method="POST",
-        payloads=right,
-        requests=60,
-        concurrency=2,
-        accept_variable_length=True,
-        checker=ScoringChecker(scoring_method(WireGeneration.A)),
-    )
-    info, log = engine_run(plan)
+    def plan(generation: str, requests: int, method: str) -> LoadPlan:
+        return LoadPlan(
+            url=engine_deployment_a,
+            method="POST",
+            payloads=bank_marketing_payloads(generation, batch_size=4, pool_size=30, seed=1),
+            requests=requests,
+            concurrency=2,
+            accept_variable_length=True,
+            checker=ScoringChecker(method),
+        )
+
+    info, log = engine_run(plan("A", 60, scoring_method(WireGeneration.A)))
     assert len(log) == 60
     assert set(log.status) == {200}
     assert set(log.failure) == {Failure.NONE}
@@ -283,17 +273,7 @@ def test_the_engine_scores_a_real_deployment_and_catches_a_wrong_generation(
 
     # Told generation B, the bench asks an A endpoint for probabilities; A ignores "method" and answers
     # labels with a 200: every one is a wrong body, and ab's "Failed requests" must say so.
-    wrong = bank_marketing_payloads("B", batch_size=4, pool_size=30, seed=1)
-    plan = LoadPlan(
-        url=engine_deployment_a,
-        method="POST",
-        payloads=wrong,
-        requests=40,
-        concurrency=2,
-        accept_variable_length=True,
-        checker=ScoringChecker("predict_proba"),
-    )
-    _, log = engine_run(plan)
+    _, log = engine_run(plan("B", 40, "predict_proba"))
     assert set(log.status) == {200}
     assert set(log.failure) == {Failure.BAD_BODY}
 

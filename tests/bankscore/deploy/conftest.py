@@ -252,6 +252,23 @@ def started_deployments(
             time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def local_deployment(trained: TrainedWorkspace, name: str, *flags: str) -> Iterator[str]:
+    """`bankscore deploy local --name NAME FLAGS` on a port of its own; its scoring URI. Stopped at the end, and
+    its port waited for, so that a later deployment may take it."""
+    port = free_port()
+    proc = trained.popen("deploy", "local", "--name", name, "--port", str(port), *flags)
+    _, stderr = proc.communicate(timeout=240)
+    try:
+        assert proc.returncode == 0, stderr
+        yield f"http://127.0.0.1:{port}/score"
+    finally:
+        trained.cli("deploy", "stop", "--name", name, timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not port_free(port):
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
     """Start every shared deployment at once with `bankscore deploy local`; stop them all at the end."""
