@@ -59,7 +59,6 @@ from bankscore._spec import (
 )
 from bankscore._version import __version__
 from bankscore._wire import (
-    CLASSES,
     PREDICT,
     PREDICT_PROBA,
     DecodeError,
@@ -126,24 +125,26 @@ class BaseClient(Generic[R]):
 
     binding: ClassVar[SpecBinding[Any] | None] = None
 
+    # Every argument is required here: the defaults are the public constructors' own (Client, AsyncClient),
+    # where users read them, and both pass every one.
     def __init__(
         self,
-        scoring_uri: str | None = None,
+        scoring_uri: str | None,
         *,
-        key: str | None = None,
-        generation: WireGeneration | str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 3,
-        retry: RetryPolicy | None = None,
-        probabilities: bool = True,
-        deployment: str | None = None,
-        record_model: type[R] | None = None,
-        model_deployment: str | None = None,
-        credential: TokenCredential | None = None,
-        classes: tuple[str, str] = CLASSES,
-        max_body_bytes: int | None = MAX_REQUEST_BODY_BYTES,
-        drop_unknown: bool = False,
-        strict: bool = False,
+        key: str | None,
+        generation: WireGeneration | str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        retry: RetryPolicy | None,
+        probabilities: bool,
+        deployment: str | None,
+        record_model: type[R] | None,
+        model_deployment: str | None,
+        credential: TokenCredential | None,
+        classes: tuple[str, str],
+        max_body_bytes: int | None,
+        drop_unknown: bool,
+        strict: bool,
     ) -> None:
         if credential is not None and key is not None:
             raise ValueError("pass key= or credential=, not both: a request carries one Authorization header")

@@ -76,22 +76,23 @@ class PublisherInfo:
             f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
         )
 
+    def _pipeline_runs(self, tail: str) -> str:
+        """Azure's pipeline REST routes all live below the workspace's ``PipelineRuns``."""
+        return f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/{tail}"
+
     @property
     def published_pipeline_url(self) -> str:
         """The published pipeline's REST endpoint (Azure's ``published_pipeline.endpoint``)."""
-        return f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineSubmit/{self.pipeline_id}"
+        return self._pipeline_runs(f"PipelineSubmit/{self.pipeline_id}")
 
     @property
     def pipeline_endpoint_url(self) -> str:
         """The pipeline endpoint's REST endpoint (Azure's ``PipelineEndpoint.endpoint``)."""
-        return (
-            f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineEndpointSubmit/Id/"
-            f"{self.endpoint_id}"
-        )
+        return self._pipeline_runs(f"PipelineEndpointSubmit/Id/{self.endpoint_id}")
 
     @property
     def queue_url(self) -> str:
-        return f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/Queue"
+        return self._pipeline_runs("Queue")
 
     def to_dict(self) -> dict[str, Any]:
         return {
