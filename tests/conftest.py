@@ -7,12 +7,14 @@ function registered in two folders' conftests would train (or start the oracle) 
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,23 @@ no_code_oracle = _shared_module("bankscore_tests_no_code_oracle", _TESTS / "no_c
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The session's small model, trained and registered once in a temporary workspace (a TrainedWorkspace)."""
     return _deploy.train_small_workspace(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def shipped_csv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
+    """Factory: the first ``rows`` shipped rows with their label ``y``, as a CSV file (the file a user has)."""
+    from bankscore.data import load_training_data
+
+    def write(rows: int) -> Path:
+        records = list(islice(load_training_data().records(with_label=True), rows))
+        path = tmp_path_factory.mktemp("shipped") / "customers.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        return path
+
+    return write
 
 
 @dataclass

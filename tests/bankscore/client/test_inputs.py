@@ -6,7 +6,6 @@ import csv
 import json
 import warnings
 from collections.abc import Callable
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,9 @@ from bankscore.swagger import build_pinned_spec
 
 
 @pytest.fixture(scope="module")
-def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def labelled_csv(shipped_csv: Callable[[int], Path]) -> Path:
     """60 shipped rows with their label, as a CSV file (the file a user has)."""
-    rows = list(islice(load_training_data().records(with_label=True), 60))
-    path = tmp_path_factory.mktemp("inputs") / "customers.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return shipped_csv(60)
 
 
 def _score(uri: str, records: Any) -> tuple[list[str | None], list[str]]:

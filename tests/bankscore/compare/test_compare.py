@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from sklearn.metrics import roc_auc_score
 import bankscore
 from bankscore import Client
 from bankscore.cli import main
-from bankscore.data import load_training_data
 from bankscore.swagger import build_pinned_spec
 
 ROWS = 400
@@ -31,15 +29,9 @@ def age_model(row: dict[str, Any]) -> float:
 
 
 @pytest.fixture(scope="session")
-def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def labelled_csv(shipped_csv: Callable[[int], Path]) -> Path:
     """The first 400 shipped rows with their label ``y``."""
-    rows = list(islice(load_training_data().records(with_label=True), ROWS))
-    path = tmp_path_factory.mktemp("compare") / "customers.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return shipped_csv(ROWS)
 
 
 def c_answer(rows: list[dict[str, Any]], method: str, model: Callable[[dict[str, Any]], float]) -> bytes:
