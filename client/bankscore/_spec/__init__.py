@@ -8,6 +8,7 @@ client uses this to follow a live endpoint; ``bankscore.swagger`` builds its com
 from bankscore._exceptions import SwaggerError
 from bankscore._spec._convert import OPENAPI_VERSION, convert_swagger2, to_openapi3
 from bankscore._spec._diff import (
+    EXTENSION_KEY,
     RequestShape,
     SpecChange,
     detect_generation,
@@ -39,6 +40,7 @@ from bankscore._spec._record import (
 from bankscore._spec._url import swagger_url
 
 __all__ = [
+    "EXTENSION_KEY",
     "MAX_DEPTH",
     "OPENAPI_VERSION",
     "RECORD_CONFIG",

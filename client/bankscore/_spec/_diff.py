@@ -32,6 +32,7 @@ from bankscore._spec._document import Document, printable
 
 __all__ = [
     "CHANGE_GROUPS",
+    "EXTENSION_KEY",
     "RequestShape",
     "SpecChange",
     "diff_specs",
@@ -42,7 +43,8 @@ __all__ = [
 ]
 
 _Json = dict[str, Any]
-_EXTENSION: Final = "x-bankscore"
+# Where a bankscore deployment's spec says what the schema cannot (its generation, model version, limits).
+EXTENSION_KEY: Final = "x-bankscore"
 _SCORE_OPERATION: Final = "RunMLService"
 _RECORD: Final = "record"
 _METHOD: Final = "method"
@@ -183,7 +185,7 @@ def record_schema_of(document: Document) -> _Json:
 
 def _record_schema(doc: Document, body: _Json, props: Mapping[str, Any]) -> _Json:
     if _FRAME in props and "Inputs" not in props:
-        extension = doc.get(_EXTENSION)
+        extension = doc.get(EXTENSION_KEY)
         if isinstance(extension, dict) and isinstance(extension.get(_RECORD), dict):
             return dict(extension[_RECORD])
         return _record_from_frame_example(doc, body, props)
@@ -308,11 +310,11 @@ def _required(schema: Mapping[str, Any]) -> set[str]:
 
 
 def _generation(doc: Document, props: Mapping[str, Any]) -> str | None:
-    extension = doc.get(_EXTENSION)
+    extension = doc.get(EXTENSION_KEY)
     if isinstance(extension, dict) and isinstance(extension.get("generation"), str):
         generation = str(extension["generation"])
         if generation not in {g.value for g in WireGeneration}:
-            raise SwaggerError(f"{_EXTENSION}.generation is {printable(generation)!r}, not one of A, B, C and D")
+            raise SwaggerError(f"{EXTENSION_KEY}.generation is {printable(generation)!r}, not one of A, B, C and D")
         return generation
     if "Inputs" in props:
         return "C"

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from bankscore._facts import MAX_RECORDS_PER_REQUEST
 from bankscore._generations import WireGeneration
+from bankscore._spec import EXTENSION_KEY
 from bankscore.features import FEATURES, LABEL, Feature, FeatureKind
 
 __all__ = [
@@ -43,7 +44,6 @@ _Json = dict[str, Any]
 # File names the server looks for in the app root (its server/swagger.py); ?version=2 and ?version=3 serve them.
 SWAGGER2_FILE: Final = "swagger2.json"
 SWAGGER3_FILE: Final = "swagger3.json"
-EXTENSION_KEY: Final = "x-bankscore"
 SCORING_METHODS: Final[tuple[str, ...]] = ("predict", "predict_proba")
 # The most records one request may hold (the scoring script refuses empty data too).
 MAX_RECORDS: Final = MAX_RECORDS_PER_REQUEST
