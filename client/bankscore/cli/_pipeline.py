@@ -392,7 +392,7 @@ def _summary_lines(result: Any) -> list[str]:
 @click.option("--dataset", type=click.Path(dir_okay=False), help="Training CSV (default: the shipped data).")
 @click.option("--time-budget", type=float, default=60.0, show_default=True, help="AutoML seconds.")
 @click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out (repeat), e.g. duration.")
-@click.option("--deployment", default="bank-marketing", show_default=True, help="Local deployment to replace.")
+@click.option("--deployment", default="bank-marketing", show_default=True, help="Local endpoint to deploy to.")
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
@@ -400,8 +400,44 @@ def _summary_lines(result: Any) -> list[str]:
 )
 @GENERATION_OPTION
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server workers.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, search and learners.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, search, learners, sample.")
 @click.option("--experiment", default=_DEFAULT_EXPERIMENT, show_default=True, help="MLflow experiment of the run.")
+@click.option(
+    "--rollout",
+    type=click.Choice(["replace", "blue-green"]),
+    default="replace",
+    show_default=True,
+    help="replace: swap the running deployment. blue-green: deploy to the idle one of blue/green at 0%, "
+    "compare, move the traffic only if every gate passes.",
+)
+@click.option(
+    "--compare-sample",
+    type=int,
+    default=2000,
+    show_default=True,
+    help="blue-green: labelled shipped rows replayed to both deployments (picked with --seed).",
+)
+@click.option(
+    "--max-disagreement",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="blue-green gate: at most this share of records labelled differently (0 to 1).",
+)
+@click.option(
+    "--max-auc-drop",
+    type=float,
+    default=0.01,
+    show_default=True,
+    help="blue-green gate: AUC of the live model minus the new one's, at most (0 to 1).",
+)
+@click.option(
+    "--max-latency-ratio",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="blue-green gate: p90 latency of the new deployment over the live one's, at most.",
+)
 @_JSON
 def run_command(
     dataset: str | None,
@@ -413,14 +449,22 @@ def run_command(
     workers: int,
     seed: int,
     experiment: str,
+    rollout: str,
+    compare_sample: int,
+    max_disagreement: float,
+    max_auc_drop: float,
+    max_latency_ratio: float,
     as_json: bool,
 ) -> None:
-    """Run the retraining pipeline here: register data, AutoML, register model, redeploy, update the client.
+    """Run the retraining pipeline here: register data, AutoML, register model, deploy, update the client.
 
-    The running deployment is replaced without failed requests (new server first, then nginx switches);
-    the new spec is diffed against the old one and the client in <workspace>/clients/<deployment>/ is
-    regenerated when the request changed. Every step is recorded in MLflow. Exit code 1 when a step fails
-    (the previous deployment keeps serving), 4 when canceled (Ctrl-C).
+    With --rollout replace the running deployment is replaced without failed requests (new server first, then
+    nginx switches). With --rollout blue-green the new model goes to the endpoint's idle deployment (blue or
+    green) with no traffic, is compared with the live one on labelled shipped rows, and takes all the traffic
+    only if every gate passes; the old deployment keeps running, so a rollback is one `deploy traffic`. The
+    new spec is diffed against the old one and the client in <workspace>/clients/<deployment>/ is regenerated
+    when the request changed. Every step is recorded in MLflow. Exit code 1 when a step fails or a gate holds
+    the rollout (the previous deployment keeps serving), 4 when canceled (Ctrl-C).
     """
     require_extra("train")
     require_extra("serve")
@@ -439,6 +483,11 @@ def run_command(
         "generation": generation,
         "workers": workers,
         "seed": seed,
+        "rollout": rollout,
+        "compare_sample": compare_sample,
+        "max_disagreement": max_disagreement,
+        "max_auc_drop": max_auc_drop,
+        "max_latency_ratio": max_latency_ratio,
     }
     try:
         params = PipelineParameters(**values)

@@ -14,9 +14,12 @@ from typing import Any
 from bankscore._exceptions import BankscoreError
 from bankscore._facts import FIRST_UNPRIVILEGED_PORT
 
-__all__ = ["GENERATIONS", "PipelineParameterError", "PipelineParameters"]
+__all__ = ["GENERATIONS", "ROLLOUTS", "PipelineParameterError", "PipelineParameters"]
 
 GENERATIONS = ("A", "B", "C", "D")
+# replace: the running deployment is replaced (zero downtime). blue-green: the new model goes to the endpoint's
+# idle deployment with no traffic, is compared with the live one, and takes the traffic only if every gate passes.
+ROLLOUTS = ("replace", "blue-green")
 
 
 class PipelineParameterError(BankscoreError, ValueError):
@@ -40,11 +43,17 @@ class PipelineParameters:
     dataset: str | None = None  # CSV path; None = the shipped training data
     time_budget_s: float = 60.0
     exclude: tuple[str, ...] = ()  # features to leave out, e.g. ("duration",)
-    deployment: str = "bank-marketing"  # the local deployment to replace (`bankscore deploy local`'s default)
+    deployment: str = "bank-marketing"  # the local endpoint (`bankscore deploy local --name`'s default)
     port: int | None = None  # None: the running deployment's port, else 5001
     generation: str = "C"
     workers: int = 1
     seed: int = 0
+    rollout: str = "replace"
+    # blue-green only: the records compared (shipped labelled rows, picked with ``seed``) and the gates.
+    compare_sample: int = 2000
+    max_disagreement: float = 0.05  # share of records the two models label differently
+    max_auc_drop: float = 0.01  # AUC(live) - AUC(new) on the labelled sample
+    max_latency_ratio: float = 2.0  # p90 latency new / live, per batch, both measured through the endpoint
 
     def __post_init__(self) -> None:
         from bankscore.features import FEATURE_NAMES
@@ -71,6 +80,16 @@ class PipelineParameters:
             raise _bad("generation", self.generation, f"must be one of {', '.join(GENERATIONS)}")
         if self.workers < 1:
             raise _bad("workers", self.workers, "must be at least 1")
+        if self.rollout not in ROLLOUTS:
+            raise _bad("rollout", self.rollout, f"must be one of {', '.join(ROLLOUTS)}")
+        if self.compare_sample < 1:
+            raise _bad("compare_sample", self.compare_sample, "must be at least 1 record")
+        for name in ("max_disagreement", "max_auc_drop"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or not 0 <= value <= 1:
+                raise _bad(name, value, "must be a number from 0 to 1")
+        if not math.isfinite(self.max_latency_ratio) or self.max_latency_ratio <= 0:
+            raise _bad("max_latency_ratio", self.max_latency_ratio, "must be a positive number")
 
     @classmethod
     def from_assignments(cls, assignments: Mapping[str, object]) -> PipelineParameters:
@@ -95,9 +114,12 @@ class PipelineParameters:
             raise _bad(exc.name, assignments[exc.name], exc.why) from None
 
 
+_FLOATS = ("time_budget_s", "max_disagreement", "max_auc_drop", "max_latency_ratio")
+
+
 def _parse(name: str, value: object) -> object:
     """One assignment as its field's type."""
-    if name in ("experiment", "deployment", "generation"):
+    if name in ("experiment", "deployment", "generation", "rollout"):
         if not isinstance(value, str):
             raise _bad(name, value, "must be a string")
         return value.strip()
@@ -115,7 +137,7 @@ def _parse(name: str, value: object) -> object:
     if name == "port" and (value is None or (isinstance(value, str) and not value.strip())):
         return None
     number = _number(name, value)
-    if name == "time_budget_s":
+    if name in _FLOATS:
         return number
     if not number.is_integer():
         raise _bad(name, value, "must be a whole number")

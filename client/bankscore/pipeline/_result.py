@@ -37,6 +37,11 @@ class PipelineResult:
     scoring_uri: str | None = None
     run_dir: str | None = None
     error: str | None = None
+    rollout: str = "replace"
+    deployment: str | None = None  # the deployment the new model went to (blue, green)
+    live_deployment: str | None = None  # blue-green: the deployment that took the traffic before the run
+    rolled_out: bool | None = None  # the new model takes the traffic; False: a gate held it; None: not deployed
+    gates: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # blue-green: name, limit, value, passed
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

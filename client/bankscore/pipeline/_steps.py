@@ -1,8 +1,13 @@
 """The pipeline's steps, as data: ``STEPS`` lists them once, in the order they run.
 
-register data -> AutoML -> register model -> deploy (replacing the running deployment without downtime) ->
-update client (pull the new spec, diff it against the previous deployment's, regenerate the client when the
-request changed).
+register data -> AutoML -> register model -> deploy -> compare -> shift -> update client (pull the new spec,
+diff it against the previous deployment's, regenerate the client when the request changed).
+
+``PipelineParameters.rollout`` says how the model reaches callers. ``replace``: deploy replaces the running
+deployment without downtime, and compare and shift have nothing to do. ``blue-green``: deploy starts the model
+on the endpoint's idle deployment with no traffic (``_rollout``), compare replays labelled shipped rows to both
+deployments through the endpoint, and shift gives the new one all the traffic only when every gate passed; a
+failed gate fails shift (``RolloutHeldError``), so the run ends Failed and a CI job stops there.
 
 Each ``Step`` names a function that takes the run's ``PipelineContext`` (what earlier steps made) and a
 ``progress`` callback, fills in the context fields the step ``produces`` and returns a ``StepOutput``: a
@@ -26,9 +31,11 @@ from bankscore._exceptions import BankscoreError
 from bankscore.pipeline._parameters import PipelineParameters
 
 if TYPE_CHECKING:
+    from bankscore._compare import CompareResult
     from bankscore.automl._registry import ModelVersionInfo
     from bankscore.automl._search import TrainingResult
     from bankscore.data import DatasetVersion
+    from bankscore.deploy._folder import DeploymentFolder
     from bankscore.deploy._local import LocalDeployment
     from bankscore.swagger import Document, SpecChange
 
@@ -65,6 +72,9 @@ class PipelineContext:
     previous_spec: Document | None = None  # deploy: what the replaced deployment served, if there was one
     deployment: LocalDeployment | None = None  # deploy: set once the new deployment serves
     key: str | None = None  # deploy: the new deployment's primary key, if it takes keys
+    live: str | None = None  # deploy, blue-green: the deployment that took the traffic before the run
+    rolled_out: bool | None = None  # deploy (replace: True), shift (blue-green): the new model takes the traffic
+    comparison: CompareResult | None = None  # compare, blue-green with a live deployment
     spec_changes: list[SpecChange] = field(default_factory=list)  # update_client
     spec_diff: str | None = None  # update_client
     spec_breaking: bool | None = None  # update_client; None: no previous spec to compare with
@@ -160,13 +170,26 @@ def register_model(context: PipelineContext, progress: Progress) -> StepOutput:
 
 
 def deploy(context: PipelineContext, progress: Progress) -> StepOutput:
-    """Build the release and replace the running deployment (zero downtime, see deploy._local)."""
+    """Build the release and serve it: replacing the running deployment, or beside the live one (blue-green)."""
     from bankscore._generations import WireGeneration
-    from bankscore.deploy._gateway import find_nginx
-    from bankscore.deploy._local import DEFAULT_PORT, deployment_keys, is_running, load_state, read_keys, start_local
     from bankscore.deploy._release import build_release
 
     assert context.model is not None
+    params = context.params
+    if params.rollout == "blue-green":
+        live, new, port, keys = _blue_green_target(context, progress)
+    else:
+        live, new, port, keys = _replace_target(context)
+    progress(f"building the release of {context.model.ref} (generation {params.generation})")
+    folder = build_release(context.model.ref, generation=WireGeneration(params.generation), name=params.deployment)
+    return _start(context, progress, folder, live=live, new=new, port=port, keys=keys)
+
+
+def _replace_target(context: PipelineContext) -> tuple[LocalDeployment | None, str, int, list[str] | None]:
+    """The running deployment (to replace), its name, the port and the keys of a ``replace`` rollout."""
+    from bankscore.deploy._gateway import find_nginx
+    from bankscore.deploy._local import DEFAULT_PORT, deployment_keys, is_running, load_state, read_keys
+
     params, name = context.params, context.params.deployment
     previous = load_state(name)
     if previous is not None and not is_running(previous):
@@ -182,15 +205,77 @@ def deploy(context: PipelineContext, progress: Progress) -> StepOutput:
         # stopped or crashed): keys belong to the deployment, as on Azure, and change only when regenerated.
         keys = deployment_keys(name) if find_nginx() else None
     port = params.port or (previous.port if previous is not None else DEFAULT_PORT)
-    progress(f"building the release of {context.model.ref} (generation {params.generation})")
-    folder = build_release(context.model.ref, generation=WireGeneration(params.generation), name=name)
-    replacing = f", replacing {previous.model_name}:{previous.model_version}" if previous is not None else ""
-    progress(f"starting the new server{replacing}")
-    state = start_local(folder, name=name, port=port, workers=params.workers, keys=keys)
+    return previous, previous.deployment if previous is not None else "blue", port, keys
+
+
+def _blue_green_target(
+    context: PipelineContext, progress: Progress
+) -> tuple[LocalDeployment | None, str, int, list[str] | None]:
+    """The live deployment (kept), the idle one to deploy to, the port and the keys of a ``blue-green`` rollout."""
+    from bankscore.deploy._gateway import find_nginx
+    from bankscore.deploy._local import DEFAULT_PORT, deployment_keys, is_running, load_state, read_keys
+    from bankscore.deploy._state import load_endpoint
+    from bankscore.pipeline._rollout import RolloutError, choose_deployments
+
+    params, name = context.params, context.params.deployment
+    endpoint = load_endpoint(name)
+    live_name, new = choose_deployments(name, endpoint.traffic if endpoint is not None else None)
+    if endpoint is None or live_name is None:
+        keys = deployment_keys(name) if find_nginx() else None
+        return None, new, params.port or DEFAULT_PORT, keys
+    live = load_state(name, live_name)
+    if live is None or not is_running(live):
+        raise RolloutError(
+            f"the live deployment {live_name!r} of endpoint {name!r} is not running, so there is nothing to compare "
+            f"the new model with: redeploy it, or stop the endpoint (bankscore deploy stop --name {name}) and run again"
+        )
+    if params.port is not None and params.port != endpoint.port:
+        raise RolloutError(
+            f"pipeline parameter port={params.port}: the endpoint {name!r} listens on port {endpoint.port}, and a "
+            "blue-green rollout keeps its front; leave port unset"
+        )
+    stored = read_keys(name)
+    keys = [stored["primary"], stored["secondary"]] if endpoint.auth and stored else None
+    context.live = live_name
+    context.previous_spec = _previous_spec(live, stored.get("primary"))
+    progress(f"{live_name!r} serves {live.model_name}:{live.model_version}; the new model goes to {new!r}")
+    return live, new, endpoint.port, keys
+
+
+def _start(
+    context: PipelineContext,
+    progress: Progress,
+    folder: DeploymentFolder,
+    *,
+    live: LocalDeployment | None,
+    new: str,
+    port: int,
+    keys: list[str] | None,
+) -> StepOutput:
+    from bankscore.deploy._local import start_local
+
+    params = context.params
+    beside = context.live is not None
+    if beside:
+        assert live is not None
+        what = f", beside {live.deployment!r} ({live.model_name}:{live.model_version}) with 0% of the traffic"
+    else:
+        what = f", replacing {live.model_name}:{live.model_version}" if live is not None else ""
+    progress(f"starting the new server{what}")
+    state = start_local(
+        folder, name=params.deployment, port=port, workers=params.workers, keys=keys, deployment=new, progress=progress
+    )
     context.deployment, context.key = state, keys[0] if keys else None
+    context.rolled_out = not beside  # replaced, or the endpoint's first deployment: it takes the traffic now
     return StepOutput(
-        f"serving {state.model_name}:{state.model_version} at {state.scoring_uri}{replacing}",
-        values={"scoring_uri": state.scoring_uri, "release": state.folder, "auth": str(state.auth)},
+        f"serving {state.model_name}:{state.model_version} as {new!r} at {state.scoring_uri}{what}",
+        values={
+            "scoring_uri": state.scoring_uri,
+            "release": state.folder,
+            "auth": str(state.auth),
+            "deployment": new,
+            "live_deployment": context.live or "",
+        },
         artifacts=[write_json(context.run_dir / "deploy" / "deployment.json", state.to_dict())],
     )
 
@@ -204,6 +289,102 @@ def _previous_spec(previous: LocalDeployment, key: str | None) -> Document | Non
     except SwaggerError:
         shipped = Path(previous.folder) / "swagger3.json"
         return load_document(shipped) if shipped.is_file() else None
+
+
+def compare(context: PipelineContext, progress: Progress) -> StepOutput:
+    """Blue-green: the live and the new deployment, side by side on labelled shipped rows, pinned by header."""
+    from bankscore._compare import compare as compare_sides
+    from bankscore._compare._report import render_html
+    from bankscore.data import load_training_data
+    from bankscore.pipeline._rollout import describe_gate
+
+    params = context.params
+    if context.live is None or context.deployment is None:
+        why = "the rollout is replace" if params.rollout == "replace" else "the endpoint's first deployment"
+        return StepOutput(f"nothing to compare: {why}", values={"compared": "false"})
+    live, new = context.live, context.deployment.deployment
+    shipped = load_training_data()
+    total = min(params.compare_sample, len(shipped))
+    shown = [0]
+
+    def on_progress(done: int, of: int) -> None:
+        # About ten lines per comparison: enough to see it move, few enough for the run's events.
+        if done == of or done - shown[0] >= max(1, of // 10):
+            shown[0] = done
+            progress(f"compared {done:,} of {of:,} records")
+
+    progress(f"replaying {total:,} labelled shipped rows (seed {params.seed}) to {live!r} and {new!r}")
+    result = compare_sides(
+        context.deployment.scoring_uri,
+        data=shipped.records(with_label=True),
+        deployments=(live, new),
+        label="y",
+        sample=params.compare_sample,
+        seed=params.seed,
+        key=context.key,
+        max_disagreement=params.max_disagreement,
+        max_auc_drop=params.max_auc_drop,
+        max_latency_ratio=params.max_latency_ratio,
+        progress=on_progress,
+    )
+    if result.interrupted:
+        raise CanceledError("interrupted during compare")
+    context.comparison = result
+    out = context.run_dir / "compare"
+    report = write_json(out / "compare.json", {"live": live, "new": new, **result.to_dict()})
+    page = out / "compare.html"
+    page.write_text(render_html(result), encoding="utf-8")
+    metrics = {"records": float(result.n)}
+    if result.agreement is not None:
+        metrics["disagreement"] = 1 - result.agreement
+    for side, name in ((result.a, "live"), (result.b, "new")):
+        if side.auc is not None:
+            metrics[f"auc_{name}"] = side.auc
+        if side.latency_ms.p90 is not None:
+            metrics[f"latency_p90_ms_{name}"] = side.latency_ms.p90
+    metrics |= {gate.name: gate.value for gate in result.gates if gate.value is not None}
+    verdict = (
+        "every gate passed"
+        if result.passed
+        else "gate(s) failed: " + "; ".join(describe_gate(gate) for gate in result.failed_gates)
+    )
+    return StepOutput(
+        f"{live!r} against {new!r} on {result.n:,} records: {verdict}",
+        values={"compared": "true", "live_deployment": live, "new_deployment": new, "passed": str(result.passed)},
+        metrics=metrics,
+        artifacts=[report, page],
+    )
+
+
+def shift(context: PipelineContext, progress: Progress) -> StepOutput:
+    """Blue-green: all the traffic to the new deployment when every gate passed; otherwise hold the rollout."""
+    from bankscore.deploy._routing import set_traffic
+    from bankscore.deploy._state import load_endpoint
+    from bankscore.pipeline._rollout import RolloutHeldError, held_reason
+
+    params, name = context.params, context.params.deployment
+    if context.comparison is None or context.live is None or context.deployment is None:
+        why = "the rollout is replace" if params.rollout == "replace" else "the endpoint's first deployment"
+        return StepOutput(f"nothing to shift: {why}", values={"rolled_out": str(context.rolled_out)})
+    live, new = context.live, context.deployment.deployment
+    failed = context.comparison.failed_gates
+    if failed:
+        context.rolled_out = False
+        raise RolloutHeldError(
+            held_reason(failed, endpoint=name, live=live, new=new),
+            [{"name": g.name, "value": g.value, "limit": g.limit, "detail": g.detail} for g in failed],
+        )
+    endpoint = load_endpoint(name)
+    # A mirror to the new deployment would break Azure's rule that a mirror goes to one without live traffic.
+    mirror = {new: 0} if endpoint is not None and endpoint.mirror.get(new) else None
+    progress(f"every gate passed: moving the traffic to {new!r} ({live!r} keeps running at 0%)")
+    changed = set_traffic(name, {new: 100, live: 0}, mirror)
+    context.rolled_out = True
+    return StepOutput(
+        f"{new!r} takes the traffic; {live!r} keeps running at 0% "
+        f"(roll back with `bankscore deploy traffic --name {name} {live}=100 {new}=0`)",
+        values={"rolled_out": "True", "traffic": " ".join(f"{d}={p}" for d, p in changed.traffic.items())},
+    )
 
 
 def client_package_name(deployment: str) -> str:
@@ -286,6 +467,8 @@ STEPS: tuple[Step, ...] = (
     Step("automl", automl, produces=("training", "report_dir")),
     Step("register_model", register_model, produces=("model",)),
     Step("deploy", deploy, produces=("deployment",)),
+    Step("compare", compare, produces=()),
+    Step("shift", shift, produces=("rolled_out",)),
     Step("update_client", update_client, produces=("spec_diff",)),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
