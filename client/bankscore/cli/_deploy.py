@@ -154,6 +154,8 @@ def status_command(name: str, deployment: str | None, show_keys: bool, as_json: 
     shown = deployment or endpoint.primary()
     order = [shown, *(d for d in endpoint.deployments if d != shown)]
     states = {d: state for d in order if (state := load_state(name, d)) is not None}
+    if shown not in states:
+        raise click.ClickException(f"the deployment {shown!r} of {name!r} has no state.json: deploy it again")
     each = {d: {**_deployment_info(state), "traffic": endpoint.traffic[d]} for d, state in states.items()}
     info = {**each[shown], "traffic": endpoint.traffic, "mirror": endpoint.mirror, "deployments": each}
     info["problems"] = [f"{d}: {p}" if d != shown else p for d, i in each.items() for p in i["problems"]]
@@ -165,7 +167,8 @@ def status_command(name: str, deployment: str | None, show_keys: bool, as_json: 
         _exit_unless_serving(info, each)
         return
     state = states[shown]
-    summary = "running" if info["running"] else "DEGRADED" if each[shown]["processes_run"] else "NOT running"
+    # DEGRADED: the processes run, but one does not answer or a supervisor is gone (it cannot heal).
+    summary = "running" if info["running"] else "NOT running" if each[shown]["health"] == "unreachable" else "DEGRADED"
     click.echo(f"{name}: {summary}, health {info['health']}")
     for problem in info["problems"]:
         click.echo(f"  problem      {problem}")
@@ -206,8 +209,7 @@ def _deployment_info(state: Any) -> dict[str, Any]:
         # Its processes run, yet GET / fails: a hung server (its supervisor restarts it after a minute).
         problems.append(_not_answering(state.failed_probes))
     health_text = answer or ("not answering" if processes_run else "unreachable")
-    info = {**state.to_dict(), "running": not problems, "health": health_text, "problems": problems}
-    return {**info, "processes_run": processes_run}
+    return {**state.to_dict(), "running": not problems, "health": health_text, "problems": problems}
 
 
 def _restarts(count: int, what: str = "server") -> str:

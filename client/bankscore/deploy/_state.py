@@ -5,8 +5,9 @@ gateway, holding one or more named deployments, as an Azure managed online endpo
 
     endpoint.json     port, auth, the gateway's pids, traffic {deployment: percent} and mirror {deployment: percent}
     keys.json, gateway.secret, nginx.conf, gateway.log, gateway-error.log     the endpoint's (see ``_gateway``)
-    state.json, server.log, releases/, supervisor-<pid>.json                  the deployment "blue"
-    deployments/<deployment>/state.json, server.log, releases/, ...           every other deployment
+    releases/                                                                 every deployment's releases
+    state.json, server.log, supervisor-<pid>.json                             the deployment "blue"
+    deployments/<deployment>/state.json, server.log, supervisor-<pid>.json    every other deployment
 
 The deployment named ``blue`` (every endpoint made before deployments had names, and every command without
 ``--deployment``) keeps its files where a single deployment always had them, so older readers of

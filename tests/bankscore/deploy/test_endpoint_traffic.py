@@ -240,7 +240,7 @@ def test_changing_traffic_under_load_loses_no_request(shop: Endpoint) -> None:
     stop = threading.Event()
 
     def load() -> None:
-        # A new connection per request (as ab without -k), at most 4,000 requests or 240 s.
+        # A new connection per request (as ab without -k), at most 4,000 requests in all or 240 s.
         deadline = time.monotonic() + 240
         while not stop.is_set() and len(results) < 4_000 and time.monotonic() < deadline:
             try:
@@ -249,18 +249,24 @@ def test_changing_traffic_under_load_loses_no_request(shop: Endpoint) -> None:
             except httpx.HTTPError as error:
                 results.append(f"{type(error).__name__}: {error}")
 
-    sender = threading.Thread(target=load)
-    sender.start()
+    senders = [threading.Thread(target=load) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    changes = [
+        ("blue=50", "green=50"), ("green=100",), ("blue=10", "green=90"),
+        ("blue=100",), ("blue=70", "green=30"), ("blue=90", "green=10"),
+    ]  # fmt: skip
     try:
-        for weights in (("blue=50", "green=50"), ("green=100",), ("blue=10", "green=90"), ("blue=90", "green=10")):
+        for weights in changes:
             shop.traffic(*weights)
             time.sleep(0.5)
     finally:
         stop.set()
-        sender.join(timeout=60)
+        for sender in senders:
+            sender.join(timeout=60)
     failures = [r for r in results if not isinstance(r, tuple) or r[0] != 200]
     served = collections.Counter(r[1] for r in results if isinstance(r, tuple))
-    print(f"{len(results)} requests while traffic changed 4 times; {len(failures)} lost; served {dict(served)}")
+    print(f"{len(results)} requests while traffic changed {len(changes)} times; {len(failures)} lost; {served}")
     assert len(results) >= 50 and not failures, failures[:5]
     assert set(served) == {"blue", "green"}
 
