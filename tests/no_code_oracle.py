@@ -60,6 +60,7 @@ __all__ = [
     "no_code_server",
     "oracle_environment",
     "script_folder",
+    "start_loopback_server",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -271,6 +272,24 @@ def _free_port() -> int:
     return int(_fixtures.free_port())
 
 
+def start_loopback_server(
+    python: Path, folder: Path, entry_script: str, port: int, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """azmlinfsrv on ``folder/entry_script`` under ``python``, bound to 127.0.0.1:``port``, its output appended to
+    ``log``. It leads a session of its own, so that ``_stop`` ends gunicorn's master and workers together."""
+    args = [str(python), "-c", _LOOPBACK_SERVER, "--entry_script", entry_script, "--port", str(port)]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args,
+            cwd=folder,  # azmlinfsrv resolves --entry_script against its working folder
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def _healthy(url: str) -> bool:
     try:
         # trust_env=False: a proxy from the environment must not stand between the test and 127.0.0.1.
@@ -349,17 +368,7 @@ def no_code_server(
             port = _free_port()
             base_url = f"http://127.0.0.1:{port}"
             start = log.stat().st_size if log.is_file() else 0
-            args = [str(interpreter), "-c", _LOOPBACK_SERVER, "--entry_script", SCRIPT, "--port", str(port)]
-            with log.open("ab") as out:
-                proc = subprocess.Popen(
-                    args,
-                    cwd=scripts,  # azmlinfsrv resolves --entry_script against its working folder
-                    env=server_env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+            proc = start_loopback_server(interpreter, scripts, SCRIPT, port, server_env, log)
             try:
                 deadline = time.monotonic() + timeout
                 while proc.poll() is None and not _healthy(base_url):

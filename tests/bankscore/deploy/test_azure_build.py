@@ -359,17 +359,7 @@ def c_server(c_build: Build, folders: dict[str, Path], tmp_path: Path) -> Iterat
         "GUNICORN_CMD_ARGS": "--no-control-socket",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    args = [str(c_build.python), "-c", _oracle._LOOPBACK_SERVER, "--entry_script", "score.py", "--port", str(port)]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            args,
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = _oracle.start_loopback_server(c_build.python, folder, "score.py", port, env, log)
     try:
         deadline = time.monotonic() + _oracle.START_TIMEOUT
         while proc.poll() is None and not _oracle._healthy(url):
