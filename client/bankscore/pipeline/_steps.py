@@ -316,7 +316,8 @@ def compare(context: PipelineContext, progress: Progress) -> StepOutput:
     progress(f"replaying {total:,} labelled shipped rows (seed {params.seed}) to {live!r} and {new!r}")
     result = compare_sides(
         context.deployment.scoring_uri,
-        data=shipped.records(with_label=True),
+        # A list, not the generator: compare counts the records to pick its sample and to show progress.
+        data=list(shipped.records(with_label=True)),
         deployments=(live, new),
         label="y",
         sample=params.compare_sample,
@@ -358,14 +359,14 @@ def compare(context: PipelineContext, progress: Progress) -> StepOutput:
 
 def shift(context: PipelineContext, progress: Progress) -> StepOutput:
     """Blue-green: all the traffic to the new deployment when every gate passed; otherwise hold the rollout."""
-    from bankscore.deploy._routing import set_traffic
-    from bankscore.deploy._state import load_endpoint
-    from bankscore.pipeline._rollout import RolloutHeldError, held_reason
-
     params, name = context.params, context.params.deployment
     if context.comparison is None or context.live is None or context.deployment is None:
         why = "the rollout is replace" if params.rollout == "replace" else "the endpoint's first deployment"
         return StepOutput(f"nothing to shift: {why}", values={"rolled_out": str(context.rolled_out)})
+    from bankscore.deploy._routing import set_traffic
+    from bankscore.deploy._state import load_endpoint
+    from bankscore.pipeline._rollout import RolloutHeldError, held_reason
+
     live, new = context.live, context.deployment.deployment
     failed = context.comparison.failed_gates
     if failed:

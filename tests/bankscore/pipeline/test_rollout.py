@@ -20,7 +20,7 @@ import pytest
 from bankscore_tests_loopback import free_port
 
 from bankscore._compare import Gate
-from bankscore.pipeline import PipelineParameters, PipelineResult, PipelineStepError, run_pipeline
+from bankscore.pipeline import PipelineParameters, PipelineResult, run_pipeline
 from bankscore.pipeline._parameters import PipelineParameterError
 from bankscore.pipeline._rollout import RolloutError, RolloutHeldError, choose_deployments, held_reason
 from bankscore.pipeline._steps import STEP_NAMES, PipelineContext, compare, shift
@@ -177,7 +177,26 @@ def test_a_failed_gate_holds_the_shift_before_any_traffic_moves(tmp_path: Path) 
     assert context.rolled_out is False
 
 
+def test_a_held_rollout_is_a_step_failure_that_says_it_was_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bankscore.pipeline._run import _failure
+    from bankscore.pipeline._steps import STEPS
+
+    monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path / "ws"))
+    context = PipelineContext(params=PipelineParameters(rollout="blue-green"), run_dir=tmp_path, rolled_out=False)
+    (step,) = [s for s in STEPS if s.name == "shift"]
+    result = PipelineResult(run_id="r1", status="Running")
+    error = _failure(step, RolloutHeldError("rollout held, 1 gate(s) failed: ...", []), context, result)
+    assert (error.step, error.held, error.reason) == ("shift", True, "rollout held, 1 gate(s) failed: ...")
+    other = _failure(step, RuntimeError("boom"), context, result)
+    assert not other.held and other.reason == "RuntimeError: boom"
+
+
 # ------------------------------------------------------------------------------------------------ real rollouts
+
+# Three real runs, each with a tiny AutoML budget; on 2 shared, busy cores one run can take minutes.
+REAL_RUNS_TIMEOUT = 1800
 
 ENDPOINT = "shop"
 HEADER = "azureml-model-deployment"
@@ -221,7 +240,7 @@ def rollouts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollouts]:
     raw = gzip.decompress(resources.files("bankscore.data").joinpath("bankmarketing_train.csv.gz").read_bytes())
     lines = raw.decode().splitlines()
     csv = root / "small.csv"
-    csv.write_text("\n".join([lines[0], *lines[1::8]]) + "\n")
+    csv.write_text("\n".join([lines[0], *lines[1::16]]) + "\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BANKSCORE_HOME", str(root / "ws"))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -252,6 +271,7 @@ def _answered_by(home: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(REAL_RUNS_TIMEOUT)
 def test_the_first_blue_green_run_deploys_blue_with_all_the_traffic(rollouts: Rollouts) -> None:
     first = rollouts.first
     assert (first.status, first.rollout, first.deployment, first.live_deployment) == (
@@ -267,6 +287,7 @@ def test_the_first_blue_green_run_deploys_blue_with_all_the_traffic(rollouts: Ro
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(REAL_RUNS_TIMEOUT)
 def test_a_rollout_whose_gates_pass_moves_the_traffic_and_keeps_the_old_deployment(
     rollouts: Rollouts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,6 +329,7 @@ def test_a_rollout_whose_gates_pass_moves_the_traffic_and_keeps_the_old_deployme
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(REAL_RUNS_TIMEOUT)
 def test_a_failed_gate_holds_the_rollout_and_the_cli_exits_non_zero(
     rollouts: Rollouts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -348,21 +370,3 @@ def test_a_failed_gate_holds_the_rollout_and_the_cli_exits_non_zero(
     # The new model, at 0%, for inspection.
     assert blue is not None and blue.model_version == result["model_version"] != green.model_version
     assert _answered_by(rollouts.home) == "green"
-
-
-@pytest.mark.slow
-def test_a_held_rollout_raises_a_step_error_that_says_it_was_held(
-    rollouts: Rollouts, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from bankscore.deploy._state import load_endpoint
-
-    monkeypatch.setenv("BANKSCORE_HOME", str(rollouts.home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    with pytest.raises(PipelineStepError) as info:
-        run_pipeline(_params(rollouts.csv, max_disagreement=0.0, max_auc_drop=0.0, max_latency_ratio=1e-6))
-    error = info.value
-    assert error.step == "shift" and error.held and error.still_serving
-    assert error.result is not None and error.result.rolled_out is False
-    assert "max_latency_ratio" in error.reason
-    endpoint = load_endpoint(ENDPOINT)
-    assert endpoint is not None and endpoint.traffic == {"blue": 0, "green": 100}
