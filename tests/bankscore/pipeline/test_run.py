@@ -201,6 +201,13 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
             stop_local(params.deployment)
 
 
+@pytest.fixture
+def in_first_workspace(first: FirstRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process pointed at the first run's workspace for the test (as its `bankscore` commands are)."""
+    monkeypatch.setenv("BANKSCORE_HOME", str(first.home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def _score(run: FirstRun, record: dict[str, Any]) -> httpx.Response:
     from bankscore.deploy._local import read_keys
 
@@ -270,12 +277,10 @@ def test_a_full_run_registers_trains_deploys_and_generates_the_client(first: Fir
 
 @pytest.mark.slow
 def test_a_bad_dataset_fails_its_step_and_the_running_deployment_keeps_serving(
-    first: FirstRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first: FirstRun, tmp_path: Path, in_first_workspace: None
 ) -> None:
     from bankscore.deploy._local import load_state
 
-    monkeypatch.setenv("BANKSCORE_HOME", str(first.home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     before = load_state("bank-marketing")
     assert before is not None
     bad = tmp_path / "bad.csv"
@@ -304,12 +309,10 @@ def test_a_bad_dataset_fails_its_step_and_the_running_deployment_keeps_serving(
 
 @pytest.mark.slow
 def test_retraining_without_duration_redeploys_with_a_breaking_diff_and_a_new_client(
-    first: FirstRun, monkeypatch: pytest.MonkeyPatch
+    first: FirstRun, in_first_workspace: None
 ) -> None:
     from bankscore.deploy._local import load_state
 
-    monkeypatch.setenv("BANKSCORE_HOME", str(first.home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     before = load_state("bank-marketing")
     assert before is not None and "duration" in before.features
 
@@ -357,14 +360,10 @@ def test_the_cli_shows_steps_and_names_the_failing_one(first: FirstRun, tmp_path
 
 
 @pytest.mark.slow
-def test_a_cancel_during_automl_stops_the_search_and_deploys_nothing(
-    first: FirstRun, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_cancel_during_automl_stops_the_search_and_deploys_nothing(first: FirstRun, in_first_workspace: None) -> None:
     from bankscore.automl._registry import list_model_versions
     from bankscore.deploy._local import load_state
 
-    monkeypatch.setenv("BANKSCORE_HOME", str(first.home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     before, versions = load_state("bank-marketing"), len(list_model_versions())
     cancel = threading.Event()
     events: list[StepEvent] = []
