@@ -73,13 +73,13 @@ case "${1:-}" in
         if [ "$1" = quick ]; then  # the fast tests only, for your own loop
             echo "==> pytest (fast tests, on every core)"; exec "$VENV/bin/pytest" -m "not slow" -n auto "${@:2}"
         fi
-        # test (CI): everything. The fast tests spread over the cores; then the slow end-to-end ones and the
-        # timing-sensitive ones, one at a time, since they load the machine or measure it.
+        # test (CI): everything. The fast tests spread over the cores; then the slow end-to-end ones one at a
+        # time: each starts servers, trains or builds venvs, and two at once on two cores only trade places.
         status=0
         echo "==> pytest (fast tests, on every core)"
-        run_pytest -m "not slow and not serial" -n auto "${@:2}" || status=$?
-        echo "==> pytest (slow and timing-sensitive tests, one at a time)"
-        run_pytest -m "slow or serial" "${@:2}" || status=$?
+        run_pytest -m "not slow" -n auto "${@:2}" || status=$?
+        echo "==> pytest (slow end-to-end tests, one at a time)"
+        run_pytest -m slow "${@:2}" || status=$?
         exit "$status"
         ;;
     *)
