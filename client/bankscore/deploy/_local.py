@@ -91,6 +91,7 @@ from bankscore.deploy._state import (
     save_endpoint,
     save_state,
     write_private,
+    write_summary,
 )
 from bankscore.deploy._traffic import Routing, TrafficError, with_deployment
 
@@ -200,6 +201,7 @@ def _save(
     endpoint.auth = bool(keys)
     save_state(state)
     save_endpoint(endpoint)
+    write_summary(endpoint.name)
     return state
 
 
@@ -439,5 +441,6 @@ def stop_local(name: str) -> LocalDeployment | None:
                 stop_server(state)
         for deployment in endpoint.deployments:
             (deployment_home(name, deployment) / "state.json").unlink(missing_ok=True)
+        (deployment_dir(name) / "state.json").unlink(missing_ok=True)  # blue's, or the copy for older readers
         (deployment_dir(name) / "endpoint.json").unlink(missing_ok=True)
         return primary

@@ -23,6 +23,7 @@ from bankscore.deploy._local import (
 from bankscore.deploy._processes import alive
 from bankscore.deploy._servers import stop_server
 from bankscore.deploy._state import (
+    DEFAULT_DEPLOYMENT_NAME,
     DeployError,
     EndpointState,
     LocalDeployment,
@@ -33,6 +34,7 @@ from bankscore.deploy._state import (
     load_state,
     save_endpoint,
     write_private,
+    write_summary,
 )
 from bankscore.deploy._traffic import Routing, check_mirror, check_removable, check_traffic
 
@@ -62,6 +64,7 @@ def set_traffic(name: str, traffic: dict[str, int] | None, mirror: dict[str, int
         changed = replace(endpoint, traffic=new_traffic, mirror=new_mirror)
         _apply(changed, routing_of(changed))
         save_endpoint(changed)
+        write_summary(name)  # the primary deployment may have changed
         return changed
 
 
@@ -82,7 +85,9 @@ def remove_deployment(name: str, deployment: str) -> LocalDeployment | None:
         save_endpoint(changed)
         if state is not None:
             stop_server(state)
-        (deployment_home(name, deployment) / "state.json").unlink(missing_ok=True)
+        if deployment != DEFAULT_DEPLOYMENT_NAME:
+            (deployment_home(name, deployment) / "state.json").unlink(missing_ok=True)
+        write_summary(name)  # blue's state.json becomes the copy of the deployment that now takes most traffic
         return state
 
 

@@ -11,10 +11,13 @@ gateway, holding one or more named deployments, as an Azure managed online endpo
 
 The deployment named ``blue`` (every endpoint made before deployments had names, and every command without
 ``--deployment``) keeps its files where a single deployment always had them, so older readers of
-``state.json`` (``bankscore.Client.from_local``) keep working. Every deployment's ``state.json`` repeats the
-endpoint's port and gateway; ``endpoint.json`` says which deployments the endpoint holds (the keys of its
-traffic) and wins where the two differ. An endpoint with a ``state.json`` and no ``endpoint.json`` was started
-before traffic existed: it holds ``blue`` only, with all the traffic.
+``state.json`` (``bankscore.Client.from_local``) keep working; an endpoint without a blue deployment keeps a
+copy of its primary deployment's state there for them (``write_summary``), which only they read.
+
+Every deployment's ``state.json`` repeats the endpoint's port and gateway; ``endpoint.json`` says which
+deployments the endpoint holds (the keys of its traffic) and wins where the two differ. An endpoint with a
+``state.json`` and no ``endpoint.json`` was started before traffic existed: it holds ``blue`` only, with all
+the traffic.
 
 Files are written whole and renamed, so a reader never sees half of one; changes to one endpoint are made
 under ``endpoint_lock`` so two commands never rewrite its gateway at once.
@@ -54,6 +57,7 @@ __all__ = [
     "status_file",
     "supervisor_status",
     "write_private",
+    "write_summary",
 ]
 
 # The deployment a command without --deployment means: Azure's own examples name the first one blue.
@@ -264,6 +268,19 @@ def save_state(state: LocalDeployment) -> None:
 # Endpoints whose lock this process holds, and how many times over: a change that calls another (a deploy that
 # stops a crashed endpoint first) must not wait for itself, and flock waits even for its own process.
 _HELD: dict[str, int] = {}
+
+
+def write_summary(name: str) -> None:
+    """For an endpoint without a blue deployment: its primary deployment's state as the top ``state.json``,
+    where readers that know one deployment per endpoint (``bankscore.Client.from_local``) find its URI and
+    wire generation. Deployment ``blue`` is read only while ``endpoint.json`` lists it, so the copy is not
+    taken for it."""
+    endpoint = load_endpoint(name)
+    if endpoint is None or not endpoint.traffic or DEFAULT_DEPLOYMENT_NAME in endpoint.traffic:
+        return
+    state = load_state(name)
+    if state is not None:
+        _write_whole(deployment_dir(name) / "state.json", state.to_dict())
 
 
 @contextlib.contextmanager

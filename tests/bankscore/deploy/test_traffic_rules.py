@@ -213,3 +213,34 @@ def test_nginx_accepts_every_rendered_configuration(tmp_path: Path, routing: Rou
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_an_endpoint_without_blue_keeps_a_copy_for_one_deployment_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bankscore._endpoint import local_endpoint
+    from bankscore.deploy._state import write_summary
+
+    monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path))
+    top = tmp_path / "deployments" / "shop"
+    green = deployment_home("shop", "green")
+    green.mkdir(parents=True)
+    state = {
+        "name": "shop", "folder": "/x", "port": 5001, "backend_port": 40001, "workers": 1, "generation": "D",
+        "model_name": "bank-marketing", "model_version": "2", "features": [], "server_pid": 0,
+        "gateway_pid": None, "started_at": "now", "auth": False, "deployment": "green",
+    }  # fmt: skip
+    (green / "state.json").write_text(json.dumps(state))
+    endpoint = {"name": "shop", "port": 5001, "auth": False, "gateway_pid": None, "gateway_supervisor_pid": None}
+    (top / "endpoint.json").write_text(json.dumps({**endpoint, "traffic": {"green": 100}, "mirror": {}}))
+    write_summary("shop")
+    assert json.loads((top / "state.json").read_text())["model_version"] == "2"
+    found = local_endpoint("shop")  # what bankscore.Client.from_local reads
+    assert (found.scoring_uri, str(found.generation)) == ("http://127.0.0.1:5001/score", "D")
+    assert load_state("shop", "blue") is None  # the copy is never taken for a blue deployment
+
+    # With blue on the endpoint, its own state.json is left alone.
+    (top / "state.json").write_text(json.dumps({**state, "deployment": "blue", "model_version": "1"}))
+    (top / "endpoint.json").write_text(json.dumps({**endpoint, "traffic": {"blue": 0, "green": 100}, "mirror": {}}))
+    write_summary("shop")
+    assert json.loads((top / "state.json").read_text())["model_version"] == "1"
