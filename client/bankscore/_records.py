@@ -219,10 +219,18 @@ def _members(annotation: Any) -> list[Any]:
 def _number(value: Any, *, integer: bool) -> Any:
     """``value`` read as a number where it is text of one, or a whole float for an integer; else as it is."""
     if isinstance(value, str):
-        number = number_from_text(value)
-        if number is None:
-            return value  # left for validation to name
-        value = number
+        if not integer:
+            # A number field's text is a float: reading it as one at once skips the failed int() (and its
+            # exception) that number_from_text tries first; most cells of a CSV take this path.
+            try:
+                value = float(value)
+            except ValueError:
+                return value  # left for validation to name
+        else:
+            number = number_from_text(value)
+            if number is None:
+                return value  # left for validation to name
+            value = number
     if integer and isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return value
