@@ -22,7 +22,6 @@ from bankscore._progress import ProgressCallback, make_progress
 from bankscore._records import RecordCodec, RecordsInput, to_rows
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
-from bankscore._stale import resend_if_closed_async
 from bankscore._wire import CLASSES
 
 __all__ = ["AsyncClient"]
@@ -131,7 +130,7 @@ class AsyncClient(BaseClient[R]):
         async for attempt in self._retry.async_retrying():
             with attempt:
                 try:
-                    response = await resend_if_closed_async(lambda: self._http.get(url))
+                    response = await self._http.get(url)
                 except httpx.TransportError as exc:
                     raise self._connection_error(exc) from None
                 if response.status_code in {408, 429} or response.status_code >= 500:
@@ -145,7 +144,7 @@ class AsyncClient(BaseClient[R]):
         async for attempt in self._retry.async_retrying():
             with attempt:
                 try:
-                    response = await resend_if_closed_async(lambda: self._http.post(self.scoring_uri, content=body))
+                    response = await self._http.post(self.scoring_uri, content=body)
                 except httpx.TransportError as exc:
                     raise self._connection_error(exc) from None
                 return self._predictions(response, method, expected)

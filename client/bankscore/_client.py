@@ -26,7 +26,6 @@ from bankscore._progress import ProgressCallback, make_progress
 from bankscore._records import RecordCodec, RecordsInput, to_rows
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
-from bankscore._stale import resend_if_closed
 from bankscore._wire import CLASSES
 
 __all__ = ["Client"]
@@ -165,7 +164,7 @@ class Client(BaseClient[R]):
         for attempt in self._retry.retrying():
             with attempt:
                 try:
-                    response = resend_if_closed(lambda: self._http.get(url))
+                    response = self._http.get(url)
                 except httpx.TransportError as exc:
                     raise self._connection_error(exc) from None
                 if response.status_code in {408, 429} or response.status_code >= 500:
@@ -179,7 +178,7 @@ class Client(BaseClient[R]):
         for attempt in self._retry.retrying():
             with attempt:
                 try:
-                    response = resend_if_closed(lambda: self._http.post(self.scoring_uri, content=body))
+                    response = self._http.post(self.scoring_uri, content=body)
                 except httpx.TransportError as exc:
                     raise self._connection_error(exc) from None
                 return self._predictions(response, method, expected)
