@@ -135,7 +135,7 @@ def test_a_time_limited_distributed_run_keeps_every_recorded_row(
     assert info.extra["locust_requests"] == str(len(merged))  # the workers' Locust stats saw the same rows
 
 
-# --- a master killed with kill -9 (issue 14: its key stayed in /tmp, its workers lived on for a minute) ----------
+# --- a master killed with kill -9: its key must not stay in /tmp, nor its workers live on ---------------------------
 
 _KEY = "bench-test-secret-4f1c9e"
 _MASTER = """

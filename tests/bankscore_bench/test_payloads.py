@@ -96,7 +96,7 @@ def test_bad_payload_options_are_named() -> None:
         bank_marketing_payloads("C", batch_size=0)
 
 
-# --- a bounded pool (issue 14: -n 2 --batch-size 1000 built a million records, 3.2 GB, before sending) --------
+# --- a bounded pool: -n 2 --batch-size 1000 must not build a million records before sending ----------------------
 
 
 class _Built:

@@ -42,7 +42,7 @@ def test_the_backend_port_only_answers_the_gateway(deployments: dict[str, Any], 
     assert score(keyed.url, body, keyed.key).status_code == 200  # through the gateway
     run_dir = keyed.run_dir(trained.home)
     secret = (run_dir / "gateway.secret").read_text().strip()
-    # Straight to the server: no key, the right key, a forged secret: all refused (200 before issue 14).
+    # Straight to the server: no key, the right key, a forged secret: all refused.
     for key, headers in [(None, {}), (keyed.key, {}), (None, {GATEWAY_SECRET_HEADER: secret[:-1] + "x"})]:
         response = score(keyed.backend_url, body, key, **headers)
         assert response.status_code == 403, response.text
@@ -130,7 +130,7 @@ def test_a_killed_server_is_restarted_and_status_fails_when_nothing_serves(
         now = status_of(trained, name)
         return (now["running"], now["health"], now["restarts"]) == (True, "Healthy", 1)
 
-    wait_for(restarted, 45, "the restarted server (every request was a 502 before issue 14)")
+    wait_for(restarted, 45, "the restarted server")
     assert score(url, body, KEY).status_code == 200
     status = status_of(trained, name)
     assert status["server_pid"] != state["server_pid"] and status["supervisor_pid"] == state["supervisor_pid"]
@@ -146,5 +146,5 @@ def test_a_killed_server_is_restarted_and_status_fails_when_nothing_serves(
     wait_for(lambda: system.group_gone(state["gateway_pid"]), 10, "the gateway to die")
     for args in ((), ("--json",)):
         down = trained.cli("deploy", "status", "--name", name, *args)
-        assert down.returncode == 1, down.stdout  # 0 before issue 14
+        assert down.returncode == 1, down.stdout
         assert "NOT running" in down.stdout or '"running": false' in down.stdout

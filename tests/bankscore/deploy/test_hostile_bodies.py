@@ -1,4 +1,4 @@
-"""Hostile bodies against real local deployments (issue 14): never a 5xx, every 4xx a JSON message, still serving.
+"""Hostile bodies against real local deployments: never a 5xx, every 4xx a JSON message, still serving.
 
 A seeded generator (``random.Random(SEED)``, no Hypothesis database, so every run sends the same bytes) builds
 cases of every kind below for each wire generation and POSTs them, one after another over one kept-alive

@@ -201,7 +201,7 @@ def test_matches_real_samples(generation: WireGeneration, build: Any, suffix: st
     assert skeleton(ours) == skeleton(sample)
     assert ours["info"]["description"].startswith(sample["info"]["description"])
     # The operations the contract does not enrich are the server's own, word for word, except the media type of
-    # their 200 answer: the real files say text/plain, the server answers text/html and JSON (issue 14).
+    # their 200 answer: the real files say text/plain, the server answers text/html and JSON.
     for path in ("/", "/swagger.json"):
         mine, theirs = (without_media(doc["paths"][path]["get"]) for doc in (ours, sample))
         assert {k: v for k, v in mine.items() if k != "security"} == theirs
