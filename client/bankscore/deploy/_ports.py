@@ -7,6 +7,7 @@ import socket
 
 import psutil
 
+from bankscore._facts import FIRST_UNPRIVILEGED_PORT
 from bankscore.deploy._state import DeployError, LocalDeployment, load_state
 
 __all__ = [
@@ -21,8 +22,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 5001  # the server's own default
-# Ports below this are privileged: system services (ssh on 22, http on 80) live there and only root may bind them.
-FIRST_UNPRIVILEGED_PORT = 1024
 
 
 def port_free(port: int) -> bool:
