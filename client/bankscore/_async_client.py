@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from bankscore._auth import TokenCredential
-from bankscore._base import DEFAULT_TIMEOUT, MAX_REQUEST_BODY_BYTES, BaseClient, R, Run, batches, outcome
+from bankscore._base import DEFAULT_TIMEOUT, MAX_REQUEST_BODY_BYTES, BaseClient, R
 from bankscore._endpoint import DEFAULT_DEPLOYMENT
 from bankscore._exceptions import BankscoreError
 from bankscore._generations import WireGeneration
@@ -22,6 +22,7 @@ from bankscore._progress import ProgressCallback, make_progress
 from bankscore._records import RecordCodec, RecordsInput, to_rows
 from bankscore._results import Prediction, ScoreResult
 from bankscore._retry import RetryPolicy
+from bankscore._run import Run, batches, outcome
 from bankscore._wire import CLASSES
 
 __all__ = ["AsyncClient"]
