@@ -43,21 +43,30 @@ def p_yes(row: dict[str, Any]) -> float:
     return round(min(max((float(row["age"]) - 20) / 80, 0.0), 1.0), 6)
 
 
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _split_frame() -> dict[str, Any]:
+    """``input_data``'s schema: a pandas DataFrame in split orientation, as the no-code script describes it."""
+    return {
+        "type": "object",
+        "required": ["columns", "index", "data"],
+        "properties": {
+            "columns": _array({"type": "string"}),
+            "index": _array({"type": "integer", "format": "int64"}),
+            "data": _array(_array({"type": "object"})),
+        },
+        "format": "pandas.DataFrame:split",
+    }
+
+
 def d_spec(example_rows: list[list[Any]], *, params: bool = True) -> dict[str, Any]:
     """A no-code endpoint's OpenAPI 3 document in the shape Microsoft's script serves (GEN-D-CONTRACT §4)."""
     service_input: dict[str, Any] = {
         "type": "object",
         "properties": {
-            "input_data": {
-                "type": "object",
-                "required": ["columns", "index", "data"],
-                "properties": {
-                    "columns": {"type": "array", "items": {"type": "string"}},
-                    "index": {"type": "array", "items": {"type": "integer", "format": "int64"}},
-                    "data": {"type": "array", "items": {"type": "array", "items": {"type": "object"}}},
-                },
-                "format": "pandas.DataFrame:split",
-            },
+            "input_data": _split_frame(),
             "params": (
                 {"type": "object", "required": ["predict_method"], "properties": {"predict_method": {"type": "string"}}}
                 if params
