@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from bankscore.deploy import EXTENSION_KEY
 from bankscore.deploy._local import port_free  # "free" as `deploy local` judges it
 
 # The key of the "keyed" deployment: long and odd enough that finding it in a log cannot be a coincidence.
@@ -278,3 +279,59 @@ def deployments(trained: TrainedWorkspace) -> Iterator[dict[str, Deployment]]:
             generation, extra = DEPLOYMENTS[name]
             deployed[name] = Deployment(name, generation, port, state, TEST_KEY if "--key" in extra else None, extra)
         yield deployed
+
+
+# --- the parts of a built Swagger 2.0 / OpenAPI 3.0.3 document (test_swagger*.py) ------------------------------
+
+
+def spec_definitions(doc: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = doc["definitions"] if "swagger" in doc else doc["components"]["schemas"]
+    return found
+
+
+def spec_is_frame(doc: dict[str, Any]) -> bool:
+    """Generation D: the body holds a pandas split frame, not records."""
+    return "input_data" in spec_definitions(doc)["ServiceInput"]["properties"]
+
+
+def spec_frame_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    frame: dict[str, Any] = spec_definitions(doc)["ServiceInput"]["properties"]["input_data"]
+    return frame
+
+
+def spec_data_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = spec_definitions(doc)["ServiceInput"]["properties"]
+    if "Inputs" in body:
+        body = body["Inputs"]["properties"]
+    elif "input_data" in body:
+        body = body["input_data"]["properties"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def spec_record_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    """One record's schema: data's items, or in generation D the x-bankscore extension's (a row is untyped)."""
+    record: dict[str, Any] = doc[EXTENSION_KEY]["record"] if spec_is_frame(doc) else spec_data_schema(doc)["items"]
+    return record
+
+
+def spec_example_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    example = spec_definitions(doc)["ServiceInput"]["example"]
+    if "input_data" in example:
+        frame = example["input_data"]
+        return [dict(zip(frame["columns"], row, strict=True)) for row in frame["data"]]
+    rows: list[dict[str, Any]] = example["Inputs"]["data"] if "Inputs" in example else example["data"]
+    return rows
+
+
+@pytest.fixture(scope="session")
+def spec_parts() -> SimpleNamespace:
+    """The readers of a built document's parts above, for test modules (which cannot import this conftest)."""
+    return SimpleNamespace(
+        definitions=spec_definitions,
+        is_frame=spec_is_frame,
+        frame_schema=spec_frame_schema,
+        data_schema=spec_data_schema,
+        record_schema=spec_record_schema,
+        example_rows=spec_example_rows,
+    )
