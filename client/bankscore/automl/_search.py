@@ -11,26 +11,39 @@ predictions are kept for its calibration and the registration guard.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 import numpy as np
 from flaml import AutoML
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bankscore._exceptions import BankscoreError
-from bankscore.automl._metrics import PRIMARY_METRIC, Calibration, calibration, classification_metrics
+from bankscore.automl._ensemble import ENSEMBLE_SHARE, ensemble, keep_ensemble, out_of_fold
+from bankscore.automl._flaml import ReportingAutoML, no_memory_probe, preprocess, task_of, transformer_of
+from bankscore.automl._metrics import PRIMARY_METRIC, classification_metrics
 from bankscore.automl._model import BankMarketingModel, Member
+from bankscore.automl._training import (
+    DEFAULT_TIME_BUDGET,
+    LEARNERS,
+    MIN_TIME_BUDGET,
+    Progress,
+    TrainingResult,
+    TrainOptions,
+    Trial,
+    best_trial,
+    jobs,
+    plain,
+)
 from bankscore.data import Dataset
 from bankscore.features import FEATURE_NAMES, LABEL
 
+# The options and result types live in _training and the ensemble rule in _ensemble; importers of this
+# module's names keep working.
 __all__ = [
     "DEFAULT_TIME_BUDGET",
     "LEARNERS",
@@ -41,96 +54,6 @@ __all__ = [
     "keep_ensemble",
     "run_automl",
 ]
-
-# FLAML's learner names and the names Azure AutoML's leaderboard uses for the same families.
-LEARNERS: dict[str, str] = {
-    "lgbm": "LightGBM",
-    "xgboost": "XGBoostClassifier",
-    "rf": "RandomForest",
-    "extra_tree": "ExtremeRandomTrees",
-    "lrl1": "LogisticRegression",
-}
-DEFAULT_TIME_BUDGET = 150.0  # seconds, ensembling included; the whole default run stays under 180 s on 2 cores
-ENSEMBLE_SHARE = 0.15  # of the budget kept back for out-of-fold scoring of the ensemble candidates
-ENSEMBLE_CANDIDATES = 3
-ENSEMBLE_ROUNDS = 20
-MIN_TIME_BUDGET = 5.0
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """How to search. With ``max_trials`` and no ``time_budget`` the search is exactly reproducible."""
-
-    time_budget: float | None = DEFAULT_TIME_BUDGET
-    max_trials: int | None = None
-    seed: int = 0
-    cv: int = 5
-    exclude: tuple[str, ...] = ()
-    holdout: float = 0.2
-    ensemble: bool = True
-    learners: tuple[str, ...] = tuple(LEARNERS)
-    n_jobs: int = -1
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(name for name in FEATURE_NAMES if name not in self.exclude)
-
-    @property
-    def reproducible(self) -> bool:
-        return self.time_budget is None and self.max_trials is not None
-
-
-@dataclass(frozen=True)
-class Trial:
-    number: int
-    learner: str
-    metrics: dict[str, float]
-    training_time: float
-    elapsed: float
-    config: dict[str, Any]
-
-    @property
-    def algorithm(self) -> str:
-        return LEARNERS.get(self.learner, self.learner)
-
-
-@dataclass(frozen=True)
-class Progress:
-    trial: Trial
-    best: Trial
-    time_left: float | None
-    trials_left: int | None
-
-
-@dataclass
-class TrainingResult:
-    model: BankMarketingModel
-    options: TrainOptions
-    trials: list[Trial]
-    leaderboard: list[dict[str, Any]]
-    cv_metrics: dict[str, float]  # of the chosen model (ensemble or best single), out-of-fold / cross-validated
-    holdout_metrics: dict[str, float] = field(default_factory=dict)
-    holdout_truth: list[int] = field(default_factory=list)
-    holdout_p_yes: list[float] = field(default_factory=list)
-    train_rows: int = 0
-    holdout_rows: int = 0
-    search_seconds: float = 0.0
-    wall_seconds: float = 0.0
-    interrupted: bool = False
-    ensemble_note: str = ""
-    # The chosen model's out-of-fold P(yes) on the training rows (empty when Ctrl-C cut the run short): what
-    # the calibration and the registration guard are judged on, never on rows the search used to fit.
-    oof_truth: list[int] = field(default_factory=list)
-    oof_p_yes: list[float] = field(default_factory=list)
-    train_yes_share: float = 0.0
-
-    @property
-    def oof_calibration(self) -> Calibration | None:
-        return calibration(self.oof_truth, self.oof_p_yes) if self.oof_truth else None
-
-    @property
-    def holdout_calibration(self) -> Calibration | None:
-        return calibration(self.holdout_truth, self.holdout_p_yes) if self.holdout_truth else None
 
 
 class _StopFlag:
@@ -154,44 +77,6 @@ class _StopFlag:
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-@contextlib.contextmanager
-def _no_memory_probe() -> Iterator[None]:
-    """Keep FLAML from sizing tree ensembles by the machine's free memory.
-
-    For learners without callbacks (random forest, extra trees) FLAML reads the system-wide available memory
-    before and after a short fit and may cut ``n_estimators`` accordingly; another process allocating memory
-    meanwhile then changes the trained model, which broke same-seed reproducibility on a busy machine. FLAML
-    skips the probe when its module-level ``psutil`` is None.
-    """
-    import flaml.automl.model as flaml_model
-
-    saved = flaml_model.psutil
-    flaml_model.psutil = None
-    try:
-        yield
-    finally:
-        flaml_model.psutil = saved
-
-
-class _ReportingAutoML(AutoML):  # type: ignore[misc]  # FLAML ships no type information
-    """FLAML's AutoML with a hook after every trial: record it, report progress, honour a stop request.
-
-    ``_log_trial`` is FLAML's own per-trial hook (called for every trial with ``log_type="all"``); the
-    dependency pins FLAML to a minor version because of it.
-    """
-
-    def __init__(self, on_trial: Callable[[Any, str], None], stop: _StopFlag) -> None:
-        super().__init__()
-        self._on_trial = on_trial
-        self._stop = stop
-
-    def _log_trial(self, search_state: Any, estimator: str) -> None:
-        self._on_trial(search_state, estimator)
-        if self._stop.requested:
-            # FLAML leaves its search loop when the time used reaches the budget; it then retrains the best.
-            self._state.time_budget = 0
 
 
 def _azure_metric(  # FLAML calls custom metrics with this positional signature
@@ -264,11 +149,11 @@ def run_automl(
             metrics={k: float(v) for k, v in metrics.items()},
             training_time=float(state.trial_time),
             elapsed=time.monotonic() - started,
-            config={k: _plain(v) for k, v in (state.config or {}).items()},
+            config={k: plain(v) for k, v in (state.config or {}).items()},
         )
         trials.append(trial)
         if progress:
-            best = _best_trial(trials)
+            best = best_trial(trials)
             left = None if search_budget is None else max(0.0, search_budget - (time.monotonic() - search_start))
             trials_left = None if options.max_trials is None else options.max_trials - len(trials)
             progress(Progress(trial, best, left, trials_left))
@@ -280,9 +165,9 @@ def run_automl(
     search_start = time.monotonic()
     # FLAML and its learners warn about their own dependencies (pandas deprecations, feature names); the
     # user sees bankscore's progress instead, and our tests turn any warning from our own code into an error.
-    with _StopFlag() as stop, warnings.catch_warnings(), _no_memory_probe():
+    with _StopFlag() as stop, warnings.catch_warnings(), no_memory_probe():
         warnings.simplefilter("ignore")
-        automl = _ReportingAutoML(on_trial, stop)
+        automl = ReportingAutoML(on_trial, lambda: stop.requested)
         automl.fit(
             x_train,
             y_train,
@@ -295,7 +180,7 @@ def run_automl(
             max_iter=options.max_trials,
             estimator_list=list(options.learners),
             seed=options.seed,
-            n_jobs=_jobs(options),
+            n_jobs=jobs(options),
             verbose=0,
             log_type="all",
             log_file_name="",
@@ -312,7 +197,7 @@ def run_automl(
             "the search ended before any model was fitted; give a larger --time-budget (or more --max-trials)"
         )
 
-    with warnings.catch_warnings(), _no_memory_probe():
+    with warnings.catch_warnings(), no_memory_probe():
         warnings.simplefilter("ignore")
         members, cv_metrics, note, oof = _choose_members(
             automl, trials, options, interrupted=interrupted, x_train=x_train, y_train=y_train, started=started
@@ -321,8 +206,8 @@ def run_automl(
         features=options.features,
         excluded=tuple(name for name in FEATURE_NAMES if name in options.exclude),
         members=members,
-        task=automl._state.task,
-        transformer=automl._transformer,
+        task=task_of(automl),
+        transformer=transformer_of(automl),
         algorithm="VotingEnsemble" if len(members) > 1 else members[0].algorithm,
     )
     result = TrainingResult(
@@ -401,15 +286,15 @@ def _choose_members(
     out-of-fold P(yes) (None when Ctrl-C asked to finish at once)."""
     best_single = Member(LEARNERS[automl.best_estimator], 1.0, automl.model, dict(automl.best_config))
     if interrupted:
-        return [best_single], _best_trial(trials).metrics, "search stopped by Ctrl-C: no ensemble", None
-    x = automl._state.task.preprocess(x_train, automl._transformer)
+        return [best_single], best_trial(trials).metrics, "search stopped by Ctrl-C: no ensemble", None
+    x = preprocess(automl, x_train)
     y = np.asarray(y_train, dtype=int)
     folds = list(StratifiedKFold(options.cv, shuffle=True, random_state=options.seed).split(x, y))
     if not options.ensemble or len(automl.best_config_per_estimator) < 2:
         note = "ensembling switched off" if not options.ensemble else "one learner: no ensemble"
-        oof = _out_of_fold(automl, automl.best_estimator, x=x, y=y, folds=folds, options=options)
+        oof = out_of_fold(automl, automl.best_estimator, x=x, y=y, folds=folds, options=options)
         return [best_single], classification_metrics(y, oof), note, oof
-    return _ensemble(
+    return ensemble(
         automl,
         options=options,
         best_single=best_single,
@@ -418,108 +303,6 @@ def _choose_members(
         folds=folds,
         deadline=None if options.time_budget is None else started + options.time_budget,
     )
-
-
-def _jobs(options: TrainOptions) -> int:
-    """One thread per learner when the run must be reproducible: with several threads, the order in which
-    partial sums meet can change the last bits of a split score, and with them, rarely, a split."""
-    return 1 if options.reproducible else options.n_jobs
-
-
-def _best_trial(trials: list[Trial]) -> Trial:
-    return max(trials, key=lambda t: t.metrics.get(PRIMARY_METRIC, 0.0))
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python ones, for JSON."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _fit(automl: AutoML, learner: str, *, config: dict[str, Any], x: Any, y: Any, n_jobs: int) -> Any:
-    params = {k: v for k, v in config.items() if not k.startswith("FLAML_")}
-    estimator = automl._state.learner_classes[learner](task=automl._state.task, n_jobs=n_jobs, **params)
-    estimator.fit(x, y)
-    return estimator
-
-
-def _out_of_fold(
-    automl: AutoML, learner: str, *, x: Any, y: np.ndarray[Any, Any], folds: list[Any], options: TrainOptions
-) -> np.ndarray[Any, Any]:
-    """P(yes) of the learner's best configuration for every training row, from the fold that did not fit it."""
-    # FLAML reports an empty best configuration as None: the learner's defaults, as it fitted them.
-    config = automl.best_config_per_estimator.get(learner) or {}
-    predictions = np.zeros(len(y))
-    for train_idx, val_idx in folds:
-        est = _fit(automl, learner, config=config, x=x.iloc[train_idx], y=y[train_idx], n_jobs=_jobs(options))
-        predictions[val_idx] = est.predict_proba(x.iloc[val_idx])[:, 1]
-    return predictions
-
-
-def keep_ensemble(ensemble: dict[str, float], single: dict[str, float], *, learners_used: int) -> bool:
-    """The ensemble rule, on out-of-fold metrics: a real blend that ranks better and is no worse calibrated."""
-    return (
-        learners_used >= 2
-        and ensemble[PRIMARY_METRIC] > single[PRIMARY_METRIC]
-        and ensemble["log_loss"] <= single["log_loss"]
-    )
-
-
-def _ensemble(
-    automl: AutoML,
-    *,
-    options: TrainOptions,
-    best_single: Member,
-    x: Any,
-    y: np.ndarray[Any, Any],
-    folds: list[Any],
-    deadline: float | None,
-) -> tuple[list[Member], dict[str, float], str, np.ndarray[Any, Any]]:
-    """Greedy soft-voting ensemble over the best configuration of the top learners, kept only if it helps.
-
-    Kept only when, out of fold, it ranks better (higher AUC) *and* states its probabilities no worse (log loss
-    not higher) than the best single model: AUC alone would keep a blend that ranks well and decides badly.
-    """
-    losses = automl.best_loss_per_estimator
-    ranked = sorted((name for name in losses if np.isfinite(losses[name])), key=lambda name: losses[name])
-    candidates = [automl.best_estimator, *(name for name in ranked if name != automl.best_estimator)]
-    candidates = candidates[:ENSEMBLE_CANDIDATES]
-    oof: dict[str, np.ndarray[Any, Any]] = {}
-    for learner in candidates:
-        if oof and deadline is not None and time.monotonic() > deadline:
-            break  # out of budget: blend the candidates scored so far (the best single is always scored)
-        oof[learner] = _out_of_fold(automl, learner, x=x, y=y, folds=folds, options=options)
-    best = automl.best_estimator if automl.best_estimator in oof else next(iter(oof))
-    single_metrics = classification_metrics(y, oof[best])
-    if len(oof) < 2:
-        return [best_single], single_metrics, "out of time before a second learner was scored: no ensemble", oof[best]
-    candidates = list(oof)
-    counts = dict.fromkeys(candidates, 0)
-    blend = np.zeros(len(y))
-    for step in range(1, ENSEMBLE_ROUNDS + 1):
-        scores = {name: float(roc_auc_score(y, (blend * (step - 1) + oof[name]) / step)) for name in candidates}
-        chosen = max(scores, key=lambda name: scores[name])
-        counts[chosen] += 1
-        blend = (blend * (step - 1) + oof[chosen]) / step
-    ensemble_metrics = classification_metrics(y, blend)
-    used = {name: n for name, n in counts.items() if n}
-    ens_auc, single_auc = ensemble_metrics[PRIMARY_METRIC], single_metrics[PRIMARY_METRIC]
-    ens_loss, single_loss = ensemble_metrics["log_loss"], single_metrics["log_loss"]
-    versus = (
-        f"out-of-fold AUC {ens_auc:.4f} vs best single {single_auc:.4f}, log loss {ens_loss:.4f} vs {single_loss:.4f}"
-    )
-    if not keep_ensemble(ensemble_metrics, single_metrics, learners_used=len(used)):
-        return [best_single], single_metrics, f"ensemble not kept: {versus}", oof[best]
-    members = [
-        Member(
-            LEARNERS[name],
-            n / ENSEMBLE_ROUNDS,
-            _fit(automl, name, config=automl.best_config_per_estimator[name] or {}, x=x, y=y, n_jobs=_jobs(options)),
-            {k: _plain(v) for k, v in (automl.best_config_per_estimator[name] or {}).items()},
-        )
-        for name, n in used.items()
-    ]
-    weights = ", ".join(f"{LEARNERS[name]} {n / ENSEMBLE_ROUNDS:.2f}" for name, n in used.items())
-    return members, ensemble_metrics, f"VotingEnsemble kept: {versus} (weights {weights})", blend
 
 
 def _leaderboard(trials: list[Trial], model: BankMarketingModel, cv_metrics: dict[str, float]) -> list[dict[str, Any]]:
