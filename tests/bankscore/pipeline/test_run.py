@@ -127,7 +127,7 @@ def test_the_cli_names_a_bad_option_as_typed_before_any_run_starts(args: list[st
 
 
 def test_the_summary_of_a_run_that_stopped_early_claims_nothing_about_the_spec_or_the_client() -> None:
-    from bankscore.cli._pipeline import _summary_lines
+    from bankscore.cli._pipeline_run import _summary_lines
 
     canceled = PipelineResult(
         run_id="r1",
@@ -146,7 +146,7 @@ def test_the_summary_of_a_run_that_stopped_early_claims_nothing_about_the_spec_o
 
 
 def test_status_shows_a_failed_steps_long_reason_once() -> None:
-    from bankscore.cli._pipeline import _status_lines
+    from bankscore.cli._pipeline_rest import _status_lines
     from bankscore.pipeline import PipelineRunStatus, StepStatus
 
     reason = "bad.csv does not fit the Bank Marketing feature contract\n  - line 5: marital='astronaut'"
