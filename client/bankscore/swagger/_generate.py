@@ -1,11 +1,12 @@
 """Generate a typed client package from a scoring endpoint's spec, the same bytes every time.
 
-openapi-python-client (pinned, the ``codegen`` extra) parses the spec's scoring record and renders the
-package from bankscore's own templates (``codegen/templates``, shipped with bankscore): a pydantic v2
-``Record``, and ``Client``/``AsyncClient`` bound to bankscore's runtime, which does the wire (every
-generation, the A/B double-encoded answers), retries, bulk scoring and errors. The generator sees the record
-only: Azure's specs describe A/B answers as arrays although they are JSON strings, and the runtime's decoded
-``Prediction`` is what the client returns, so no operation or response model is generated.
+openapi-python-client (pinned, the ``codegen`` extra, and reached only through ``_openapi_client_adapter``)
+parses the spec's scoring record and renders the package from bankscore's own templates
+(``codegen/templates``, shipped with bankscore): a pydantic v2 ``Record``, and ``Client``/``AsyncClient``
+bound to bankscore's runtime, which does the wire (every generation, the A/B double-encoded answers), retries,
+bulk scoring and errors. The generator sees the record only: Azure's specs describe A/B answers as arrays
+although they are JSON strings, and the runtime's decoded ``Prediction`` is what the client returns, so no
+operation or response model is generated.
 
 The record is described once (``bankscore._spec.record_fields``): the templates render those fields, and
 the runtime builds the same model from them when it follows a live endpoint. The generator's own parse must
@@ -23,10 +24,8 @@ Python name). A template that forgets one fails every generation instead of runn
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
 import json
 import keyword
 import math
@@ -34,7 +33,7 @@ import shutil
 import tempfile
 import textwrap
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -55,6 +54,13 @@ from bankscore._spec import (
     to_openapi3,
 )
 from bankscore._spec._record import SOURCE_TYPES
+from bankscore.swagger._openapi_client_adapter import (
+    GENERATOR,
+    GENERATOR_VERSION,
+    UnreadableSpecError,
+    build_package,
+    check_installed,
+)
 
 __all__ = [
     "ERROR_NAMES",
@@ -68,8 +74,6 @@ __all__ = [
     "render_record_module",
 ]
 
-GENERATOR: Final = "openapi-python-client"
-GENERATOR_VERSION: Final = "0.29.1"  # 0.x with breaking minors: a new version means new bytes (pyproject pins it)
 PINNED_GENERATION: Final = WireGeneration.C  # today's Azure scoring script, and the local deployment's default
 RECORD_CLASS: Final = "Record"
 SPEC_FILE: Final = "spec.json"
@@ -160,11 +164,7 @@ class _Rendered:
 
 
 def _render(document: Document, package: Path, *, source: str, record_class: str) -> _Rendered:
-    _check_generator()
-    from openapi_python_client.config import Config, ConfigFile, MetaType
-    from openapi_python_client.parser import GeneratorData
-    from openapi_python_client.parser.errors import ErrorLevel
-
+    check_installed()
     doc = to_openapi3(document)
     try:
         generation = detect_generation(doc)
@@ -174,31 +174,33 @@ def _render(document: Document, package: Path, *, source: str, record_class: str
     spec_bytes = dump_document(doc)
     sha256 = hashlib.sha256(spec_bytes).hexdigest()
 
-    config_file = ConfigFile.load_from_path(_codegen_dir() / "config.yaml")
-    config_file.package_name_override = package.name
-    config = Config.from_sources(config_file, MetaType.NONE, package / "input.json", "utf-8", True, package)
-    data = GeneratorData.from_dict(_generator_input(doc, record_class), config=config)
-    if not isinstance(data, GeneratorData):
-        raise SwaggerError(f"{GENERATOR} cannot read {source}: {data.header}\n{data.detail or ''}".strip())
-    project = _project_class()(openapi=data, config=config, custom_template_path=_codegen_dir() / "templates")
-    _escape_filters(project.env)
-    project.env.globals.update(template_context(doc, fields, generation, sha256, record_class))
-    with contextlib.redirect_stdout(io.StringIO()):  # the generator prints "Generating <dir>"
-        errors = project.build()
-    problems = [e for e in errors if e.level is ErrorLevel.ERROR or e.level is ErrorLevel.WARNING]
-    if problems:
-        detail = "; ".join(f"{e.header}: {e.detail or ''}".strip().rstrip(":") for e in problems)
+    def prepare(env: Any) -> None:
+        _escape_filters(env)
+        env.globals.update(template_context(doc, fields, generation, sha256, record_class))
+
+    try:
+        built = build_package(
+            _generator_input(doc, record_class),
+            package,
+            config_file=_codegen_dir() / "config.yaml",
+            templates=_codegen_dir() / "templates",
+            record_class=record_class,
+            prepare_env=prepare,
+        )
+    except UnreadableSpecError as exc:
+        raise SwaggerError(f"{GENERATOR} cannot read {source}: {exc.header}\n{exc.detail or ''}".strip()) from None
+    if built.problems:
+        detail = "; ".join(built.problems)
         raise SwaggerError(f"{GENERATOR} could not generate a client from {source}: {printable(detail)}")
-    (model,) = [m for m in data.models if m.class_info.name == record_class]
-    props = (model.required_properties or []) + (model.optional_properties or [])
-    theirs = [safe_python_name(str(p.python_name)) for p in props]
+    (model,) = [m for m in built.models if m.name == record_class]
+    theirs = [safe_python_name(name) for name in model.python_names]
     if sorted(theirs) != sorted(f.python_name for f in fields):
         raise SwaggerError(
             printable(f"{GENERATOR} names the record's fields {sorted(theirs)}, bankscore names them otherwise")
         )
     (package / SPEC_FILE).write_bytes(spec_bytes)
     (package / "py.typed").write_text("")
-    return _Rendered(generation, sha256, fields, str(model.class_info.module_name))
+    return _Rendered(generation, sha256, fields, model.module_name)
 
 
 class SpecText(str):
@@ -275,38 +277,6 @@ def _generator_input(doc: Document, record_class: str) -> Document:
     )
 
 
-def _project_class() -> Any:
-    from openapi_python_client import Project
-    from openapi_python_client.parser import import_string_from_class
-
-    class BankscoreProject(Project):  # type: ignore[misc]
-        """openapi-python-client's project, writing the record model and bankscore's client modules only."""
-
-        def _build_models(self) -> None:
-            # Categories are rendered inline as Literal types, so the generator's enum modules are not written.
-            models_dir = self.package_dir / "models"
-            models_dir.mkdir()
-            template = self.env.get_template("model.py.jinja")
-            imports, names = [], []
-            for model in self.openapi.models:
-                if model.class_info.name != self.env.globals["bankscore_record_class"]:
-                    continue  # the request body around the records: the runtime builds it
-                path = models_dir / f"{model.class_info.module_name}.py"
-                path.write_text(template.render(model=model), encoding=self.config.file_encoding)
-                imports.append(import_string_from_class(model.class_info))
-                names.append(model.class_info.name)
-            init = self.env.get_template("models_init.py.jinja").render(imports=imports, alls=names)
-            (models_dir / "__init__.py").write_text(init, encoding=self.config.file_encoding)
-
-        def _build_api(self) -> None:
-            # The scoring operation is the Client's predict/predict_many, done by bankscore's runtime.
-            for module in ("client", "errors", "spec"):
-                text = self.env.get_template(f"{module}.py.jinja").render()
-                (self.package_dir / f"{module}.py").write_text(text, encoding=self.config.file_encoding)
-
-    return BankscoreProject
-
-
 def _codegen_dir() -> Path:
     return Path(str(resources.files("bankscore.swagger") / _CODEGEN))
 
@@ -354,21 +324,6 @@ def _identifier(name: Any) -> str:
     if not text.isidentifier() or keyword.iskeyword(text):
         raise SwaggerError(f"{printable(text)!r} cannot be a Python name in the generated package")
     return text
-
-
-def _check_generator() -> None:
-    try:
-        installed = metadata.version(GENERATOR)
-    except metadata.PackageNotFoundError:
-        raise SwaggerError(
-            f"{GENERATOR} is not installed: pip install 'bankscore[codegen]' (it carries {GENERATOR} "
-            f"{GENERATOR_VERSION}, the version bankscore's templates are written for)"
-        ) from None
-    if installed != GENERATOR_VERSION:
-        raise SwaggerError(
-            f"{GENERATOR} {installed} is installed, but bankscore generates with {GENERATOR_VERSION} "
-            f"(another version parses and names differently): pip install 'bankscore[codegen]'"
-        )
 
 
 def _check_replaceable(output: Path) -> None:
