@@ -238,12 +238,30 @@ def run_automl(
 
 # Learners whose search starts from FLAML's zero-shot configuration rather than from its cheapest one.
 ZERO_SHOT_LEARNERS = ("lgbm",)
+# A second LightGBM start for budgets that afford it: many slow-learning trees on a random 40% of the features
+# per tree. Chosen by 5-fold cross-validation on the training split among the usual hand-tuned settings for this
+# data (600 trees, learning rate 0.03, 31 leaves): AUC 0.9480 against 0.9457 for the zero-shot suggestion and
+# 0.9469 for the same trees on every feature with row bagging. The keys are FLAML's LightGBM search space; the
+# regularisation terms sit at its lower bound, which is LightGBM's default of almost none.
+TUNED_LGBM_START: dict[str, float] = {
+    "n_estimators": 600,
+    "num_leaves": 31,
+    "min_child_samples": 20,
+    "learning_rate": 0.03,
+    "log_max_bin": 8,
+    "colsample_bytree": 0.4,
+    "reg_alpha": 1 / 1024,
+    "reg_lambda": 1 / 1024,
+}
+# Its 5-fold cross-validation costs about 10 s of a quiet 2-core machine; smaller budgets keep to the zero-shot start.
+TUNED_START_MIN_BUDGET = 60.0
 
 
 def _starting_points(x_train: Any, y_train: Any, options: TrainOptions) -> dict[str, Any]:
     """LightGBM's first trial is the configuration FLAML's zero-shot portfolio (learned on many tabular data
     sets) suggests for data of this size and shape, instead of the 4-tree model its cost-frugal search starts
     from: a busy machine that affords few trials still gets a strong model, and the search explores around it.
+    With a budget of at least a minute, the second trial is ``TUNED_LGBM_START``.
 
     Only LightGBM: it is the strongest learner on this data and its suggestion fits in seconds, while the
     suggestions for XGBoost and the forests (hundreds of trees, a thousand leaves) cost minutes of a 2-core
@@ -256,6 +274,8 @@ def _starting_points(x_train: Any, y_train: Any, options: TrainOptions) -> dict[
         if learner in options.learners:
             suggested = suggest_config("classification", x_train, y_train, learner, None, k=1)
             points[learner] = [config["hyperparameters"] for config in suggested]
+    if "lgbm" in points and options.time_budget is not None and options.time_budget >= TUNED_START_MIN_BUDGET:
+        points["lgbm"].append(dict(TUNED_LGBM_START))
     return points
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from bankscore import BankscoreError
 from bankscore.automl import PRIMARY_METRIC, TrainingResult, TrainOptions, run_automl
+from bankscore.automl._search import TUNED_LGBM_START, _starting_points
 from bankscore.data import Dataset
 from bankscore.features import FEATURE_NAMES
 
@@ -68,6 +70,21 @@ def test_the_chosen_model_is_judged_out_of_fold(result: TrainingResult) -> None:
 def test_lightgbm_starts_from_flamls_zero_shot_configuration(result: TrainingResult) -> None:
     first = next(t for t in result.trials if t.learner == "lgbm")
     assert first.config["n_estimators"] > 4 and first.config["num_leaves"] > 4  # not FLAML's 4-tree start
+
+
+@pytest.mark.parametrize(
+    ("budget", "tuned"), [(150.0, True), (60.0, True), (59.0, False), (10.0, False), (None, False)]
+)
+def test_the_tuned_lightgbm_start_comes_second_when_the_budget_affords_it(
+    small_dataset: Dataset, budget: float | None, tuned: bool
+) -> None:
+    frame = small_dataset.to_pandas()
+    x, y = frame[list(FEATURE_NAMES)], (frame["y"] == "yes").astype(int)
+    options = TrainOptions(time_budget=budget, max_trials=None if budget else 5)
+    points = _starting_points(x, y, options)["lgbm"]
+    assert points[0]["n_estimators"] != TUNED_LGBM_START["n_estimators"]  # FLAML's zero-shot suggestion first
+    assert (points[1:] == [TUNED_LGBM_START]) is tuned
+    assert "lgbm" not in _starting_points(x, y, replace(options, learners=("xgboost", "rf")))
 
 
 def test_same_seed_same_leaderboard_and_model(result: TrainingResult, small_dataset: Dataset) -> None:
