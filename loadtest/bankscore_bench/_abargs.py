@@ -17,41 +17,16 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from bankscore_bench._aboptions import (
-    AB_VERSION,
-    DEFAULT_MASTER_PORT,
-    DEFAULT_MAX_TIME_S,
-    MAX_CONCURRENCY,
     MODEL_DEPLOYMENT_HEADER,
     OPTIONS,
-    TIMELIMIT_REQUESTS,
     AbOptions,
-    AbUrl,
     AbUsageError,
-    basic_credentials,
-    format_request_head,
     format_usage,
     parse_ab_url,
 )
 from bankscore_bench._abspec import EXIT_USAGE, EXIT_VALUE, OptionSpec, OptionValueError
 
-__all__ = [
-    "AB_VERSION",
-    "DEFAULT_MASTER_PORT",
-    "DEFAULT_MAX_TIME_S",
-    "EXIT_USAGE",
-    "EXIT_VALUE",
-    "MAX_CONCURRENCY",
-    "MODEL_DEPLOYMENT_HEADER",
-    "TIMELIMIT_REQUESTS",
-    "AbOptions",
-    "AbUrl",
-    "AbUsageError",
-    "basic_credentials",
-    "format_request_head",
-    "format_usage",
-    "parse_ab_args",
-    "parse_ab_url",
-]
+__all__ = ["parse_ab_args"]
 
 _SHORT_OPTS: Final = "".join(spec.short + (":" if spec.takes_value else "") for spec in OPTIONS if spec.short)
 _LONG_OPTS: Final = [spec.long + ("=" if spec.takes_value else "") for spec in OPTIONS if spec.long]

@@ -34,7 +34,7 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from bankscore_bench._abargs import AbOptions
+from bankscore_bench._aboptions import AbOptions
 from bankscore_bench._samples import Failure, RunInfo, SampleLog
 
 __all__ = [

@@ -62,6 +62,7 @@ __all__ = [
     "render_timeline_text",
     "report_dict",
     "safe_extra",
+    "write_csv_files",
     "write_json",
     "write_requests_csv",
     "write_sweep_csv",
@@ -283,6 +284,14 @@ def write_timeline_csv(path: Path, timeline: Sequence[Second]) -> None:
 
 def write_sweep_csv(path: Path, sweep: SweepResult) -> None:
     _write_rows(path, SWEEP_CSV_COLUMNS, (_point_dict(point) for point in sweep.curve))
+
+
+def write_csv_files(prefix: str, log: SampleLog, timeline: Sequence[Second], sweep: SweepResult | None) -> None:
+    """``--csv PREFIX``: PREFIX_requests.csv, PREFIX_timeline.csv and, for a sweep, PREFIX_sweep.csv."""
+    write_requests_csv(Path(f"{prefix}_requests.csv"), log)
+    write_timeline_csv(Path(f"{prefix}_timeline.csv"), timeline)
+    if sweep is not None:
+        write_sweep_csv(Path(f"{prefix}_sweep.csv"), sweep)
 
 
 # --- console -----------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from bankscore._endpoint import Key, resolve_endpoint
 from bankscore._generations import WireGeneration
 from bankscore._wire import PREDICT, PREDICT_PROBA
-from bankscore_bench._abargs import MODEL_DEPLOYMENT_HEADER, AbOptions, basic_credentials
+from bankscore_bench._aboptions import MODEL_DEPLOYMENT_HEADER, AbOptions, basic_credentials
 from bankscore_bench._payloads import (
     MAX_RECORDS_PER_REQUEST,
     PayloadPool,

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
 from bankscore._version import __version__
-from bankscore_bench._abargs import AbOptions, AbUsageError, format_usage, parse_ab_args
+from bankscore_bench._abargs import parse_ab_args
+from bankscore_bench._aboptions import AbOptions, AbUsageError, format_usage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,7 +108,7 @@ class _Run:
     # -------------------------------------------------------------------------------------------- one run
 
     def once(self, plan: LoadPlan, thresholds: list[Threshold], target: BenchTarget, described: str) -> int:
-        from bankscore_bench._abargs import parse_ab_url
+        from bankscore_bench._aboptions import parse_ab_url
         from bankscore_bench._abreport import (
             AbReportSettings,
             banner,
@@ -187,10 +188,8 @@ class _Run:
             render_summary_text,
             render_timeline_text,
             report_dict,
+            write_csv_files,
             write_json,
-            write_requests_csv,
-            write_sweep_csv,
-            write_timeline_csv,
         )
         from bankscore_bench._stats import summarize, timeline
         from bankscore_bench._thresholds import evaluate, required_percentiles
@@ -216,10 +215,7 @@ class _Run:
                 Path(options.json_file), report_dict(info, summary, timeline=seconds, thresholds=results, sweep=sweep)
             )
         if options.csv_prefix:
-            write_requests_csv(Path(f"{options.csv_prefix}_requests.csv"), log)
-            write_timeline_csv(Path(f"{options.csv_prefix}_timeline.csv"), seconds)
-            if sweep is not None:
-                write_sweep_csv(Path(f"{options.csv_prefix}_sweep.csv"), sweep)
+            write_csv_files(options.csv_prefix, log, seconds, sweep)
         if options.html_file:
             html = report_html(info, log, summary, timeline=seconds, thresholds=results, sweep=sweep)
             Path(options.html_file).write_text(html, encoding="utf-8")

@@ -53,7 +53,7 @@ from bankscore._endpoint import KEY_ENV, URI_ENV, resolve_endpoint
 from bankscore._generations import WireGeneration
 from bankscore._records import ColumnsDropped, RecordCodec, to_rows
 from bankscore._wire import PREDICT, PREDICT_PROBA, supports_proba
-from bankscore_bench._abargs import MODEL_DEPLOYMENT_HEADER
+from bankscore_bench._aboptions import MODEL_DEPLOYMENT_HEADER
 from bankscore_bench._payloads import ScoringChecker, detect_endpoint
 
 __all__ = ["RECORDS_ENV", "BankMarketingUser"]

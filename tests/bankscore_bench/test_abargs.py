@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import base64
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from bankscore_bench._abargs import (
-    EXIT_USAGE,
-    EXIT_VALUE,
+from bankscore_bench._abargs import parse_ab_args
+from bankscore_bench._aboptions import (
     TIMELIMIT_REQUESTS,
     AbOptions,
     AbUsageError,
     format_request_head,
     format_usage,
-    parse_ab_args,
     parse_ab_url,
 )
+from bankscore_bench._abspec import EXIT_USAGE, EXIT_VALUE
 
 URL = "http://127.0.0.1:5001/score"
 KEY = "bk-SecretKey-7f3e9a1c"
@@ -79,45 +79,12 @@ def test_combined_short_flags(argv: list[str], expected: dict[str, object]) -> N
 
 
 def test_bankscore_long_options_mix_with_ab_flags() -> None:
-    options = parse_ab_args(
-        [
-            "-n",
-            "500",
-            "--rate",
-            "50",
-            "--arrivals=poisson",
-            URL,
-            "-kc",
-            "4",
-            "--threshold",
-            "p(95)<200",
-            "--threshold",
-            "errors<=1%",
-            "--batch-size",
-            "20",
-            "--generation",
-            "b",
-            "--proba",
-            "--seed",
-            "7",
-            "--warmup",
-            "10",
-            "--json",
-            "out.json",
-            "--csv",
-            "run",
-            "--html",
-            "report.html",
-            "--timeline",
-            "--ab-strict",
-            "--max-time",
-            "30",
-            "--sweep",
-            "c=1,2,4",
-            "--slo",
-            "p99<50ms",
-        ]
+    command_line = (
+        f"-n 500 --rate 50 --arrivals=poisson {URL} -kc 4 --threshold 'p(95)<200' --threshold 'errors<=1%' "
+        "--batch-size 20 --generation b --proba --seed 7 --warmup 10 --json out.json --csv run --html report.html "
+        "--timeline --ab-strict --max-time 30 --sweep c=1,2,4 --slo 'p99<50ms'"
     )
+    options = parse_ab_args(shlex.split(command_line))
 
     assert (options.requests, options.concurrency, options.keepalive) == (500, 4, True)
     assert (options.rate, options.arrivals, options.batch_size, options.generation) == (50.0, "poisson", 20, "B")

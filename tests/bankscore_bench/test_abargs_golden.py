@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bankscore_bench._abargs import AbOptions, AbUsageError, format_usage, parse_ab_args
+from bankscore_bench._abargs import parse_ab_args
+from bankscore_bench._aboptions import AbOptions, AbUsageError, format_usage
 from bankscore_bench.cli import run_cli
 
 GOLDEN = Path(__file__).parent / "fixtures" / "abargs_golden.json"

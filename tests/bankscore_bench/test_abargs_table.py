@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bankscore_bench._abargs import AbUsageError, parse_ab_args
-from bankscore_bench._aboptions import OPTIONS, AbOptions
+from bankscore_bench._abargs import parse_ab_args
+from bankscore_bench._aboptions import OPTIONS, AbOptions, AbUsageError
 
 GOLDEN = Path(__file__).parent / "fixtures" / "abargs_golden.json"
 

@@ -31,7 +31,9 @@ from bankscore_tests_loopback import NOT_FOUND, Answer, Handle, Request, serve
 from bankscore import WireGeneration
 from bankscore._endpoint import KEY_ENV, URI_ENV
 from bankscore.features import FEATURE_NAMES
-from bankscore_bench._abargs import EXIT_USAGE, AbUsageError, format_usage, parse_ab_args
+from bankscore_bench._abargs import parse_ab_args
+from bankscore_bench._aboptions import AbUsageError, format_usage
+from bankscore_bench._abspec import EXIT_USAGE
 from bankscore_bench._payloads import ScoringChecker
 from bankscore_bench._plan import BenchTarget, PlanError, build_plan
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from bankscore_bench._abargs import DEFAULT_MASTER_PORT
+from bankscore_bench._aboptions import DEFAULT_MASTER_PORT
 from bankscore_bench._samples import COLUMNS, RunInfo, SampleLog
 from bankscore_bench.engine._loadplan import LoadPlan
 
@@ -241,20 +241,19 @@ def run_master(
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[RunInfo, SampleLog]:
     """Wait for ``workers`` workers, give each its share, merge every row they ship; returns the merged run."""
-    info, log, _ = run_master_collect(plan, workers, bind_host=bind_host, bind_port=bind_port, on_progress=on_progress)
+    info, log, _ = _master(plan, workers, (bind_host, bind_port), on_progress)
     return info, log
 
 
-def run_master_collect(
+def _master(
     plan: LoadPlan,
     workers: int,
-    *,
-    bind_host: str = "*",
-    bind_port: int = DEFAULT_MASTER_PORT,
-    on_progress: Callable[[int], None] | None = None,
+    bind: tuple[str, int],
+    on_progress: Callable[[int], None] | None,
     workers_running: Callable[[], int] | None = None,
 ) -> tuple[RunInfo, SampleLog, dict[str, SampleLog]]:
-    """``run_master``, also returning each worker's own rows (how the tests check that the merge loses none).
+    """``run_master`` listening on ``bind`` (host, port), also returning each worker's own rows (how the tests
+    check that the merge loses none).
 
     ``workers_running`` (local workers: how many of their processes still run) ends the run early when one
     exits: the others are stopped and their rows kept, rather than waiting for rows that cannot come."""
@@ -269,6 +268,7 @@ def run_master_collect(
 
     shares = split_shares(plan, workers)
     env = Environment(user_classes=[bench_user_class(_no_users_on_a_master)])
+    bind_host, bind_port = bind
     runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=bind_port)
     collected = _Collected()
     done = gevent.event.Event()
@@ -413,13 +413,8 @@ def _local(
                 proc.stdin.flush()
             except BrokenPipeError:
                 raise OSError(f"a local worker exited before its start (exit code {proc.wait()})") from None
-        return run_master_collect(
-            plan,
-            workers,
-            bind_host="127.0.0.1",
-            bind_port=port,
-            on_progress=on_progress,
-            workers_running=lambda: sum(proc.poll() is None for proc in procs),
+        return _master(
+            plan, workers, ("127.0.0.1", port), on_progress, lambda: sum(proc.poll() is None for proc in procs)
         )
     finally:
         for proc in procs:
