@@ -16,26 +16,12 @@ from collections.abc import Callable
 
 from bankscore_bench._samples import RunInfo, SampleLog
 from bankscore_bench.engine._distributed import run_local_workers, run_master, run_worker
-from bankscore_bench.engine._loadplan import (
-    ARRIVALS,
-    CORES,
-    LATE_AFTER_US,
-    METHODS,
-    PRECISE_RATE,
-    LoadPlan,
-    ResponseChecker,
-    arrival_offsets,
-    users_for_rate,
-)
+from bankscore_bench.engine._loadplan import PRECISE_RATE, LoadPlan, arrival_offsets, users_for_rate
 
+# The plan's other names (ARRIVALS, CORES, METHODS, ...) are imported from ``_loadplan``, their home.
 __all__ = [
-    "ARRIVALS",
-    "CORES",
-    "LATE_AFTER_US",
-    "METHODS",
     "PRECISE_RATE",
     "LoadPlan",
-    "ResponseChecker",
     "arrival_offsets",
     "run_load",
     "run_local_workers",

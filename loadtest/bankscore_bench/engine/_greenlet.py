@@ -6,11 +6,8 @@ slower one; it is the one that runs the open loop (a user waits for its schedule
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from bankscore_bench.engine._http import Connection, Target, exchange
-from bankscore_bench.engine._recorder import Recorder
-from bankscore_bench.engine._tickets import Tickets
+from bankscore_bench.engine._core import CoreParts
+from bankscore_bench.engine._http import Connection, exchange
 
 __all__ = ["GreenletCore"]
 
@@ -18,26 +15,13 @@ __all__ = ["GreenletCore"]
 class GreenletCore:
     """A ``Core``: each user loops take a ticket, send its request (``exchange``), record the answer."""
 
-    def __init__(
-        self,
-        tickets: Tickets,
-        recorder: Recorder,
-        target: Target,
-        requests: Sequence[bytes],
-        *,
-        method: str,
-        keepalive: bool,
-    ) -> None:
-        self.tickets = tickets
-        self.recorder = recorder
-        self.target = target
-        self.requests = requests
-        self.method = method
-        self.keepalive = keepalive
+    def __init__(self, parts: CoreParts) -> None:
+        self.parts = parts
 
     def serve(self) -> None:
-        next_ticket, record = self.tickets.next, self.recorder.record
-        target, pool, method, keepalive = self.target, self.requests, self.method, self.keepalive
+        parts = self.parts
+        next_ticket, record = parts.tickets.next, parts.recorder.record
+        target, pool, method, keepalive = parts.target, parts.requests, parts.method, parts.keepalive
         conn = Connection()
         try:
             while True:

@@ -22,7 +22,7 @@ import contextlib
 import errno
 import os
 import select
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from time import perf_counter_ns
 from typing import Any, Final
 
@@ -31,9 +31,9 @@ import gevent.monkey  # type: ignore[import-untyped]
 from geventhttpclient._parser import HTTPParseError
 
 from bankscore_bench._samples import Failure
+from bankscore_bench.engine._core import CoreParts
 from bankscore_bench.engine._http import Exchange, Reader, Target, describe_error
-from bankscore_bench.engine._recorder import Recorder
-from bankscore_bench.engine._tickets import WAIT, Tickets
+from bankscore_bench.engine._tickets import WAIT
 
 __all__ = ["MuxCore", "supports"]
 
@@ -93,29 +93,20 @@ class _Slot:
 class MuxCore:
     """A ``Core``: drives every user's connection of one run from a single greenlet, the driver."""
 
-    def __init__(
-        self,
-        tickets: Tickets,
-        recorder: Recorder,
-        target: Target,
-        requests: Sequence[bytes],
-        *,
-        method: str,
-        keepalive: bool,
-        on_error: Callable[[Exception], None],
-    ) -> None:
+    def __init__(self, parts: CoreParts, *, on_error: Callable[[Exception], None]) -> None:
+        tickets = parts.tickets
         self.tickets = tickets
         self.finished = tickets.finished
         self.warmed_up = tickets.warmed_up
         # Bound once: taken and called once per request
         self.take = tickets.take
-        self.record = recorder.record
+        self.record = parts.recorder.record
         self.on_error = on_error  # a bug in the driver: the run ends and raises it
-        self.target = target
-        self.pool = requests
-        self.method = method
-        self.keepalive = keepalive
-        self.timeout_ns = int(target.timeout * 1e9)
+        self.target = parts.target
+        self.pool = parts.requests
+        self.method = parts.method
+        self.keepalive = parts.keepalive
+        self.timeout_ns = int(parts.target.timeout * 1e9)
         self.epoll: Any = None
         self.by_fd: dict[int, _Slot] = {}
         self.slots: list[_Slot] = []

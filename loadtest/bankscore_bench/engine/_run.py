@@ -14,7 +14,7 @@ from typing import Any
 import gevent  # type: ignore[import-untyped]  # gevent ships no type hints
 
 from bankscore_bench._samples import RunInfo, SampleLog
-from bankscore_bench.engine._core import Core
+from bankscore_bench.engine._core import Core, CoreParts
 from bankscore_bench.engine._events import LocustEvents
 from bankscore_bench.engine._greenlet import GreenletCore
 from bankscore_bench.engine._http import Exchange, Target, build_requests
@@ -70,17 +70,10 @@ class Run:
 
     def _choose_core(self, plan: LoadPlan, target: Target, requests: Sequence[bytes]) -> Core:
         """The epoll core for the closed loop over plain HTTP unless the plan asks otherwise; else greenlets."""
+        parts = CoreParts(self.tickets, self.recorder, target, requests, plan.method, plan.keepalive)
         if plan.core != "greenlet" and mux_supports(target, open_loop=plan.rate is not None):
-            return MuxCore(
-                self.tickets,
-                self.recorder,
-                target,
-                requests,
-                method=plan.method,
-                keepalive=plan.keepalive,
-                on_error=self.fail,
-            )
-        return GreenletCore(self.tickets, self.recorder, target, requests, method=plan.method, keepalive=plan.keepalive)
+            return MuxCore(parts, on_error=self.fail)
+        return GreenletCore(parts)
 
     def work(self) -> None:
         """One Locust user's part of the run, until the tickets run out or the run stops."""
