@@ -20,9 +20,10 @@ publisher's, else an Azure AD token for ``https://management.azure.com/.default`
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -230,6 +231,16 @@ def _client(
     return httpx.Client(auth=_resolve_auth(endpoint, token, credential), timeout=timeout, follow_redirects=False)
 
 
+@contextlib.contextmanager
+def _session(
+    endpoint: str, token: str | None, credential: TokenCredential | None, timeout: float
+) -> Iterator[tuple[PipelineEndpoint, httpx.Client]]:
+    """The parsed ``endpoint`` and a client authorised for it, closed at the end."""
+    parsed = parse_endpoint(endpoint)
+    with _client(parsed, token, credential, timeout) as client:
+        yield parsed, client
+
+
 def _as_assignment(name: str, value: object) -> str:
     """ParameterAssignments travel as strings, the way Azure's REST API takes them."""
     if isinstance(value, bool):
@@ -347,8 +358,7 @@ def status(
     timeout: float = 60.0,
 ) -> PipelineRunStatus:
     """The run's current status and its steps."""
-    parsed = parse_endpoint(endpoint)
-    with _client(parsed, token, credential, timeout) as client:
+    with _session(endpoint, token, credential, timeout) as (parsed, client):
         return _read_status(client, parsed, run_id, experiment)
 
 
@@ -371,11 +381,10 @@ def wait(
     errors and 5xx answers are retried up to ``max_read_failures`` polls in a row. ``PipelineTimeoutError``
     after ``timeout`` seconds (None: no limit); the run itself goes on.
     """
-    parsed = parse_endpoint(endpoint)
     deadline = None if timeout is None else time.monotonic() + timeout
     last: PipelineRunStatus | None = None
     failures = 0
-    with _client(parsed, token, credential, request_timeout) as client:
+    with _session(endpoint, token, credential, request_timeout) as (parsed, client):
         while True:
             try:
                 current = _read_status(client, parsed, run_id, experiment)
@@ -410,8 +419,7 @@ def cancel(
     timeout: float = 60.0,
 ) -> None:
     """Ask the service to cancel the run (``POST .../PipelineRuns/{runId}/Cancel``)."""
-    parsed = parse_endpoint(endpoint)
-    with _client(parsed, token, credential, timeout) as client:
+    with _session(endpoint, token, credential, timeout) as (parsed, client):
         _request(client, "POST", parsed.cancel_url(run_id))
 
 
@@ -419,7 +427,6 @@ def queue(
     endpoint: str, *, token: str | None = None, credential: TokenCredential | None = None, timeout: float = 60.0
 ) -> list[PipelineRunStatus]:
     """The local publisher's running run and queued runs, in the order they run (bankscore's publisher only)."""
-    parsed = parse_endpoint(endpoint)
-    with _client(parsed, token, credential, timeout) as client:
+    with _session(endpoint, token, credential, timeout) as (parsed, client):
         answer = _request(client, "GET", parsed.queue_url())
     return [_parse_run(run, None, str(run.get("name", ""))) for run in (answer or {}).get("value", [])]
