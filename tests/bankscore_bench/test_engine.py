@@ -16,6 +16,7 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,10 +26,25 @@ from bankscore_bench.engine import LoadPlan, arrival_offsets, users_for_rate
 
 EngineRun = Callable[..., tuple[RunInfo, SampleLog]]
 Counts = Callable[[str], dict[str, int]]
+CountedRun = Callable[..., tuple[RunInfo, SampleLog, dict[str, int]]]
 
 
 # The closed loop runs on the epoll core by default; the greenlet core (open loop, https) must agree with it.
 BOTH_CORES = pytest.mark.parametrize("core", ["mux", "greenlet"])
+
+
+@pytest.fixture
+def counted_run(engine_run: EngineRun, target_url: str, target_counts: Counts) -> CountedRun:
+    """``counted_run(**plan)``: the engine's run of ``LoadPlan(url=<the target>/, **plan)``, and what the target
+    counted meanwhile: its ``requests`` and ``connections``, the /count request itself included."""
+
+    def run(**plan: Any) -> tuple[RunInfo, SampleLog, dict[str, int]]:
+        before = target_counts(target_url)
+        info, log = engine_run(LoadPlan(url=f"{target_url}/", **plan))
+        after = target_counts(target_url)
+        return info, log, {name: after[name] - before[name] for name in after}
+
+    return run
 
 
 def _p99(values: list[int]) -> int:
@@ -82,15 +98,11 @@ def test_poisson_schedule_is_reproducible_with_a_seed() -> None:
 
 
 @BOTH_CORES
-def test_exactly_n_requests_are_sent_and_recorded(
-    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
-) -> None:
-    before = target_counts(target_url)
-    info, log = engine_run(LoadPlan(core=core, url=f"{target_url}/", requests=503, concurrency=7, keepalive=True))
-    after = target_counts(target_url)
+def test_exactly_n_requests_are_sent_and_recorded(counted_run: CountedRun, core: str) -> None:
+    info, log, counted = counted_run(core=core, requests=503, concurrency=7, keepalive=True)
     assert len(log) == 503
     assert "stopped_by" not in info.extra
-    assert after["requests"] - before["requests"] == 503 + 1  # + the /count request itself
+    assert counted["requests"] == 503 + 1  # + the /count request itself
     assert not info.interrupted
     assert info.concurrency == 7
     assert set(log.status) == {200}
@@ -104,13 +116,9 @@ def test_exactly_n_requests_are_sent_and_recorded(
 
 
 @BOTH_CORES
-def test_keepalive_reuses_one_connection_per_user(
-    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
-) -> None:
-    before = target_counts(target_url)
-    _, log = engine_run(LoadPlan(core=core, url=f"{target_url}/", requests=200, concurrency=4, keepalive=True))
-    after = target_counts(target_url)
-    assert after["connections"] - before["connections"] == 4 + 1  # 4 users + the /count request
+def test_keepalive_reuses_one_connection_per_user(counted_run: CountedRun, core: str) -> None:
+    _, log, counted = counted_run(core=core, requests=200, concurrency=4, keepalive=True)
+    assert counted["connections"] == 4 + 1  # 4 users + the /count request
     assert sum(1 for c in log.connect_us if c > 0) == 4  # connect time only on each connection's first request
     assert all(log.keepalive)
     sample = log[0]
@@ -120,13 +128,9 @@ def test_keepalive_reuses_one_connection_per_user(
 
 
 @BOTH_CORES
-def test_without_keepalive_every_request_connects(
-    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
-) -> None:
-    before = target_counts(target_url)
-    _, log = engine_run(LoadPlan(core=core, url=f"{target_url}/", requests=120, concurrency=3))
-    after = target_counts(target_url)
-    assert after["connections"] - before["connections"] == 120 + 1
+def test_without_keepalive_every_request_connects(counted_run: CountedRun, core: str) -> None:
+    _, log, counted = counted_run(core=core, requests=120, concurrency=3)
+    assert counted["connections"] == 120 + 1
     assert all(c > 0 for c in log.connect_us)
     assert not any(log.keepalive)
 
@@ -331,16 +335,10 @@ def test_the_epoll_core_is_refused_where_it_cannot_run() -> None:
 
 
 @BOTH_CORES
-def test_warmup_requests_are_sent_but_not_recorded(
-    engine_run: EngineRun, target_url: str, target_counts: Counts, core: str
-) -> None:
-    before = target_counts(target_url)
-    _, log = engine_run(
-        LoadPlan(core=core, url=f"{target_url}/", requests=40, concurrency=2, keepalive=True, warmup=15)
-    )
-    after = target_counts(target_url)
+def test_warmup_requests_are_sent_but_not_recorded(counted_run: CountedRun, core: str) -> None:
+    _, log, counted = counted_run(core=core, requests=40, concurrency=2, keepalive=True, warmup=15)
     assert len(log) == 40
-    assert after["requests"] - before["requests"] == 40 + 15 + 1
+    assert counted["requests"] == 40 + 15 + 1
 
 
 @pytest.mark.parametrize(
@@ -399,25 +397,28 @@ def test_verbose_dumps_have_abs_lines(ab_fixtures: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_time_limit_ends_the_run(engine_run: EngineRun, target_url: str) -> None:
-    info, log = engine_run(
-        LoadPlan(url=f"{target_url}/", requests=10**7, concurrency=2, keepalive=True, time_limit_s=1.0)
+@pytest.mark.parametrize(
+    ("time_limit_s", "max_time_s", "stopped_by"), [(1.0, 3600.0, "time limit"), (None, 1.0, "max time")]
+)
+def test_the_time_limit_and_max_time_end_the_run(
+    engine_run: EngineRun, target_url: str, time_limit_s: float | None, max_time_s: float, stopped_by: str
+) -> None:
+    """ab's -t, and bankscore's cap on every run (--max-time), whatever -n says."""
+    plan = LoadPlan(
+        url=f"{target_url}/",
+        requests=10**7,
+        concurrency=2,
+        keepalive=True,
+        time_limit_s=time_limit_s,
+        max_time_s=max_time_s,
     )
+    info, log = engine_run(plan)
     assert info.interrupted
-    assert info.extra["stopped_by"] == "time limit"
-    assert info.generator_cpu_percent is not None and info.generator_cpu_percent > 0  # measured over 1 s
+    assert info.extra["stopped_by"] == stopped_by
     assert 0 < len(log) < 10**7
-    assert set(log.failure) == {Failure.NONE}  # requests cut off by the stop are not recorded as failures
-
-
-@pytest.mark.slow
-def test_max_time_caps_every_run(engine_run: EngineRun, target_url: str) -> None:
-    info, log = engine_run(
-        LoadPlan(url=f"{target_url}/", requests=10**7, concurrency=2, keepalive=True, max_time_s=1.0)
-    )
-    assert info.interrupted
-    assert info.extra["stopped_by"] == "max time"
-    assert 0 < len(log) < 10**7
+    if time_limit_s is not None:
+        assert info.generator_cpu_percent is not None and info.generator_cpu_percent > 0  # measured over 1 s
+        assert set(log.failure) == {Failure.NONE}  # requests cut off by the stop are not recorded as failures
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from bankscore_tests_loopback import Answer, Request, free_port, serve
 
+from bankscore import pipeline
 from bankscore._exceptions import (
     APIConnectionError,
     AuthenticationError,
@@ -39,12 +40,6 @@ from bankscore.pipeline import (
     PipelinePublisher,
     PipelineRunStatus,
     PipelineTimeoutError,
-    cancel,
-    parse_endpoint,
-    queue,
-    status,
-    trigger,
-    wait,
 )
 
 TOKEN = "aad-TestToken-81d2c4f0e9b34a17Kq"
@@ -75,7 +70,7 @@ RUN_ID = "6a3e2f1c-4b5d-4e6f-8a9b-0c1d2e3f4a5b"
     ],
 )  # fmt: skip
 def test_every_azure_url_form_is_recognised_and_run_history_is_on_the_same_host(url: str, kind: str, api: str) -> None:
-    endpoint = parse_endpoint(url)
+    endpoint = pipeline.parse_endpoint(url)
     assert endpoint.kind == kind and endpoint.api == api
     assert endpoint.workspace_path == WS
     host = urlsplit(url).netloc
@@ -100,7 +95,7 @@ def test_every_azure_url_form_is_recognised_and_run_history_is_on_the_same_host(
 )
 def test_a_url_that_is_not_a_pipeline_endpoint_is_named(url: str, words: str) -> None:
     with pytest.raises(PipelineError) as caught:
-        parse_endpoint(url)
+        pipeline.parse_endpoint(url)
     assert words in str(caught.value) and repr(url) in str(caught.value)
 
 
@@ -162,7 +157,7 @@ def azure() -> Iterator[AzureStandIn]:
 
 
 def test_trigger_sends_azures_documented_request_to_a_published_pipeline(azure: AzureStandIn) -> None:
-    run_id = trigger(
+    run_id = pipeline.trigger(
         azure.url(),
         "pipeline-rest-endpoint",
         parameters={"time_budget_s": 30, "exclude": ["duration", "pdays"], "dry": False},
@@ -182,8 +177,10 @@ def test_trigger_sends_azures_documented_request_to_a_published_pipeline(azure: 
 
 
 def test_trigger_a_pipeline_endpoint_by_id_and_by_name_keeps_the_url_as_given(azure: AzureStandIn) -> None:
-    trigger(azure.url(f"PipelineEndpointSubmit/Id/{PIPELINE_ID}/3"), "exp", token=TOKEN)
-    trigger(azure.url("PipelineEndpointSubmit/Name?name=bankmarketing-train&pipelineVersion=3"), "exp", token=TOKEN)
+    pipeline.trigger(azure.url(f"PipelineEndpointSubmit/Id/{PIPELINE_ID}/3"), "exp", token=TOKEN)
+    pipeline.trigger(
+        azure.url("PipelineEndpointSubmit/Name?name=bankmarketing-train&pipelineVersion=3"), "exp", token=TOKEN
+    )
     by_id, by_name = azure.requests
     assert by_id.path == f"/pipelines/v1.0/{WS}/PipelineRuns/PipelineEndpointSubmit/Id/{PIPELINE_ID}/3"
     assert by_name.path == f"/pipelines/v1.0/{WS}/PipelineRuns/PipelineEndpointSubmit/Name"
@@ -194,7 +191,7 @@ def test_trigger_a_pipeline_endpoint_by_id_and_by_name_keeps_the_url_as_given(az
 def test_wait_reads_run_history_until_the_run_ends_and_reports_every_change(azure: AzureStandIn) -> None:
     azure.statuses = ["NotStarted", "Queued", "Running", "Running", "Completed"]
     seen: list[str] = []
-    final = wait(
+    final = pipeline.wait(
         RUN_ID,
         endpoint=azure.url(),
         experiment="pipeline-rest-endpoint",
@@ -219,36 +216,36 @@ def test_wait_reads_run_history_until_the_run_ends_and_reports_every_change(azur
 def test_wait_returns_a_failed_run_with_its_error_instead_of_raising(azure: AzureStandIn) -> None:
     azure.statuses = ["Running", "Failed"]
     azure.error = {"error": {"code": "UserError", "message": "AutoML step failed: no 'y' column"}}
-    final = wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01)
+    final = pipeline.wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01)
     assert final.status == "Failed" and final.error == "AutoML step failed: no 'y' column"
 
 
 def test_wait_retries_transient_answers_and_gives_up_on_a_4xx(azure: AzureStandIn) -> None:
     azure.fail_next = [(503, {"error": {"message": "busy"}}), (502, {"error": {"message": "gateway"}})]
-    assert wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01).status == "Completed"
+    assert pipeline.wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01).status == "Completed"
 
     azure.fail_next = [(404, {"error": {"code": "UserError", "message": "Run not found"}})]
     with pytest.raises(BankscoreError, match="Run not found"):
-        wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01)
+        pipeline.wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01)
 
     azure.fail_next = [(500, {"error": {"message": "down"}})] * 3
     with pytest.raises(InternalServerError, match="down"):
-        wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01, max_read_failures=2)
+        pipeline.wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01, max_read_failures=2)
 
 
 def test_wait_gives_up_after_its_timeout_with_the_last_status(azure: AzureStandIn) -> None:
     azure.statuses = ["Running"]  # never ends
     with pytest.raises(PipelineTimeoutError) as caught:
-        wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01, timeout=0.3)
+        pipeline.wait(RUN_ID, endpoint=azure.url(), experiment="e", token=TOKEN, poll=0.01, timeout=0.3)
     assert caught.value.last is not None and caught.value.last.status == "Running"
     assert f"run {RUN_ID} did not end within 0.3 s (last status: Running" in str(caught.value)
 
 
 def test_status_and_cancel_use_azures_routes(azure: AzureStandIn) -> None:
     azure.statuses = ["Running"]
-    current = status(RUN_ID, endpoint=azure.url(), experiment="pipeline-rest-endpoint", token=TOKEN)
+    current = pipeline.status(RUN_ID, endpoint=azure.url(), experiment="pipeline-rest-endpoint", token=TOKEN)
     assert isinstance(current, PipelineRunStatus) and current.status == "Running" and not current.terminal
-    cancel(RUN_ID, endpoint=azure.url(), token=TOKEN)
+    pipeline.cancel(RUN_ID, endpoint=azure.url(), token=TOKEN)
     assert (azure.requests[-1].method, azure.requests[-1].path) == (
         "POST",
         f"/pipelines/v1.0/{WS}/PipelineRuns/{RUN_ID}/Cancel",
@@ -260,13 +257,13 @@ def test_azures_error_response_becomes_a_bankscore_error_without_the_token(azure
         (400, {"error": {"code": "UserError", "message": "Parameter 'max_depth' is not defined"}, "correlation": {}})
     ]
     with pytest.raises(BadRequestError) as bad:
-        trigger(azure.url(), "e", parameters={"max_depth": 3}, token=TOKEN)
+        pipeline.trigger(azure.url(), "e", parameters={"max_depth": 3}, token=TOKEN)
     assert bad.value.status == 400 and bad.value.request_id == "req-42"
     assert "Parameter 'max_depth' is not defined" in str(bad.value)
 
     azure.fail_next = [(401, {"error": {"code": "InvalidAuthenticationToken", "message": "The token is expired"}})]
     with pytest.raises(AuthenticationError) as denied:
-        trigger(azure.url(), "e", token=TOKEN)
+        pipeline.trigger(azure.url(), "e", token=TOKEN)
     for text in (str(denied.value), repr(denied.value), str(bad.value), repr(bad.value)):
         assert TOKEN not in text
 
@@ -279,7 +276,7 @@ def test_a_credential_gets_an_arm_token_once_per_call(azure: AzureStandIn) -> No
             scopes.append(requested)
             return SimpleNamespace(token=TOKEN, expires_on=time.time() + 3600)
 
-    wait(RUN_ID, endpoint=azure.url(), experiment="e", credential=Credential(), poll=0.01)
+    pipeline.wait(RUN_ID, endpoint=azure.url(), experiment="e", credential=Credential(), poll=0.01)
     assert scopes == [("https://management.azure.com/.default",)]
     assert {r.headers["authorization"] for r in azure.requests} == {f"Bearer {TOKEN}"}
 
@@ -287,7 +284,7 @@ def test_a_credential_gets_an_arm_token_once_per_call(azure: AzureStandIn) -> No
 def test_a_connection_refused_is_an_api_connection_error() -> None:
     port = free_port()
     with pytest.raises(APIConnectionError) as caught:
-        trigger(f"http://127.0.0.1:{port}/pipelines/v1.0/{WS}/PipelineRuns/PipelineSubmit/x", "e", token=TOKEN)
+        pipeline.trigger(f"http://127.0.0.1:{port}/pipelines/v1.0/{WS}/PipelineRuns/PipelineSubmit/x", "e", token=TOKEN)
     assert TOKEN not in str(caught.value)
 
 
@@ -300,7 +297,7 @@ AZURE_URL = f"https://westeurope.api.azureml.ms/pipelines/v1.0/{WS}/PipelineRuns
 def test_without_a_token_or_azure_identity_the_error_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "azure.identity", None)  # as if the optional package were not installed
     with pytest.raises(PipelineError) as caught:
-        trigger(AZURE_URL, "pipeline-rest-endpoint")
+        pipeline.trigger(AZURE_URL, "pipeline-rest-endpoint")
     assert "no token for https://westeurope.api.azureml.ms" in str(caught.value)
     assert "az account get-access-token" in str(caught.value) and "pip install azure-identity" in str(caught.value)
 
@@ -316,7 +313,7 @@ def test_default_azure_credential_is_used_when_azure_identity_is_installed(monke
             return SimpleNamespace(token=TOKEN, expires_on=time.time() + 3600)
 
     monkeypatch.setitem(sys.modules, "azure.identity", SimpleNamespace(DefaultAzureCredential=DefaultAzureCredential))
-    auth = _resolve_auth(parse_endpoint(AZURE_URL), None, None)
+    auth = _resolve_auth(pipeline.parse_endpoint(AZURE_URL), None, None)
     request = next(auth.sync_auth_flow(httpx.Request("POST", AZURE_URL)))
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert scopes == ["https://management.azure.com/.default"]
@@ -357,19 +354,19 @@ def publisher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
 
 def test_trigger_and_wait_against_the_local_publisher_use_its_saved_token(publisher: PipelinePublisher) -> None:
     url = publisher.info.published_pipeline_url
-    run_id = trigger(url, "pipeline-rest-endpoint", parameters={"time_budget_s": 5})  # no token: the saved one
-    final = wait(run_id, endpoint=url, experiment="pipeline-rest-endpoint", poll=0.02, timeout=60)
+    run_id = pipeline.trigger(url, "pipeline-rest-endpoint", parameters={"time_budget_s": 5})  # no token: the saved one
+    final = pipeline.wait(run_id, endpoint=url, experiment="pipeline-rest-endpoint", poll=0.02, timeout=60)
     assert final.status == "Completed"
     assert [(s.name, s.status) for s in final.steps] == [("automl", "Completed")]
     assert final.properties["mlflowRunId"] == "mlflow-1"
 
-    hanging = trigger(url, "e", parameters={"outcome": "Hang"})
-    queued = trigger(url, "e")
-    listed = [(r.run_id, r.status) for r in queue(url)]
+    hanging = pipeline.trigger(url, "e", parameters={"outcome": "Hang"})
+    queued = pipeline.trigger(url, "e")
+    listed = [(r.run_id, r.status) for r in pipeline.queue(url)]
     assert listed[0][0] == hanging and listed[1] == (queued, "Queued")
-    cancel(hanging, endpoint=url)
-    assert wait(hanging, endpoint=url, experiment="e", poll=0.02, timeout=60).status == "Canceled"
-    assert wait(queued, endpoint=url, experiment="e", poll=0.02, timeout=60).status == "Completed"
+    pipeline.cancel(hanging, endpoint=url)
+    assert pipeline.wait(hanging, endpoint=url, experiment="e", poll=0.02, timeout=60).status == "Canceled"
+    assert pipeline.wait(queued, endpoint=url, experiment="e", poll=0.02, timeout=60).status == "Completed"
 
 
 def test_a_local_url_without_a_saved_token_is_refused_before_sending(
@@ -377,7 +374,7 @@ def test_a_local_url_without_a_saved_token_is_refused_before_sending(
 ) -> None:
     monkeypatch.setenv("BANKSCORE_HOME", str(tmp_path / "empty"))
     with pytest.raises(PipelineError, match=r"pass token= .* with the local publisher's token"):
-        trigger(f"http://127.0.0.1:9/pipelines/v1.0/{WS}/PipelineRuns/PipelineSubmit/x", "e")
+        pipeline.trigger(f"http://127.0.0.1:9/pipelines/v1.0/{WS}/PipelineRuns/PipelineSubmit/x", "e")
 
 
 def test_a_stopped_or_moved_local_publisher_is_named_rather_than_its_token_asked_for(
@@ -394,11 +391,11 @@ def test_a_stopped_or_moved_local_publisher_is_named_rather_than_its_token_asked
         stopped.save()
         forget_publisher(stopped.info.pid)  # what Ctrl-C of `bankscore pipeline publish` does; the token stays
         with pytest.raises(PipelineError, match=r"workspace .* is not running: start it with `bankscore pipeline"):
-            status("some-run", endpoint=url, experiment="e")
+            pipeline.status("some-run", endpoint=url, experiment="e")
 
         restarted.save()  # the same workspace's publisher, started again on another port
         with pytest.raises(PipelineError, match=rf"now listens at {restarted.info.base_url}, not http://127"):
-            status("some-run", endpoint=url, experiment="e")
+            pipeline.status("some-run", endpoint=url, experiment="e")
     finally:
         stopped.close()
         restarted.close()
@@ -551,7 +548,9 @@ def test_publish_trigger_over_rest_and_wait_for_a_real_pipeline_run(tmp_path: Pa
         assert f"{run_id} Completed" in waited.stdout
         assert "run Running" in waited.stderr
         assert token not in waited.stdout + waited.stderr
-        run = status(run_id, endpoint=info["published_pipeline_url"], experiment="pipeline-rest-endpoint", token=token)
+        run = pipeline.status(
+            run_id, endpoint=info["published_pipeline_url"], experiment="pipeline-rest-endpoint", token=token
+        )
         assert run.status == "Completed" and run.properties.get("mlflowRunId")
         assert run.steps and all(step.status == "Completed" for step in run.steps)
     finally:

@@ -3,14 +3,13 @@ on a local endpoint (real AutoML with a tiny budget, real servers, nginx, compar
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -24,6 +23,9 @@ from bankscore.pipeline import PipelineParameters, PipelineResult, run_pipeline
 from bankscore.pipeline._parameters import PipelineParameterError
 from bankscore.pipeline._rollout import RolloutError, RolloutHeldError, choose_deployments, held_reason
 from bankscore.pipeline._steps import STEP_NAMES, PipelineContext, compare, shift
+
+# The conftest's fixture: ``with small_workspace(name, every) as (home, csv):``
+SmallWorkspace = Callable[[str, int], contextlib.AbstractContextManager[tuple[Path, Path]]]
 
 # ------------------------------------------------------------------------------------------------ parameters
 
@@ -39,46 +41,6 @@ def test_the_rollout_parameters_default_to_replace_with_gates_a_ci_can_keep() ->
     )
     assert STEP_NAMES.index("deploy") < STEP_NAMES.index("compare") < STEP_NAMES.index("shift")
     assert STEP_NAMES.index("shift") < STEP_NAMES.index("update_client")
-
-
-def test_rollout_assignments_are_parsed_from_azure_strings() -> None:
-    params = PipelineParameters.from_assignments(
-        {
-            "rollout": " blue-green ",
-            "compare_sample": "500",
-            "max_disagreement": "0.1",
-            "max_auc_drop": "0",
-            "max_latency_ratio": "3.5",
-        }
-    )
-    assert params == PipelineParameters(
-        rollout="blue-green", compare_sample=500, max_disagreement=0.1, max_auc_drop=0.0, max_latency_ratio=3.5
-    )
-    assert PipelineParameters.from_assignments({"max_latency_ratio": 4, "compare_sample": 10.0}).compare_sample == 10
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "fragment"),
-    [
-        ("rollout", "canary", "must be one of replace, blue-green"),
-        ("rollout", "5", "must be one of replace, blue-green"),
-        ("compare_sample", "0", "at least 1 record"),
-        ("compare_sample", "2.5", "whole number"),
-        ("compare_sample", "many", "must be a number"),
-        ("max_disagreement", "1.5", "from 0 to 1"),
-        ("max_disagreement", "-0.1", "from 0 to 1"),
-        ("max_auc_drop", "nan", "finite"),
-        ("max_auc_drop", "2", "from 0 to 1"),
-        ("max_latency_ratio", "0", "positive"),
-        ("max_latency_ratio", "fast", "must be a number"),
-    ],
-)
-def test_a_bad_rollout_value_names_the_parameter_and_the_value(name: str, value: str, fragment: str) -> None:
-    with pytest.raises(PipelineParameterError) as info:
-        PipelineParameters.from_assignments({name: value})
-    message = str(info.value)
-    assert f"pipeline parameter {name}={value!r}" in message
-    assert fragment in message
 
 
 def test_a_rollout_that_is_not_a_string_is_refused() -> None:
@@ -228,7 +190,7 @@ def _params(csv: Path, **changes: Any) -> PipelineParameters:
 
 
 @pytest.fixture(scope="module")
-def rollouts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollouts]:
+def rollouts(small_workspace: SmallWorkspace) -> Iterator[Rollouts]:
     """Two blue-green runs into a fresh workspace: the first makes the endpoint, the second rolls out to green
     with gates it passes (wide limits: a model trained for 5 s may differ from the first). Stopped at the end."""
     from bankscore.deploy._gateway import find_nginx
@@ -236,21 +198,22 @@ def rollouts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollouts]:
 
     if find_nginx() is None:
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
-    root = tmp_path_factory.mktemp("rollout")
-    raw = gzip.decompress(resources.files("bankscore.data").joinpath("bankmarketing_train.csv.gz").read_bytes())
-    lines = raw.decode().splitlines()
-    csv = root / "small.csv"
-    csv.write_text("\n".join([lines[0], *lines[1::16]]) + "\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BANKSCORE_HOME", str(root / "ws"))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with small_workspace("rollout", 16) as (home, csv):
         try:
             first = run_pipeline(_params(csv, port=free_port()))
             blue_before = load_state(ENDPOINT, "blue")
             passed = run_pipeline(_params(csv, max_disagreement=1.0, max_auc_drop=1.0, max_latency_ratio=1000.0))
-            yield Rollouts(root / "ws", csv, first, passed, blue_before)
+            yield Rollouts(home, csv, first, passed, blue_before)
         finally:
             stop_local(ENDPOINT)
+
+
+@pytest.fixture
+def in_rollouts(rollouts: Rollouts, monkeypatch: pytest.MonkeyPatch) -> Rollouts:
+    """``rollouts``, with its workspace as BANKSCORE_HOME for this test (and no MLflow tracking URI)."""
+    monkeypatch.setenv("BANKSCORE_HOME", str(rollouts.home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return rollouts
 
 
 def _answered_by(home: Path) -> str:
@@ -288,15 +251,11 @@ def test_the_first_blue_green_run_deploys_blue_with_all_the_traffic(rollouts: Ro
 
 @pytest.mark.slow
 @pytest.mark.timeout(REAL_RUNS_TIMEOUT)
-def test_a_rollout_whose_gates_pass_moves_the_traffic_and_keeps_the_old_deployment(
-    rollouts: Rollouts, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_rollout_whose_gates_pass_moves_the_traffic_and_keeps_the_old_deployment(in_rollouts: Rollouts) -> None:
     from bankscore.deploy._local import is_running, load_state
     from bankscore.deploy._state import load_endpoint
 
-    monkeypatch.setenv("BANKSCORE_HOME", str(rollouts.home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    passed = rollouts.passed
+    passed = in_rollouts.passed
     assert (passed.status, passed.error) == ("Completed", None)
     assert [(e.step, e.status) for e in passed.steps] == [(name, "Completed") for name in STEP_NAMES]
     assert (passed.deployment, passed.live_deployment, passed.rolled_out) == ("green", "blue", True)
@@ -308,12 +267,12 @@ def test_a_rollout_whose_gates_pass_moves_the_traffic_and_keeps_the_old_deployme
     green, blue = load_state(ENDPOINT, "green"), load_state(ENDPOINT, "blue")
     assert green is not None and green.model_version == passed.model_version == "2"
     assert blue is not None and is_running(blue)  # a rollback is one `deploy traffic`
-    assert (blue.model_version, blue.server_pid) == ("1", rollouts.blue_before.server_pid)
-    assert _answered_by(rollouts.home) == "green"
+    assert (blue.model_version, blue.server_pid) == ("1", in_rollouts.blue_before.server_pid)
+    assert _answered_by(in_rollouts.home) == "green"
 
     status = subprocess.run(
         [sys.executable, "-m", "bankscore.cli", "deploy", "status", "--name", ENDPOINT, "--json"],
-        capture_output=True, text=True, env=rollouts.env(), timeout=120, check=False,
+        capture_output=True, text=True, env=in_rollouts.env(), timeout=120, check=False,
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["traffic"] == {"blue": 0, "green": 100}
@@ -330,22 +289,18 @@ def test_a_rollout_whose_gates_pass_moves_the_traffic_and_keeps_the_old_deployme
 
 @pytest.mark.slow
 @pytest.mark.timeout(REAL_RUNS_TIMEOUT)
-def test_a_failed_gate_holds_the_rollout_and_the_cli_exits_non_zero(
-    rollouts: Rollouts, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_gate_holds_the_rollout_and_the_cli_exits_non_zero(in_rollouts: Rollouts) -> None:
     from bankscore.deploy._local import load_state
     from bankscore.deploy._state import load_endpoint
 
-    monkeypatch.setenv("BANKSCORE_HOME", str(rollouts.home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     green_before = load_state(ENDPOINT, "green")
     assert green_before is not None
 
     proc = subprocess.run(
-        [sys.executable, "-m", "bankscore.cli", "pipeline", "run", "--dataset", str(rollouts.csv),
+        [sys.executable, "-m", "bankscore.cli", "pipeline", "run", "--dataset", str(in_rollouts.csv),
          "--time-budget", "5", "--deployment", ENDPOINT, "--rollout", "blue-green", "--compare-sample", "100",
          "--max-latency-ratio", "0.000001", "--json"],
-        capture_output=True, text=True, env=rollouts.env(), timeout=600, check=False,
+        capture_output=True, text=True, env=in_rollouts.env(), timeout=600, check=False,
     )  # fmt: skip
 
     assert proc.returncode == 1, proc.stderr
@@ -369,4 +324,4 @@ def test_a_failed_gate_holds_the_rollout_and_the_cli_exits_non_zero(
     assert green is not None and green.server_pid == green_before.server_pid
     # The new model, at 0%, for inspection.
     assert blue is not None and blue.model_version == result["model_version"] != green.model_version
-    assert _answered_by(rollouts.home) == "green"
+    assert _answered_by(in_rollouts.home) == "green"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +22,40 @@ from bankscore.pipeline import PipelineParameters, PipelineResult, PipelineStepE
 from bankscore.pipeline._parameters import PipelineParameterError
 from bankscore.pipeline._steps import STEP_NAMES, client_package_name
 
+# The conftest's fixture: ``with small_workspace(name, every) as (home, csv):``
+SmallWorkspace = Callable[[str, int], contextlib.AbstractContextManager[tuple[Path, Path]]]
+
 # ------------------------------------------------------------------------------------------------ parameters
 
 
-def test_assignments_are_parsed_from_azure_strings() -> None:
-    params = PipelineParameters.from_assignments(
-        {
-            "time_budget_s": "30",
-            "exclude": "duration, age",
-            "port": "",
-            "dataset": "",
-            "workers": "2",
-            "generation": "B",
-            "seed": "7",
-            "deployment": "scoring",
-        }
-    )
-    assert params == PipelineParameters(
-        time_budget_s=30.0, exclude=("duration", "age"), workers=2, generation="B", seed=7, deployment="scoring"
-    )
+@pytest.mark.parametrize(
+    ("assignments", "expected"),
+    [
+        (
+            {"time_budget_s": "30", "exclude": "duration, age", "port": "", "dataset": "", "workers": "2",
+             "generation": "B", "seed": "7", "deployment": "scoring"},
+            PipelineParameters(
+                time_budget_s=30.0, exclude=("duration", "age"), workers=2, generation="B", seed=7,
+                deployment="scoring",
+            ),
+        ),
+        (  # the blue-green rollout's
+            {"rollout": " blue-green ", "compare_sample": "500", "max_disagreement": "0.1", "max_auc_drop": "0",
+             "max_latency_ratio": "3.5"},
+            PipelineParameters(
+                rollout="blue-green", compare_sample=500, max_disagreement=0.1, max_auc_drop=0.0,
+                max_latency_ratio=3.5,
+            ),
+        ),
+    ],
+)  # fmt: skip
+def test_assignments_are_parsed_from_azure_strings(assignments: dict[str, str], expected: PipelineParameters) -> None:
+    assert PipelineParameters.from_assignments(assignments) == expected
+
+
+def test_assignments_may_also_be_json_values_or_left_out() -> None:
     assert PipelineParameters.from_assignments({"exclude": ["duration"], "port": "5005"}).port == 5005
+    assert PipelineParameters.from_assignments({"max_latency_ratio": 4, "compare_sample": 10.0}).compare_sample == 10
     assert PipelineParameters.from_assignments({}) == PipelineParameters()
     assert PipelineParameters().deployment == "bank-marketing"  # `bankscore deploy local`'s default name
 
@@ -66,13 +79,25 @@ def test_an_unknown_assignment_is_named() -> None:
         ("workers", "1.5", "whole number"),
         ("workers", "0", "at least 1"),
         ("deployment", "../etc", "plain name"),
+        # the blue-green rollout's
+        ("rollout", "canary", "must be one of replace, blue-green"),
+        ("rollout", "5", "must be one of replace, blue-green"),
+        ("compare_sample", "0", "at least 1 record"),
+        ("compare_sample", "2.5", "whole number"),
+        ("compare_sample", "many", "must be a number"),
+        ("max_disagreement", "1.5", "from 0 to 1"),
+        ("max_disagreement", "-0.1", "from 0 to 1"),
+        ("max_auc_drop", "nan", "finite"),
+        ("max_auc_drop", "2", "from 0 to 1"),
+        ("max_latency_ratio", "0", "positive"),
+        ("max_latency_ratio", "fast", "must be a number"),
     ],
 )
 def test_a_bad_value_names_the_parameter_and_the_value(name: str, value: str, fragment: str) -> None:
     with pytest.raises(PipelineParameterError) as info:
         PipelineParameters.from_assignments({name: value})
     message = str(info.value)
-    assert f"pipeline parameter {name}=" in message and repr(value) in message.replace('"', "'")
+    assert f"pipeline parameter {name}={value!r}" in message
     assert fragment in message
 
 
@@ -179,24 +204,17 @@ class FirstRun:
 
 
 @pytest.fixture(scope="module")
-def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
+def first(small_workspace: SmallWorkspace) -> Iterator[FirstRun]:
     """One real run with every feature, on every sixth shipped row, into a fresh workspace; stopped at the end."""
     from bankscore.deploy._local import stop_local
 
-    root = tmp_path_factory.mktemp("pipeline")
-    raw = gzip.decompress(resources.files("bankscore.data").joinpath("bankmarketing_train.csv.gz").read_bytes())
-    lines = raw.decode().splitlines()
-    csv = root / "small.csv"
-    csv.write_text("\n".join([lines[0], *lines[1::6]]) + "\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BANKSCORE_HOME", str(root / "ws"))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with small_workspace("pipeline", 6) as (home, csv):
         port = free_port()
         events: list[StepEvent] = []
         params = PipelineParameters(dataset=str(csv), time_budget_s=10.0, port=port)
         try:
             result = run_pipeline(params, on_event=events.append)
-            yield FirstRun(root / "ws", csv, port, result, events)
+            yield FirstRun(home, csv, port, result, events)
         finally:
             stop_local(params.deployment)
 
