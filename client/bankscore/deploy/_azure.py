@@ -84,6 +84,15 @@ def _scale(instance_type: str, instance_count: int) -> str:
     return f"instance_type: {instance_type}\ninstance_count: {instance_count}\n"
 
 
+def _write_deployment(dest: Path, *, name: str, deployment_name: str, with_endpoint: bool, body: str) -> list[Path]:
+    """``dest/endpoint.yml`` (unless not ``with_endpoint``) and ``dest/deployment.yml``, whose lines after the
+    schema and the names are ``body``; the files written."""
+    written = [write_endpoint_yml(dest, name=name)] if with_endpoint else []
+    deployment = dest / "deployment.yml"
+    deployment.write_text(f"$schema: {DEPLOYMENT_SCHEMA}\nname: {deployment_name}\nendpoint_name: {name}\n" + body)
+    return [*written, deployment]
+
+
 def write_azure_assets(
     folder: DeploymentFolder,
     *,
@@ -95,13 +104,12 @@ def write_azure_assets(
 ) -> list[Path]:
     """Write endpoint.yml (unless not ``with_endpoint``) and deployment.yml beside the folder's score.py and
     model/ (generations A, B, C)."""
-    written = [write_endpoint_yml(folder.path, name=name)] if with_endpoint else []
-    deployment = folder.path / "deployment.yml"
-    deployment.write_text(
-        f"$schema: {DEPLOYMENT_SCHEMA}\n"
-        f"name: {deployment_name}\n"
-        f"endpoint_name: {name}\n"
-        "model:\n"
+    return _write_deployment(
+        folder.path,
+        name=name,
+        deployment_name=deployment_name,
+        with_endpoint=with_endpoint,
+        body="model:\n"
         f"  path: {folder.model_dir.relative_to(folder.path)}\n"
         "code_configuration:\n"
         "  code: .\n"
@@ -110,9 +118,8 @@ def write_azure_assets(
         f"  image: {BASE_IMAGE}\n"
         "  conda_file: environment.yml\n" + _scale(instance_type, instance_count) + "environment_variables:\n"
         f"  SERVICE_NAME: {name}\n"
-        f"  SERVICE_VERSION: '{folder.model_version}'\n"
+        f"  SERVICE_VERSION: '{folder.model_version}'\n",
     )
-    return [*written, deployment]
 
 
 def write_no_code_assets(
@@ -141,13 +148,12 @@ def write_no_code_assets(
             f"{info.ref} has no MLflow signature, so a no-code deployment could not parse its requests or "
             "pass predict_method: retrain it with `bankscore train`, or deploy generation C"
         )
-    written = [write_endpoint_yml(dest, name=name)] if with_endpoint else []
-    deployment = dest / "deployment.yml"
-    deployment.write_text(
-        f"$schema: {DEPLOYMENT_SCHEMA}\n"
-        f"name: {deployment_name}\n"
-        f"endpoint_name: {name}\n"
-        "# An MLflow model and nothing else: no code_configuration and no environment. Azure builds the image\n"
+    written = _write_deployment(
+        dest,
+        name=name,
+        deployment_name=deployment_name,
+        with_endpoint=with_endpoint,
+        body="# An MLflow model and nothing else: no code_configuration and no environment. Azure builds the image\n"
         "# from the model's requirements.txt and serves it with its own MLflow scoring script (wire generation\n"
         f"# D). To deploy the registered model instead of this copy: model: azureml:{info.name}:{info.version}\n"
         "model:\n"
@@ -158,10 +164,10 @@ def write_no_code_assets(
         f"  request_timeout_ms: {REQUEST_TIMEOUT_MS}\n"
         "  # The container runs one synchronous worker: more requests in flight per instance only queue\n"
         "  # inside it. Azure answers 429 once 2 x this x instance_count requests are pending.\n"
-        f"  max_concurrent_requests_per_instance: {MAX_CONCURRENT_REQUESTS}\n"
+        f"  max_concurrent_requests_per_instance: {MAX_CONCURRENT_REQUESTS}\n",
     )
     sample = dest / "sample-request.json"
     features = [f for f in FEATURES if f.wire_name in info.features] or list(FEATURES)
     example = build_openapi3(WireGeneration.D, features)["components"]["schemas"]["ServiceInput"]["example"]
     sample.write_text(json.dumps(example, indent=2) + "\n")
-    return [*written, deployment, sample, model]
+    return [*written, sample, model]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -164,32 +165,63 @@ def write_gateway_config(
     write_private(run_dir / "nginx.conf", conf)
 
 
-def _save(
-    folder: DeploymentFolder,
-    endpoint: EndpointState,
-    *,
-    deployment: str,
-    backend_port: int,
-    workers: int,
-    server_pid: int,
-    supervisor_pid: int,
-    keys: list[str] | None,
-) -> LocalDeployment:
+@dataclass(frozen=True, slots=True)
+class _Launch:
+    """What starting a deployment's server takes, whether it starts fresh, beside others or as a replacement."""
+
+    folder: DeploymentFolder
+    workers: int
+    keys: list[str] | None
+    extra_env: dict[str, str] | None
+    timeout: float
+    step: StepCallback
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A deployment's server, just started: its home, its backend port, its supervisor's process."""
+
+    home: Path
+    backend_port: int
+    server: subprocess.Popen[bytes]
+    secret: str | None  # what the endpoint's gateway sends it (None without keys)
+
+
+def _start(launch: _Launch, name: str, deployment: str, backend_port: int, log: str) -> _Started:
+    """Start ``deployment``'s server (under its supervisor) on ``backend_port``, logging to ``log`` in its home."""
+    home = deployment_home(name, deployment)
+    home.mkdir(parents=True, exist_ok=True)
+    secret = gateway_secret(deployment_dir(name)) if launch.keys else None
+    server = start_server(
+        launch.folder,
+        name=name,
+        home=home,
+        backend_port=backend_port,
+        workers=launch.workers,
+        extra_env=launch.extra_env,
+        log=home / log,
+        secret=secret,
+    )
+    return _Started(home=home, backend_port=backend_port, server=server, secret=secret)
+
+
+def _save(launch: _Launch, endpoint: EndpointState, deployment: str, started: _Started) -> LocalDeployment:
+    folder, keys = launch.folder, launch.keys
     state = LocalDeployment(
         name=endpoint.name,
         folder=str(folder.path),
         port=endpoint.port,
-        backend_port=backend_port,
-        workers=workers,
+        backend_port=started.backend_port,
+        workers=launch.workers,
         generation=folder.generation.value,
         model_name=folder.model_name,
         model_version=folder.model_version,
         features=list(folder.features),
-        server_pid=server_pid,
+        server_pid=server_pid(started.home, started.server),
         gateway_pid=endpoint.gateway_pid,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         auth=bool(keys),
-        supervisor_pid=supervisor_pid,
+        supervisor_pid=started.server.pid,
         gateway_supervisor_pid=endpoint.gateway_supervisor_pid,
         deployment=deployment,
     )
@@ -226,13 +258,14 @@ def start_local(
     """
     check_deployment_name(deployment)
     step = progress or _no_progress
+    launch = _Launch(folder, workers, keys, extra_env, timeout, step)
     nginx = find_nginx()
     if keys and nginx is None:
         raise DeployError("keys need the nginx gateway, and nginx is not installed: apt-get install nginx-light")
     with endpoint_lock(name):
         endpoint = load_endpoint(name)
         if endpoint is not None and set(endpoint.traffic) - {deployment}:
-            return _beside_others(endpoint, folder, deployment, port, workers, keys, extra_env, timeout, step)
+            return _beside_others(endpoint, launch, deployment, port)
         previous = load_state(name, deployment)
         # Before anything is stopped: a port that another program holds would leave nothing serving.
         if not can_take(port, previous if previous is not None and previous.port == port else None):
@@ -242,13 +275,13 @@ def start_local(
             endpoint, previous = None, None
         if endpoint is not None and previous is not None and previous.port == port:
             if previous.gateway_pid and nginx:
-                return _switch(endpoint, previous, folder, workers, keys, extra_env, timeout, step)
+                return _switch(endpoint, previous, launch)
             step("stopping the running server (without nginx it holds the port itself)")
             stop_local(name)  # the server itself holds the public port: it has to go first
             endpoint, previous = None, None
         if not port_free(port):
             raise DeployError(f"port {port} on 127.0.0.1 is in use; stop what holds it or pick another with --port")
-        state = _start_fresh(folder, name, deployment, port, workers, keys, extra_env, timeout, nginx, step)
+        state = _start_fresh(launch, name, deployment, port, nginx)
         if previous is not None:
             step(f"stopping the previous deployment on port {previous.port}")
             stop_gateway(deployment_dir(name), previous)
@@ -260,17 +293,7 @@ def _no_progress(step: str) -> None:
     """No one asked to hear about the steps."""
 
 
-def _beside_others(
-    endpoint: EndpointState,
-    folder: DeploymentFolder,
-    deployment: str,
-    port: int,
-    workers: int,
-    keys: list[str] | None,
-    extra_env: dict[str, str] | None,
-    timeout: float,
-    step: StepCallback,
-) -> LocalDeployment:
+def _beside_others(endpoint: EndpointState, launch: _Launch, deployment: str, port: int) -> LocalDeployment:
     """Start or replace ``deployment`` on an endpoint that holds other deployments too."""
     others = ", ".join(sorted(set(endpoint.traffic) - {deployment}))
     if port != endpoint.port:
@@ -283,47 +306,27 @@ def _beside_others(
             f"the gateway of endpoint {endpoint.name!r} is not running, so it cannot take another deployment: "
             f"stop it (bankscore deploy stop --name {endpoint.name}) and deploy again"
         )
-    if keys is None and endpoint.auth:
-        keys = deployment_keys(endpoint.name)  # the endpoint's keys, which its other deployments are behind
+    if launch.keys is None and endpoint.auth:
+        # The endpoint's keys, which its other deployments are behind.
+        launch = replace(launch, keys=deployment_keys(endpoint.name))
     previous = load_state(endpoint.name, deployment)
     if previous is None:
-        step(f"adding the deployment {deployment!r} beside {others} (it gets no traffic until `deploy traffic`)")
+        launch.step(f"adding the deployment {deployment!r} beside {others} (it gets no traffic until `deploy traffic`)")
         endpoint.traffic = with_deployment(endpoint.traffic, deployment)
-    return _switch(endpoint, previous, folder, workers, keys, extra_env, timeout, step, deployment=deployment)
+    return _switch(endpoint, previous, launch, deployment=deployment)
 
 
-def _start_fresh(
-    folder: DeploymentFolder,
-    name: str,
-    deployment: str,
-    port: int,
-    workers: int,
-    keys: list[str] | None,
-    extra_env: dict[str, str] | None,
-    timeout: float,
-    nginx: str | None,
-    step: StepCallback,
-) -> LocalDeployment:
-    run_dir, home = deployment_dir(name), deployment_home(name, deployment)
-    home.mkdir(parents=True, exist_ok=True)
+def _start_fresh(launch: _Launch, name: str, deployment: str, port: int, nginx: str | None) -> LocalDeployment:
+    run_dir = deployment_dir(name)
     backend_port = free_port() if nginx else port
-    secret = gateway_secret(run_dir) if keys else None
-    step(f"starting azmlinfsrv ({workers} worker(s)) and waiting for GET / to answer Healthy")
-    server = start_server(
-        folder,
-        name=name,
-        home=home,
-        backend_port=backend_port,
-        workers=workers,
-        extra_env=extra_env,
-        log=home / "server.log",
-        secret=secret,
-    )
+    launch.step(f"starting azmlinfsrv ({launch.workers} worker(s)) and waiting for GET / to answer Healthy")
+    started = _start(launch, name, deployment, backend_port, log="server.log")
+    server, secret, timeout = started.server, started.secret, launch.timeout
     procs = [server]
     gateway: subprocess.Popen[bytes] | None = None
     routing = Routing(backends={deployment: backend_port}, traffic={deployment: 100})
     if nginx:
-        write_gateway_config(run_dir, folder, port=port, keys=keys, secret=secret, routing=routing)
+        write_gateway_config(run_dir, launch.folder, port=port, keys=launch.keys, secret=secret, routing=routing)
         gateway = start_gateway(nginx, run_dir, port)
         procs.append(gateway)
     healthy = wait_healthy(backend_port, [server], timeout, headers=secret_headers(secret)) and (
@@ -332,89 +335,55 @@ def _start_fresh(
     if not healthy:
         for proc in procs:
             stop_group(proc.pid)
-        raise not_healthy(timeout, run_dir, log=home / "server.log", gateway=gateway is not None)
+        raise not_healthy(timeout, run_dir, log=started.home / "server.log", gateway=gateway is not None)
     endpoint = EndpointState(
         name=name,
         port=port,
-        auth=bool(keys),
+        auth=bool(launch.keys),
         gateway_pid=server_pid(run_dir, gateway) if gateway else None,
         gateway_supervisor_pid=gateway.pid if gateway else None,
         traffic=dict(routing.traffic),
     )
-    return _save(
-        folder,
-        endpoint,
-        deployment=deployment,
-        backend_port=backend_port,
-        workers=workers,
-        server_pid=server_pid(home, server),
-        supervisor_pid=server.pid,
-        keys=keys,
-    )
+    return _save(launch, endpoint, deployment, started)
 
 
 def _switch(
-    endpoint: EndpointState,
-    previous: LocalDeployment | None,
-    folder: DeploymentFolder,
-    workers: int,
-    keys: list[str] | None,
-    extra_env: dict[str, str] | None,
-    timeout: float,
-    step: StepCallback,
-    *,
-    deployment: str | None = None,
+    endpoint: EndpointState, previous: LocalDeployment | None, launch: _Launch, *, deployment: str | None = None
 ) -> LocalDeployment:
     """Start ``deployment`` (``previous``'s) behind the running nginx: new server, reload, then stop the old one."""
     deployment = deployment or (previous.deployment if previous else DEFAULT_DEPLOYMENT_NAME)
     name, run_dir, master = endpoint.name, deployment_dir(endpoint.name), endpoint.gateway_pid
     assert master is not None  # only called for an endpoint with a gateway
     home = deployment_home(name, deployment)
-    home.mkdir(parents=True, exist_ok=True)
-    backend_port = free_port()
     # Its own log until the switch: the old server keeps logging every request it answers meanwhile, and a
     # start failure must show the new server's lines, not the old one's traffic.
     next_log = home / "server.next.log"
     next_log.unlink(missing_ok=True)
-    secret = gateway_secret(run_dir) if keys else None
-    step(f"starting the new azmlinfsrv ({workers} worker(s)) beside the running one, waiting for it to answer")
-    server = start_server(
-        folder,
-        name=name,
-        home=home,
-        backend_port=backend_port,
-        workers=workers,
-        extra_env=extra_env,
-        log=next_log,
-        secret=secret,
+    launch.step(
+        f"starting the new azmlinfsrv ({launch.workers} worker(s)) beside the running one, waiting for it to answer"
     )
-    if not wait_healthy(backend_port, [server], timeout, headers=secret_headers(secret)):
+    started = _start(launch, name, deployment, free_port(), log=next_log.name)
+    server, secret, timeout = started.server, started.secret, launch.timeout
+    if not wait_healthy(started.backend_port, [server], timeout, headers=secret_headers(secret)):
         stop_group(server.pid)
         error = not_healthy(timeout, run_dir, log=next_log, gateway=False)
         raise DeployError(f"{error} (the running deployment {name!r} keeps serving)")
     conf = run_dir / "nginx.conf"
     old_conf = conf.read_text()
-    routing = routing_of(endpoint, **{deployment: backend_port})
+    routing = routing_of(endpoint, **{deployment: started.backend_port})
     try:
-        write_gateway_config(run_dir, folder, port=endpoint.port, keys=keys, secret=secret, routing=routing)
-        step("switching nginx to the new server (graceful reload)")
+        write_gateway_config(
+            run_dir, launch.folder, port=endpoint.port, keys=launch.keys, secret=secret, routing=routing
+        )
+        launch.step("switching nginx to the new server (graceful reload)")
         reload_gateway(master, run_dir, timeout=30)
     except DeployError:
         write_private(conf, old_conf)  # the master still runs the old configuration; the file says so again
         stop_group(server.pid)
         raise
-    state = _save(
-        folder,
-        endpoint,
-        deployment=deployment,
-        backend_port=backend_port,
-        workers=workers,
-        server_pid=server_pid(home, server),
-        supervisor_pid=server.pid,
-        keys=keys,
-    )
+    state = _save(launch, endpoint, deployment, started)
     if previous is not None:
-        step("stopping the old server once its requests are answered")
+        launch.step("stopping the old server once its requests are answered")
         stop_server(previous)  # gunicorn's SIGTERM is graceful: anything still in flight is answered
         # The running server's log is server.log again (the process keeps its open file across the rename).
         with contextlib.suppress(FileNotFoundError):

@@ -51,6 +51,7 @@ __all__ = [
     "endpoint_lock",
     "load_endpoint",
     "load_state",
+    "local_url",
     "read_keys",
     "save_endpoint",
     "save_state",
@@ -72,6 +73,11 @@ _DEPLOYMENT_NAME = re.compile(r"[a-z][a-z0-9-]{2,31}")
 
 class DeployError(BankscoreError):
     """A deployment could not be started, found or stopped."""
+
+
+def local_url(port: int) -> str:
+    """Where a local endpoint, or one deployment's server, listens on ``port``."""
+    return f"http://127.0.0.1:{port}"
 
 
 @dataclass
@@ -98,11 +104,11 @@ class LocalDeployment:
 
     @property
     def scoring_uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}/score"
+        return f"{local_url(self.port)}/score"
 
     @property
     def swagger_uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}/swagger.json"
+        return f"{local_url(self.port)}/swagger.json"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri}

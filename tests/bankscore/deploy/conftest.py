@@ -11,10 +11,13 @@ import contextlib
 import json
 import os
 import random
+import re
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +27,7 @@ import pytest
 
 from bankscore.deploy import EXTENSION_KEY
 from bankscore.deploy._local import port_free  # "free" as `deploy local` judges it
+from bankscore.deploy._state import local_url
 
 # The key of the "keyed" deployment: long and odd enough that finding it in a log cannot be a coincidence.
 TEST_KEY = "bk-TestKey-7f3a9c21e5d84b06Qx"
@@ -184,11 +188,11 @@ class Deployment:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return local_url(self.port)
 
     @property
     def backend_url(self) -> str:
-        return f"http://127.0.0.1:{self.state['backend_port']}"
+        return local_url(self.state["backend_port"])
 
     @property
     def folder(self) -> Path:
@@ -262,7 +266,7 @@ def local_deployment(trained: TrainedWorkspace, name: str, *flags: str) -> Itera
     _, stderr = proc.communicate(timeout=240)
     try:
         assert proc.returncode == 0, stderr
-        yield f"http://127.0.0.1:{port}/score"
+        yield f"{local_url(port)}/score"
     finally:
         trained.cli("deploy", "stop", "--name", name, timeout=60)
         deadline = time.monotonic() + 20
@@ -335,3 +339,57 @@ def spec_parts() -> SimpleNamespace:
         record_schema=spec_record_schema,
         example_rows=spec_example_rows,
     )
+
+
+# --- a load test's report (ab, or bankscore-bench, which prints the same one) ----------------------------------
+
+
+def ab_field(report: str, name: str) -> str | None:
+    """The value of the report's line ``name:`` (None when the report has no such line)."""
+    found = re.search(rf"^{re.escape(name)}:\s+(.+)$", report, re.M)
+    return found.group(1).strip() if found else None
+
+
+def stop_load(load: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop the load run as Ctrl-C does (it then prints its report) unless it ended; its stdout and stderr."""
+    if load.poll() is None:
+        load.send_signal(signal.SIGINT)
+    return load.communicate(timeout=60)
+
+
+def check_no_failed_request(report: str, errors: str, *, at_least: int) -> int:
+    """The report counts ``at_least`` complete requests and no failed or non-2xx one; the complete ones."""
+    complete = int(ab_field(report, "Complete requests") or 0)
+    assert complete >= at_least, report + errors
+    assert ab_field(report, "Failed requests") == "0", report
+    assert ab_field(report, "Non-2xx responses") is None, report
+    return complete
+
+
+@pytest.fixture(scope="session")
+def load_report() -> SimpleNamespace:
+    """The load-report helpers above, for test modules (which cannot import this conftest)."""
+    return SimpleNamespace(field=ab_field, stop=stop_load, check_no_failed_request=check_no_failed_request)
+
+
+# --- the YAML `deploy azure` writes, read by azure-ai-ml (test_azure_*.py) --------------------------------------
+
+
+def load_azure_yaml(kind: str, path: Path) -> Any:
+    """``path`` loaded by azure-ai-ml as an online ``kind`` ("endpoint" or "deployment"), as `az ml ... -f` does."""
+    with warnings.catch_warnings():
+        # azure-ai-ml's own notices (marshmallow 4 deprecations in its schemas, experimental classes) are about
+        # the library, not these files; anything else it warns about still fails the test.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.filterwarnings("ignore", module=r"(azure\.ai\.ml|marshmallow)(\..*)?")
+        from azure.ai.ml import load_online_deployment, load_online_endpoint
+
+        loader = load_online_endpoint if kind == "endpoint" else load_online_deployment
+        return loader(source=path)
+
+
+@pytest.fixture(scope="session")
+def azure_yaml() -> Callable[[str, Path], Any]:
+    """``load_azure_yaml``, for test modules (which cannot import this conftest)."""
+    return load_azure_yaml

@@ -3,7 +3,6 @@ deployment.yml per deployment, read back by azure-ai-ml's own loaders (what `az 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from bankscore.cli import main
-
-
-def _load(kind: str, path: Path) -> Any:
-    with warnings.catch_warnings():
-        # azure-ai-ml's own notices (marshmallow deprecations, experimental classes) are about the library.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
-        warnings.filterwarnings("ignore", module=r"(azure\.ai\.ml|marshmallow)(\..*)?")
-        from azure.ai.ml import load_online_deployment, load_online_endpoint
-
-        loader = load_online_endpoint if kind == "endpoint" else load_online_deployment
-        return loader(source=path)
 
 
 @pytest.mark.slow
@@ -42,6 +29,7 @@ def test_one_endpoint_yaml_and_a_deployment_yaml_per_deployment_load(
     expected_mirror: dict[str, int],
     trained: Any,
     tmp_path: Path,
+    azure_yaml: Any,
 ) -> None:
     out = tmp_path / "shop"
     done = trained.cli(
@@ -50,12 +38,12 @@ def test_one_endpoint_yaml_and_a_deployment_yaml_per_deployment_load(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"az ml online-endpoint update -f {out / 'endpoint.yml'}" in done.stdout
-    endpoint = _load("endpoint", out / "endpoint.yml")
+    endpoint = azure_yaml("endpoint", out / "endpoint.yml")
     assert (type(endpoint).__name__, endpoint.name, endpoint.auth_mode) == ("ManagedOnlineEndpoint", "shop", "key")
     assert endpoint.traffic == expected_traffic
     assert (endpoint.mirror_traffic or {}) == expected_mirror
     for deployment in ("blue", "green"):
-        loaded = _load("deployment", out / deployment / "deployment.yml")
+        loaded = azure_yaml("deployment", out / deployment / "deployment.yml")
         loaded._validate()  # the checks `az ml online-deployment create` runs before it calls Azure
         assert (loaded.name, loaded.endpoint_name) == (deployment, "shop")
         model_path = Path(loaded.model.path)

@@ -8,7 +8,6 @@ something else, fails here rather than in a user's `az ml online-deployment crea
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,6 @@ pytestmark = pytest.mark.slow
 CASES = [("C", None, None), ("C", "Standard_F4s_v2", 3), ("D", None, None), ("D", "Standard_E4s_v3", 2)]
 
 
-def _load(kind: str, path: Path) -> Any:
-    with warnings.catch_warnings():
-        # azure-ai-ml's own notices (marshmallow 4 deprecations in its schemas, experimental classes) are about
-        # the library, not these files; anything else it warns about still fails the test.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
-        warnings.filterwarnings("ignore", module=r"(azure\.ai\.ml|marshmallow)(\..*)?")
-        from azure.ai.ml import load_online_deployment, load_online_endpoint
-
-        loader = load_online_endpoint if kind == "endpoint" else load_online_deployment
-        return loader(source=path)
-
-
 @pytest.fixture(scope="module", params=CASES, ids=lambda case: "-".join(str(part) for part in case if part))
 def written(request: pytest.FixtureRequest, trained: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     generation, instance_type, instance_count = request.param
@@ -48,25 +34,25 @@ def written(request: pytest.FixtureRequest, trained: Any, tmp_path_factory: pyte
     return generation, instance_type or "Standard_DS2_v2", instance_count or 1, dest
 
 
-def test_the_endpoint_loads_with_key_auth(written: Any) -> None:
+def test_the_endpoint_loads_with_key_auth(written: Any, azure_yaml: Any) -> None:
     _, _, _, dest = written
-    endpoint = _load("endpoint", dest / "endpoint.yml")
+    endpoint = azure_yaml("endpoint", dest / "endpoint.yml")
     assert endpoint.name == "bank-mkt"
     assert endpoint.auth_mode == "key"
 
 
-def test_the_deployment_loads_validates_and_names_the_endpoint(written: Any) -> None:
+def test_the_deployment_loads_validates_and_names_the_endpoint(written: Any, azure_yaml: Any) -> None:
     _, instance_type, instance_count, dest = written
-    deployment = _load("deployment", dest / "deployment.yml")
+    deployment = azure_yaml("deployment", dest / "deployment.yml")
     deployment._validate()  # the checks `az ml online-deployment create` runs before it calls Azure
     assert type(deployment).__name__ == "ManagedOnlineDeployment"
     assert (deployment.name, deployment.endpoint_name) == ("blue", "bank-mkt")
     assert (deployment.instance_type, deployment.instance_count) == (instance_type, instance_count)
 
 
-def test_the_paths_azure_ai_ml_resolves_are_the_files_written(written: Any) -> None:
+def test_the_paths_azure_ai_ml_resolves_are_the_files_written(written: Any, azure_yaml: Any) -> None:
     generation, _, _, dest = written
-    deployment = _load("deployment", dest / "deployment.yml")
+    deployment = azure_yaml("deployment", dest / "deployment.yml")
     model_path = Path(deployment.model.path)
     if not model_path.is_absolute():
         model_path = dest / model_path
@@ -85,9 +71,9 @@ def test_the_paths_azure_ai_ml_resolves_are_the_files_written(written: Any) -> N
         assert (dest / deployment.code_configuration.scoring_script).is_file()
 
 
-def test_the_settings_load_as_written(written: Any) -> None:
+def test_the_settings_load_as_written(written: Any, azure_yaml: Any) -> None:
     generation, _, _, dest = written
-    deployment = _load("deployment", dest / "deployment.yml")
+    deployment = azure_yaml("deployment", dest / "deployment.yml")
     if generation == "D":
         settings = deployment.request_settings
         assert settings.request_timeout_ms == REQUEST_TIMEOUT_MS

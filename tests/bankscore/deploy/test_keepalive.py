@@ -5,8 +5,6 @@ bankscore's client or bankscore-bench."""
 from __future__ import annotations
 
 import json
-import re
-import signal
 import subprocess
 import sys
 import threading
@@ -39,11 +37,6 @@ def _wait_for_requests(log: Path, count: int, done: threading.Event | None = Non
     pytest.fail(f"the gateway did not log {count} requests within 120 s")
 
 
-def _ab_field(report: str, name: str) -> str | None:
-    found = re.search(rf"^{re.escape(name)}:\s+(.+)$", report, re.M)
-    return found.group(1).strip() if found else None
-
-
 def _deploy(trained: Any, name: str, port: int) -> dict[str, Any]:
     proc = trained.cli("deploy", "local", "--name", name, "--port", str(port), "--key", KEY, "--json", timeout=240)
     assert proc.returncode == 0, proc.stderr
@@ -62,7 +55,7 @@ def _reload_twice(trained: Any, name: str, port: int, log: Path) -> None:
 
 
 def test_bench_keeps_connections_alive_and_loses_nothing_across_reloads(
-    trained: Any, system: Any, tmp_path: Path
+    trained: Any, system: Any, load_report: Any, tmp_path: Path
 ) -> None:
     name, port = "keepalive-bench", system.free_port()
     _deploy(trained, name, port)
@@ -80,16 +73,11 @@ def test_bench_keeps_connections_alive_and_loses_nothing_across_reloads(
         _reload_twice(trained, name, port, log)
         assert bench.poll() is None, "the bench ended before both reloads were done under its load"
     finally:
-        if bench.poll() is None:
-            bench.send_signal(signal.SIGINT)
-        report, errors = bench.communicate(timeout=60)
+        report, errors = load_report.stop(bench)
         trained.cli("deploy", "stop", "--name", name, timeout=60)
-    complete = int(_ab_field(report, "Complete requests") or 0)
-    assert complete >= 150, report + errors
-    assert _ab_field(report, "Failed requests") == "0", report
-    assert _ab_field(report, "Non-2xx responses") is None, report
+    complete = load_report.check_no_failed_request(report, errors, at_least=150)
     # Most answers let the connection live on: the gateway keeps callers' connections alive.
-    assert int(_ab_field(report, "Keep-Alive requests") or 0) >= complete // 2, report
+    assert int(load_report.field(report, "Keep-Alive requests") or 0) >= complete // 2, report
 
 
 def test_the_client_reuses_its_connection_and_loses_nothing_across_reloads(
