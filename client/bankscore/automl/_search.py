@@ -38,6 +38,7 @@ from bankscore.automl._training import (
     best_trial,
     jobs,
     plain,
+    with_free_cores,
 )
 from bankscore.data import Dataset
 from bankscore.features import FEATURE_NAMES, LABEL
@@ -135,6 +136,7 @@ def run_automl(
     """Search, pick the best model (an ensemble when it helps), and score it on the held-out rows."""
     options = options or TrainOptions()
     _check(dataset, options)
+    options = with_free_cores(options)
     started = time.monotonic()
     x_train, y_train, x_hold, y_hold = _split(dataset, options)
 
