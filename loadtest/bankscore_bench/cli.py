@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 from bankscore._version import __version__
 from bankscore_bench._abargs import parse_ab_args
 from bankscore_bench._aboptions import AbOptions, AbUsageError, format_usage
+from bankscore_bench._completion import COMPLETE_VARIABLE, SHELLS, completion_script
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,7 +44,21 @@ EXIT_INTERRUPTED: Final = 130
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    completion = os.environ.get(COMPLETE_VARIABLE)
+    if completion is not None:
+        raise SystemExit(_print_completion(completion))
     raise SystemExit(run_cli(sys.argv[1:] if argv is None else argv))
+
+
+def _print_completion(request: str) -> int:
+    """``_BANKSCORE_BENCH_COMPLETE=bash_source`` (or zsh_source, fish_source): print the completion script."""
+    shell = request.removesuffix("_source")
+    if shell not in SHELLS:
+        choices = ", ".join(f"{name}_source" for name in SHELLS)
+        sys.stderr.write(f"{PROG}: {COMPLETE_VARIABLE}={request!r}: choose {choices}\n")
+        return 2
+    sys.stdout.write(completion_script(shell))
+    return 0
 
 
 def run_cli(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
