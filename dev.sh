@@ -77,9 +77,10 @@ case "${1:-}" in
         # time: each starts servers, trains or builds venvs, and two at once on two cores only trade places.
         status=0
         echo "==> pytest (fast tests, on every core)"
-        run_pytest -m "not slow" -n auto "${@:2}" || status=$?
+        # --durations: every run's log says where the time went (the slowest tests of each phase).
+        run_pytest -m "not slow" -n auto --durations=15 "${@:2}" || status=$?
         echo "==> pytest (slow end-to-end tests, one at a time)"
-        run_pytest -m slow "${@:2}" || status=$?
+        run_pytest -m slow --durations=40 "${@:2}" || status=$?
         exit "$status"
         ;;
     *)
