@@ -44,10 +44,12 @@ from bankscore_bench._abspec import (
 
 __all__ = [
     "AB_VERSION",
+    "ARRIVALS",
     "DEFAULT_MASTER_PORT",
     "DEFAULT_MAX_TIME_S",
     "EXIT_USAGE",
     "EXIT_VALUE",
+    "GENERATIONS",
     "MAX_CONCURRENCY",
     "MODEL_DEPLOYMENT_HEADER",
     "OPTIONS",
@@ -69,8 +71,8 @@ DEFAULT_MASTER_PORT: Final = 5557  # Locust's default master port
 # The header that pins one deployment of an Azure ML managed online endpoint, past its traffic rules.
 MODEL_DEPLOYMENT_HEADER: Final = DEPLOYMENT_HEADER
 
-_GENERATIONS: Final = ("A", "B", "C", "D", "auto")
-_ARRIVALS: Final = ("constant", "poisson")
+GENERATIONS: Final = ("A", "B", "C", "D", "auto")
+ARRIVALS: Final = ("constant", "poisson")
 _AB_HELP_COLUMN: Final = 20  # where ab's usage text starts the help of its flags
 _OWN_HELP_COLUMN: Final = 25  # the same for bankscore-bench's long options, which are wider
 _TLS: Final = "TLS options are not supported"
@@ -249,7 +251,7 @@ class AbOptions:
         "Open loop: R requests/s in total instead of -c back-to-back users",
     )
     arrivals: str = option(
-        "--arrivals KIND", choice(_ARRIVALS), "constant", "constant or poisson arrivals at --rate (default constant)"
+        "--arrivals KIND", choice(ARRIVALS), "constant", "constant or poisson arrivals at --rate (default constant)"
     )
     batch_size: int | None = option(
         "--batch-size N",
@@ -259,7 +261,7 @@ class AbOptions:
     )
     generation: str = option(
         "--generation G",
-        choice(_GENERATIONS),
+        choice(GENERATIONS),
         "auto",
         "Wire generation A, B, C, D or auto (read from the endpoint's spec)",
     )

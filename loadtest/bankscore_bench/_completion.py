@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bankscore_bench._aboptions import OPTIONS
+from bankscore_bench._aboptions import ARRIVALS, GENERATIONS, OPTIONS
 from bankscore_bench._abspec import OptionSpec
 
 __all__ = ["COMPLETE_VARIABLE", "SHELLS", "completion_script"]
@@ -18,8 +18,8 @@ __all__ = ["COMPLETE_VARIABLE", "SHELLS", "completion_script"]
 COMPLETE_VARIABLE: Final = "_BANKSCORE_BENCH_COMPLETE"
 SHELLS: Final = ("bash", "zsh", "fish")
 PROG: Final = "bankscore-bench"
-# Values that are one of a few words (the parser's own checks name the same ones).
-_CHOICES: Final = {"generation": ("A", "B", "C", "D", "auto"), "arrivals": ("constant", "poisson")}
+# Values that are one of a few words: the parser's own choices, by the field they set.
+_CHOICES: Final = {"generation": GENERATIONS, "arrivals": ARRIVALS}
 # Values that name a file: the script lets the shell complete paths for these.
 _FILE_FIELDS: Final = frozenset({"post_file", "put_file", "gnuplot_file", "csv_file", "json_file", "html_file"})
 
@@ -49,8 +49,10 @@ def _bash() -> str:
     flags = " ".join(name for spec in specs for name in spec.names)
     valued = "|".join(name for spec in specs if spec.takes_value for name in spec.names)
     choice_cases = "".join(
-        f'        --{name}) COMPREPLY=($(compgen -W {_quoted(" ".join(words))} -- "$cur")); return ;;\n'
-        for name, words in _CHOICES.items()
+        f"        {'|'.join(spec.names)}) "
+        f'COMPREPLY=($(compgen -W {_quoted(" ".join(_CHOICES[spec.field]))} -- "$cur")); return ;;\n'
+        for spec in specs
+        if spec.field in _CHOICES
     )
     return (
         f"# bash completion for {PROG}\n"
