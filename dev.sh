@@ -73,14 +73,16 @@ case "${1:-}" in
         if [ "$1" = quick ]; then  # the fast tests only, for your own loop
             echo "==> pytest (fast tests, on every core)"; exec "$VENV/bin/pytest" -m "not slow" -n auto "${@:2}"
         fi
-        # test (CI): everything. The fast tests spread over the cores; then the slow end-to-end ones one at a
-        # time: each starts servers, trains or builds venvs, and two at once on two cores only trade places.
+        # test (CI): everything. The fast tests spread over the cores one by one; then the slow end-to-end ones,
+        # a whole test file (or the files sharing the session's deployments) per worker, the longest first
+        # (tests/conftest.py groups and orders them): each starts servers, trains or builds venvs once per worker.
         status=0
         echo "==> pytest (fast tests, on every core)"
         # --durations: every run's log says where the time went (the slowest tests of each phase).
         run_pytest -m "not slow" -n auto --durations=15 "${@:2}" || status=$?
-        echo "==> pytest (slow end-to-end tests, one at a time)"
-        run_pytest -m slow --durations=40 "${@:2}" || status=$?
+        echo "==> pytest (slow end-to-end tests, a file per worker)"
+        run_pytest -m slow -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder --durations=40 \
+            "${@:2}" || status=$?
         exit "$status"
         ;;
     *)

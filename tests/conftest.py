@@ -49,6 +49,47 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# Session fixtures that start several deployments at once: every test using one runs on the same worker, so
+# the servers start once per run instead of once per worker.
+_SHARED_DEPLOYMENT_FIXTURES = {"deployments", "live"}
+_SHARED_DEPLOYMENTS_GROUP = "shared-deployments"
+# The work units that take minutes, longest first (from `--durations` of the slow phase). Under
+# `--dist loadgroup --no-loadscope-reorder` the workers take units in collection order, so starting these first
+# keeps one worker from running the longest file alone at the end.
+_LONGEST_FIRST = (
+    "tests/packaging/test_wheel.py",
+    "tests/packaging/test_readme.py",
+    _SHARED_DEPLOYMENTS_GROUP,
+    "tests/bankscore/deploy/test_redeploy.py",
+    "tests/bankscore/pipeline/test_run.py",
+    "tests/bankscore/deploy/test_supervised_gateway.py",
+    "tests/bankscore/deploy/test_endpoint_traffic.py",
+    "tests/bankscore_bench/test_gen_d.py",
+    "tests/bankscore/cli/test_train_cli.py",
+    "tests/bankscore/pipeline/test_rollout.py",
+    "tests/bankscore/deploy/test_keepalive.py",
+    "tests/bankscore/cli/test_demo_cli.py",
+)
+
+
+def _file(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's work unit as its ``xdist_group`` (read by ``--dist loadgroup``), the longest units first.
+
+    A unit is run whole by one worker: a test file (its module fixtures are built once), or every file with a
+    test that uses the shared deployments."""
+    sharing = {_file(item) for item in items if _SHARED_DEPLOYMENT_FIXTURES & set(getattr(item, "fixturenames", ()))}
+    units = {item.nodeid: _SHARED_DEPLOYMENTS_GROUP if _file(item) in sharing else _file(item) for item in items}
+    rank = {unit: i for i, unit in enumerate(_LONGEST_FIRST)}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(units[item.nodeid]))
+    items.sort(key=lambda item: rank.get(units[item.nodeid], len(rank)))  # stable: the rest keep their order
+
+
 _deploy = _shared_module("bankscore_tests_deploy_fixtures", _TESTS / "bankscore" / "deploy" / "conftest.py")
 no_code_oracle = _shared_module("bankscore_tests_no_code_oracle", _TESTS / "no_code_oracle.py").no_code_oracle
 

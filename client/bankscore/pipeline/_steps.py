@@ -135,6 +135,10 @@ def automl(context: PipelineContext, progress: Progress) -> StepOutput:
     result = run_automl(context.dataset.load(), options, progress=on_trial)
     if result.interrupted:  # Ctrl-C reached FLAML's own handler: in a pipeline that means stop
         raise CanceledError("interrupted during AutoML")
+    # A cancel that came after the last trial's check (the budget ended the search first) is still a cancel
+    # during AutoML: the trained model is not registered.
+    if context.cancel is not None and context.cancel.is_set():
+        raise CanceledError(f"canceled during AutoML, after its last trial (trial {len(result.trials)})")
     context.training = result
     context.report_dir = context.run_dir / "automl"
     write_report(result, context.report_dir, context.dataset.ref)
