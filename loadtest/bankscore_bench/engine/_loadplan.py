@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit
 
+from bankscore_bench._aboptions import ARRIVALS  # the choices --arrivals offers, defined with the option
 from bankscore_bench._payloads import PayloadPool
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "users_for_rate",
 ]
 
-ARRIVALS: Final = ("constant", "poisson")
 CORES: Final = ("auto", "mux", "greenlet")
 METHODS: Final = ("GET", "HEAD", "POST", "PUT")  # the ones ab picks itself; -m may name any other token
 # RFC 9110 token: what ab's -m may send verbatim (DELETE, PATCH, OPTIONS, ...).
