@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from bankscore.automl._flaml import learner_class, task_of
 from bankscore.automl._metrics import PRIMARY_METRIC, classification_metrics
 from bankscore.automl._model import Member
-from bankscore.automl._training import LEARNERS, TrainOptions, jobs, plain
+from bankscore.automl._training import LEARNERS, TrainOptions, plain
 
 __all__ = ["ENSEMBLE_CANDIDATES", "ENSEMBLE_ROUNDS", "ENSEMBLE_SHARE", "ensemble", "keep_ensemble", "out_of_fold"]
 
@@ -41,7 +41,7 @@ def out_of_fold(
     config = automl.best_config_per_estimator.get(learner) or {}
     predictions = np.zeros(len(y))
     for train_idx, val_idx in folds:
-        est = _fit(automl, learner, config=config, x=x.iloc[train_idx], y=y[train_idx], n_jobs=jobs(options))
+        est = _fit(automl, learner, config=config, x=x.iloc[train_idx], y=y[train_idx], n_jobs=options.n_jobs)
         predictions[val_idx] = est.predict_proba(x.iloc[val_idx])[:, 1]
     return predictions
 
@@ -104,7 +104,7 @@ def ensemble(
         Member(
             LEARNERS[name],
             n / ENSEMBLE_ROUNDS,
-            _fit(automl, name, config=automl.best_config_per_estimator[name] or {}, x=x, y=y, n_jobs=jobs(options)),
+            _fit(automl, name, config=automl.best_config_per_estimator[name] or {}, x=x, y=y, n_jobs=options.n_jobs),
             {k: plain(v) for k, v in (automl.best_config_per_estimator[name] or {}).items()},
         )
         for name, n in used.items()

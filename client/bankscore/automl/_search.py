@@ -36,9 +36,8 @@ from bankscore.automl._training import (
     TrainOptions,
     Trial,
     best_trial,
-    jobs,
     plain,
-    with_free_cores,
+    threads_resolved,
 )
 from bankscore.data import Dataset
 from bankscore.features import FEATURE_NAMES, LABEL
@@ -136,7 +135,7 @@ def run_automl(
     """Search, pick the best model (an ensemble when it helps), and score it on the held-out rows."""
     options = options or TrainOptions()
     _check(dataset, options)
-    options = with_free_cores(options)
+    options = threads_resolved(options)
     started = time.monotonic()
     x_train, y_train, x_hold, y_hold = _split(dataset, options)
 
@@ -182,7 +181,7 @@ def run_automl(
             max_iter=options.max_trials,
             estimator_list=list(options.learners),
             seed=options.seed,
-            n_jobs=jobs(options),
+            n_jobs=options.n_jobs,
             verbose=0,
             log_type="all",
             log_file_name="",

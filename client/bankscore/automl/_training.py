@@ -22,9 +22,8 @@ __all__ = [
     "TrainingResult",
     "Trial",
     "best_trial",
-    "jobs",
     "plain",
-    "with_free_cores",
+    "threads_resolved",
 ]
 
 # FLAML's learner names and the names Azure AutoML's leaderboard uses for the same families.
@@ -115,22 +114,22 @@ class TrainingResult:
         return calibration(self.holdout_truth, self.holdout_p_yes) if self.holdout_truth else None
 
 
-def jobs(options: TrainOptions) -> int:
-    """One thread per learner when the run must be reproducible: with several threads, the order in which
-    partial sums meet can change the last bits of a split score, and with them, rarely, a split."""
-    return 1 if options.reproducible else options.n_jobs
+def threads_resolved(options: TrainOptions, busy_share: Callable[[], float] | None = None) -> TrainOptions:
+    """The options with the threads every fit of the run uses: one for a reproducible run, and ``n_jobs=-1``
+    (every core) resolved to the cores other work leaves free, at least one; a chosen count stays.
 
+    One thread when the run must be reproducible: with several, the order in which partial sums meet can
+    change the last bits of a split score, and with them, rarely, a split.
 
-def with_free_cores(options: TrainOptions, busy_share: Callable[[], float] | None = None) -> TrainOptions:
-    """The options with ``n_jobs=-1`` (every core) resolved to the cores other work leaves free, at least one.
-
-    LightGBM and XGBoost synchronise their OpenMP threads at every tree level, and a thread that waits spins.
-    On a machine whose cores other processes already use, two threads per fit were measured up to 9 times
-    slower than one (a 5-fold CV of FLAML's zero-shot LightGBM beside other CPU-bound work on 2 cores:
-    340 s against 38 s), so a busy machine bought a handful of trials and a weak model. The share of busy
-    CPU is sampled for half a second before the search.
+    Free cores otherwise: LightGBM and XGBoost synchronise their OpenMP threads at every tree level, and a
+    thread that waits spins. On a machine whose cores other processes already use, two threads per fit were
+    measured up to 9 times slower than one (a 5-fold CV of FLAML's zero-shot LightGBM beside other CPU-bound
+    work on 2 cores: 340 s against 38 s), so a busy machine bought a handful of trials and a weak model. The
+    share of busy CPU is sampled for half a second before the search.
     """
-    if options.n_jobs != -1 or options.reproducible:
+    if options.reproducible:
+        return options if options.n_jobs == 1 else replace(options, n_jobs=1)
+    if options.n_jobs != -1:
         return options
     cores = os.cpu_count() or 1
     share = (busy_share or _busy_share)()

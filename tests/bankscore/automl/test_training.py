@@ -1,10 +1,10 @@
-"""Training options: threads per learner follow the cores other work leaves free."""
+"""Training options: threads per learner follow the cores other work leaves free, one for a reproducible run."""
 
 from __future__ import annotations
 
 import pytest
 
-from bankscore.automl._training import TrainOptions, with_free_cores
+from bankscore.automl._training import TrainOptions, threads_resolved
 
 
 @pytest.mark.parametrize(
@@ -13,20 +13,22 @@ from bankscore.automl._training import TrainOptions, with_free_cores
 )
 def test_every_core_means_the_free_ones(monkeypatch: pytest.MonkeyPatch, cores: int, busy: float, threads: int) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: cores)
-    resolved = with_free_cores(TrainOptions(), lambda: busy)
+    resolved = threads_resolved(TrainOptions(), lambda: busy)
     assert resolved.n_jobs == threads
     assert resolved.time_budget == TrainOptions().time_budget  # nothing else changes
 
 
-def test_a_chosen_thread_count_and_a_reproducible_run_are_left_alone() -> None:
+def test_a_chosen_thread_count_stays_and_a_reproducible_run_gets_one_thread() -> None:
     def never() -> float:
         raise AssertionError("the CPU was sampled")
 
-    assert with_free_cores(TrainOptions(n_jobs=3), never).n_jobs == 3
-    reproducible = TrainOptions(time_budget=None, max_trials=5)
-    assert with_free_cores(reproducible, never) is reproducible
+    assert threads_resolved(TrainOptions(n_jobs=3), never).n_jobs == 3
+    for chosen in (-1, 1, 4):
+        reproducible = TrainOptions(time_budget=None, max_trials=5, n_jobs=chosen)
+        resolved = threads_resolved(reproducible, never)
+        assert resolved.n_jobs == 1 and resolved.max_trials == 5 and resolved.time_budget is None
 
 
 def test_the_cpu_is_really_sampled() -> None:
-    resolved = with_free_cores(TrainOptions())
+    resolved = threads_resolved(TrainOptions())
     assert resolved.n_jobs >= 1
