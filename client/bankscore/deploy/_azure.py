@@ -104,6 +104,7 @@ def write_azure_assets(
 ) -> list[Path]:
     """Write endpoint.yml (unless not ``with_endpoint``) and deployment.yml beside the folder's score.py and
     model/ (generations A, B, C)."""
+    scale = _scale(instance_type, instance_count)  # refused before any file is written
     return _write_deployment(
         folder.path,
         name=name,
@@ -116,7 +117,7 @@ def write_azure_assets(
         f"  scoring_script: {ENTRY_SCRIPT}\n"
         "environment:\n"
         f"  image: {BASE_IMAGE}\n"
-        "  conda_file: environment.yml\n" + _scale(instance_type, instance_count) + "environment_variables:\n"
+        "  conda_file: environment.yml\n" + scale + "environment_variables:\n"
         f"  SERVICE_NAME: {name}\n"
         f"  SERVICE_VERSION: '{folder.model_version}'\n",
     )
@@ -137,6 +138,7 @@ def write_no_code_assets(
     Also writes ``sample-request.json``, a two-row body in the endpoint's wire, for
     ``az ml online-endpoint invoke --request-file``. Returns the files and the folder written.
     """
+    scale = _scale(instance_type, instance_count)  # refused before the model is read or anything written
     from bankscore.automl._registry import export_model_folder, get_model_version
 
     info = get_model_version(model_ref)
@@ -158,7 +160,7 @@ def write_no_code_assets(
         f"# D). To deploy the registered model instead of this copy: model: azureml:{info.name}:{info.version}\n"
         "model:\n"
         f"  path: ./{MODEL_FOLDER}\n"
-        "  type: mlflow_model\n" + _scale(instance_type, instance_count) + "request_settings:\n"
+        "  type: mlflow_model\n" + scale + "request_settings:\n"
         "  # Azure answers 408 past this. The no-code script scores 1,000 rows in tens of milliseconds;\n"
         "  # the rest is queueing (see max_concurrent_requests_per_instance). Azure's maximum is 180000.\n"
         f"  request_timeout_ms: {REQUEST_TIMEOUT_MS}\n"

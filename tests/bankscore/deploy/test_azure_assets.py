@@ -91,3 +91,22 @@ def test_azure_folder_is_complete_and_serves_locally_unchanged(tmp_path: Path, m
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("count", [0, -3])
+def test_an_instance_count_below_one_is_refused_before_anything_is_written(tmp_path: Path, count: int) -> None:
+    from bankscore._generations import WireGeneration
+    from bankscore.deploy._azure import write_azure_assets, write_no_code_assets
+    from bankscore.deploy._folder import DeploymentFolder
+
+    folder = DeploymentFolder(tmp_path / "c", "bank-marketing", "1", WireGeneration.C, ("age",))
+    folder.path.mkdir()
+    with pytest.raises(ValueError, match=f"instance_count={count} must be at least 1"):
+        write_azure_assets(folder, name="bank-marketing", instance_count=count)
+    assert not any(folder.path.iterdir())
+
+    # Refused before the registry is asked for the model: no workspace is needed to see it.
+    dest = tmp_path / "d"
+    with pytest.raises(ValueError, match=f"instance_count={count} must be at least 1"):
+        write_no_code_assets(dest, model_ref="bank-marketing:1", name="bank-marketing", instance_count=count)
+    assert not dest.exists()
