@@ -14,6 +14,10 @@ One run, one model, one server (azmlinfsrv), measured in turn:
     `bankscore deploy local --generation D` serves it, and Microsoft's no-code MLflow scoring script run
     unmodified on the registered MLflow model folder (tests/no_code_oracle.py; needs BANKSCORE_MLFLOW_NO_CODE),
     both sent the same split-frame bodies. --no-generation-d leaves them out.
+  * with --baseline REV: the scoring app as revision REV of this repository writes it (its release built by
+    that revision's own code, from `git archive`), beside this checkout's app, both launched the same way
+    (azmlinfsrv, 2 workers, the server's port, as `deploy local` sets the threads): the side-by-side check that
+    a change to the scoring app kept its speed.
 For each: `ab -k -c 8 -n N` requests/s with one record per request, and the server's own scoring-function time
 (`x-ms-run-fn-exec-ms`) p50/p99 for 1 and 1,000 records. Every server stays up for the whole run and the
 measurements go round them in --rounds interleaved rounds (medians reported, every round kept in the JSON),
@@ -21,7 +25,7 @@ so a change in the machine's other load hits every row alike; the load average b
 too. Compare rows of one run, not runs.
 
     python benchmarks/serving.py [--requests 5000] [--rounds 3] [--budget 60] [--output benchmarks/results/serving.json]
-                                 [--no-generation-d] [--only-generation-d]
+                                 [--no-generation-d] [--only-generation-d] [--baseline REV]
 
 Needs bankscore[all] and Apache Bench (`ab`). Trains a model in a temporary workspace first (AutoML budget
 --budget seconds), so the numbers are for the kind of model `bankscore train` produces.
@@ -301,6 +305,49 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _release_at(revision: str, model_ref: str, work: Path, env: dict[str, str]) -> Path:
+    """The generation-C release folder that ``revision``'s own code writes for ``model_ref``."""
+    source = work / "baseline-source"
+    source.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "client"], capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {revision}: {archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    folder = work / "baseline-release"
+    build = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import bankscore\n"
+        "assert Path(bankscore.__file__).is_relative_to(Path(sys.argv[1])), bankscore.__file__\n"
+        "from bankscore._generations import WireGeneration\n"
+        "from bankscore.deploy._release import build_release\n"
+        "build_release(sys.argv[2], generation=WireGeneration.C, name='bench-baseline', folder=Path(sys.argv[3]))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", build, str(source), model_ref, str(folder)],
+        env={**env, "PYTHONPATH": str(source / "client")}, check=True, cwd=work,
+    )  # fmt: skip
+    return folder
+
+
+def _start_baseline(
+    revision: str, model_ref: str, release: Path, work: Path, env: dict[str, str], args: argparse.Namespace,
+    servers: list[subprocess.Popen[bytes]],
+) -> list[Target]:  # fmt: skip
+    """REV's scoring app and this checkout's ``release``, each on azmlinfsrv with 2 workers, launched alike."""
+    targets = []
+    as_deployed = {**env, "OMP_NUM_THREADS": "1"}  # as deploy local runs it
+    for key, label, folder in (
+        ("baseline_2_workers", f"scoring app at {revision}", _release_at(revision, model_ref, work, env)),
+        ("current_2_workers", "scoring app of this checkout", release),
+    ):
+        server, port = _serve_script(folder, as_deployed, model_dir=folder / "azureml-models")
+        servers.append(server)
+        url = f"http://127.0.0.1:{port}/score"
+        targets.append(Target(key, label, 2, "server", url, url, args.requests))
+    return targets
+
+
 def _start_all(
     work: Path, env: dict[str, str], rows: list[Any], args: argparse.Namespace, servers: list[subprocess.Popen[bytes]]
 ) -> tuple[list[Target], Path]:
@@ -373,6 +420,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60)
     parser.add_argument("--no-generation-d", dest="generation_d", action="store_false", help="leave the D rows out")
     parser.add_argument("--only-generation-d", action="store_true", help="only the two D rows (and the training)")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also serve the scoring app as this git revision writes it, side by side"
+    )
     args = parser.parse_args()
 
     from bankscore.data import load_training_data
@@ -396,6 +446,8 @@ def main() -> None:
                 targets: list[Target] = []
                 if not args.only_generation_d:
                     targets, release = _start_all(work, env, rows, args, servers)
+                    if args.baseline:
+                        targets += _start_baseline(args.baseline, summary["model"], release, work, env, args, servers)
                 if args.generation_d or args.only_generation_d:
                     targets += _start_generation_d(work, env, args, stack)
                     release = Path(
@@ -441,6 +493,20 @@ def _record(
         floor = results["do_nothing_2_workers"]["requests_per_s_ab_k_c8"]
         record["throughput_ratio_bankscore_vs_automl_style"] = round(ours / theirs, 1)
         record["throughput_share_of_do_nothing_floor"] = round(ours / floor, 2)
+    if "baseline_2_workers" in results:
+        before, after = results["baseline_2_workers"], results["current_2_workers"]
+        record["baseline"] = {
+            "revision": args.baseline,
+            "requests_per_s_this_checkout_vs_baseline": round(
+                after["requests_per_s_ab_k_c8"] / before["requests_per_s_ab_k_c8"], 2
+            ),
+            "fn_time_p50_baseline_vs_this_checkout_1_record": round(
+                before["fn_exec_1_record"]["p50_ms"] / after["fn_exec_1_record"]["p50_ms"], 2
+            ),
+            "fn_time_p50_baseline_vs_this_checkout_1000_records": round(
+                before["fn_exec_1000_records"]["p50_ms"] / after["fn_exec_1000_records"]["p50_ms"], 2
+            ),
+        }
     if "gen_d_bankscore_1_worker" in results:
         ours_d, theirs_d = results["gen_d_bankscore_1_worker"], results["gen_d_microsoft_no_code_1_worker"]
         record["generation_d_ratios_bankscore_vs_microsoft_no_code"] = {
@@ -475,6 +541,14 @@ def _print_table(record: dict[str, Any], targets: list[Target]) -> None:
         print(f"throughput ratio bankscore / AutoML-style (2 workers): {ratio}x")
         share = record["throughput_share_of_do_nothing_floor"]
         print(f"bankscore (2 workers) reaches {share:.0%} of the do-nothing floor")
+    if "baseline" in record:
+        b = record["baseline"]
+        print(
+            f"this checkout's scoring app / {b['revision']}'s (2 workers): "
+            f"{b['requests_per_s_this_checkout_vs_baseline']}x requests/s; fn time p50 ratio baseline / this "
+            f"checkout {b['fn_time_p50_baseline_vs_this_checkout_1_record']} (1 record), "
+            f"{b['fn_time_p50_baseline_vs_this_checkout_1000_records']} (1,000)"
+        )
     if "generation_d_ratios_bankscore_vs_microsoft_no_code" in record:
         d = record["generation_d_ratios_bankscore_vs_microsoft_no_code"]
         print(
