@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from bankscore_bench._samples import Failure, RequestSample, RunInfo, SampleLog
 from bankscore_bench._stats import summarize
 from bankscore_bench.engine import LoadPlan
-from bankscore_bench.engine._distributed import RowShipper, merge_run_infos, split_shares
+from bankscore_bench.engine._distributed import RowShipper, _await_workers, merge_run_infos, split_shares
 
 WorkersRun = Callable[..., tuple[RunInfo, SampleLog, dict[str, SampleLog]]]
 Counts = Callable[[str], dict[str, int]]
@@ -60,6 +61,31 @@ def test_shipping_in_chunks_loses_and_repeats_nothing() -> None:
     received.extend(SampleLog.from_columns(shipper.next_chunk()))
     assert list(received) == list(log)
     assert len(SampleLog.from_columns(shipper.next_chunk())) == 0
+
+
+def test_shares_go_only_to_workers_that_said_they_listen_for_them() -> None:
+    # Locust counts a worker ready while it is still being created, before it listens for its share: a share
+    # sent then is dropped ("Unknown message type"), and that worker's users never get a run.
+    import gevent
+    import gevent.event
+
+    runner = SimpleNamespace(clients=SimpleNamespace(ready=[SimpleNamespace(id="w2"), SimpleNamespace(id="w1")]))
+    said_ready: list[str] = []
+
+    def say_ready_later() -> None:
+        gevent.sleep(0.2)
+        said_ready.append("w2")
+        gevent.sleep(0.2)
+        said_ready.append("w1")
+
+    started = time.monotonic()
+    gevent.spawn(say_ready_later)
+    assert _await_workers(runner, 2, 10, gevent.event.Event(), said_ready) == ["w1", "w2"]
+    assert time.monotonic() - started >= 0.4  # not before both said so
+
+    said_ready[:] = ["w1", "w3"]  # w3 said it listens, but Locust does not count it ready
+    with pytest.raises(OSError, match="only 1 of --workers 2 connected to the master"):
+        _await_workers(runner, 2, 0.3, gevent.event.Event(), said_ready)
 
 
 def test_merged_run_info_sums_the_workers_counters() -> None:

@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 SHARE_MESSAGE: Final = "bankscore_share"
+# A worker says it is ready for its share once it listens for it: Locust's own "ready" comes while the worker
+# is still being created, and a share that arrived before its handler was registered would be dropped.
+READY_MESSAGE: Final = "bankscore_ready"
 ROWS_MESSAGE: Final = "bankscore_rows"
 STOP_MESSAGE: Final = "bankscore_stop"
 REPORT_KEY: Final = "bankscore_rows"
@@ -190,14 +193,22 @@ def run_worker(plan: LoadPlan, master_host: str, master_port: int) -> None:
         if shipper is not None:
             data[REPORT_KEY] = shipper.next_chunk()
 
-    runner.register_message(SHARE_MESSAGE, on_share)
-    runner.register_message(STOP_MESSAGE, lambda **_: stop.set())
-    env.events.report_to_master.add_listener(on_report)
+    _listen(runner, env, on_share=on_share, on_stop=stop.set, on_report=on_report)
     handle = gevent.signal_handler(signal.SIGINT, stop.set)  # Ctrl-C reaches local workers too: ship, then quit
     try:
         runner.greenlet.join()
     finally:
         handle.cancel()
+
+
+def _listen(
+    runner: Any, env: Any, *, on_share: Callable[..., None], on_stop: Callable[[], None], on_report: Callable[..., None]
+) -> None:
+    """Register the worker's handlers, then tell the master it may send the share."""
+    runner.register_message(SHARE_MESSAGE, on_share)
+    runner.register_message(STOP_MESSAGE, lambda **_: on_stop())
+    env.events.report_to_master.add_listener(on_report)
+    runner.send_message(READY_MESSAGE, None)
 
 
 # --- the master --------------------------------------------------------------------------------------------
@@ -292,15 +303,17 @@ def _master(
         if collected.complete(len(shares)):
             done.set()
 
+    said_ready: list[str] = []
     env.events.worker_report.add_listener(on_report)
     runner.register_message(ROWS_MESSAGE, on_rows)
+    runner.register_message(READY_MESSAGE, lambda msg, **_: said_ready.append(msg.node_id))
     handle = gevent.signal_handler(signal.SIGINT, stopped.set)
     liveness, runners.HEARTBEAT_LIVENESS = runners.HEARTBEAT_LIVENESS, _HEARTBEAT_LIVENESS  # read at each beat
     lost = ""
     try:
-        _await_workers(runner, workers, min(_CONNECT_WAIT_S, plan.max_time_s), stopped)
-        for share, client in zip(shares, sorted(runner.clients.ready, key=lambda c: c.id), strict=False):
-            runner.send_message(SHARE_MESSAGE, dataclasses.asdict(share), client_id=client.id)
+        ready = _await_workers(runner, workers, min(_CONNECT_WAIT_S, plan.max_time_s), stopped, said_ready)
+        for share, client_id in zip(shares, ready, strict=False):
+            runner.send_message(SHARE_MESSAGE, dataclasses.asdict(share), client_id=client_id)
         quiet_locust_start(runner, plan.users)
         limits = [plan.max_time_s] + ([plan.time_limit_s + _FINAL_GRACE_S] if plan.time_limit_s is not None else [])
         lost = _wait_for_rows(runner, done, stopped, workers, workers_running, time.monotonic() + min(limits))
@@ -376,13 +389,19 @@ def _no_users_on_a_master() -> Any:
     raise RuntimeError("a master runs no users")
 
 
-def _await_workers(runner: Any, workers: int, timeout_s: float, stopped: Any) -> None:
+def _await_workers(runner: Any, workers: int, timeout_s: float, stopped: Any, said_ready: list[str]) -> list[str]:
+    """The ids of ``workers`` workers that Locust counts ready and that said they listen for their share
+    (``said_ready``, filled as their messages arrive), in a stable order."""
     import gevent
 
     deadline = time.monotonic() + timeout_s
-    while len(runner.clients.ready) < workers:
+    while True:
+        locust_ready = {client.id for client in runner.clients.ready}
+        ready = sorted(set(said_ready) & locust_ready)
+        if len(ready) >= workers:
+            return ready[:workers]
         if time.monotonic() > deadline or stopped.is_set():
-            raise OSError(f"only {len(runner.clients.ready)} of --workers {workers} connected to the master")
+            raise OSError(f"only {len(ready)} of --workers {workers} connected to the master")
         gevent.sleep(0.05)
 
 
